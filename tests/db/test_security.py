@@ -1,0 +1,255 @@
+"""Rights live in the database: each role tries what it must not do, and fails.
+
+Every test connects as a real staff login (a PostgreSQL LOGIN role in one
+group) with its password, exactly as a modified client or psql could.
+"""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+
+from phms_client.services import staff
+from phms_schema.roles import GROUPS, OWNER
+from tests.harness import STAFF, STAFF_PASSWORD, PgDatabase, unique_code
+
+ALL_STAFF = sorted(STAFF)
+
+# Forbidden for every staff group, admin included.
+FORBIDDEN_FOR_ALL = {
+    "update audit.event": "UPDATE audit.event SET operation = 'X'",
+    "delete audit.event": "DELETE FROM audit.event",
+    "truncate audit.event": "TRUNCATE audit.event",
+    "insert audit.event": "INSERT INTO audit.event (table_name, operation) VALUES ('x', 'x')",
+    "delete audit.chart_access": "DELETE FROM audit.chart_access",
+    "drop table patient": "DROP TABLE phms.patient",
+    "alter table patient": "ALTER TABLE phms.patient ADD COLUMN x int",
+    "truncate patient": "TRUNCATE phms.patient",
+    "delete patient": "DELETE FROM phms.patient",
+    "disable audit trigger": "ALTER TABLE phms.patient DISABLE TRIGGER audit_change",
+    "create table in phms": "CREATE TABLE phms.x (id int)",
+    "create table in public": "CREATE TABLE public.x (id int)",
+    "create role": "CREATE ROLE intruder LOGIN PASSWORD 'x'",
+    "alter role self superuser": "ALTER ROLE CURRENT_USER SUPERUSER",
+    "alter role self createrole": "ALTER ROLE CURRENT_USER CREATEROLE",
+    "alter role self bypassrls": "ALTER ROLE CURRENT_USER BYPASSRLS",
+    "join the owner role": f"GRANT {OWNER} TO CURRENT_USER",
+    "set role owner": f"SET ROLE {OWNER}",
+    "raw audit write": "SELECT audit.log_action('staff', 'x', 'FAKE', NULL)",
+    "update alembic_version": "UPDATE public.alembic_version SET version_num = 'x'",
+}
+
+FORBIDDEN_BY_ROLE = {
+    "t_clerk": {
+        "read audit trail": "SELECT * FROM audit.event",
+        "change settings": "UPDATE phms.setting SET value = '5' WHERE key = 'idle_lock_minutes'",
+        "create staff": "SELECT phms.staff_create('x_new', 'phms_admin', 'SCRAM-SHA-256$x')",
+        "list staff": "SELECT * FROM phms.staff",
+    },
+    "t_clinician": {
+        "read audit trail": "SELECT * FROM audit.event",
+        "change settings": "UPDATE phms.setting SET value = '5' WHERE key = 'idle_lock_minutes'",
+        "add setting": "INSERT INTO phms.setting (key, value, value_type) "
+        "VALUES ('x', '1', 'integer')",
+        "create staff": "SELECT phms.staff_create('x_new', 'phms_admin', 'SCRAM-SHA-256$x')",
+        "disable staff": "SELECT phms.staff_set_enabled('t_admin', false)",
+        "promote self": "SELECT phms.staff_set_group('t_clinician', 'phms_admin')",
+        "grant self admin": "GRANT phms_admin TO t_clinician",
+    },
+    "t_auditor": {
+        "read patients": "SELECT * FROM phms.patient",
+        "insert patient": "INSERT INTO phms.patient (patient_code, family_name, given_name, "
+        "sex, birth_date) VALUES ('1234567-8', 'A', 'B', 'male', '1970-01-01')",
+        "change settings": "UPDATE phms.setting SET value = '5' WHERE key = 'idle_lock_minutes'",
+        "log chart access": "SELECT phms.log_chart_access(1)",
+        "create staff": "SELECT phms.staff_create('x_new', 'phms_admin', 'SCRAM-SHA-256$x')",
+    },
+    "t_admin": {
+        "read audit trail": "SELECT * FROM audit.event",
+        "create superuser via name": "SELECT phms.staff_create('x\" SUPERUSER --', "
+        "'phms_admin', 'SCRAM-SHA-256$x')",
+        "create login in owner role": "SELECT phms.staff_create('x_owner', 'phms_owner', "
+        "'SCRAM-SHA-256$x')",
+        "take over postgres": "SELECT phms.staff_set_password('postgres', 'SCRAM-SHA-256$x')",
+        "plain-text password": "SELECT phms.staff_create('x_plain', 'phms_clerk', "
+        "'secret12345678')",
+        "disable self": "SELECT phms.staff_set_enabled('t_admin', false)",
+    },
+}
+
+CASES = [(user, label, sql) for user in ALL_STAFF for label, sql in FORBIDDEN_FOR_ALL.items()]
+CASES += [
+    (user, label, sql) for user, cases in FORBIDDEN_BY_ROLE.items() for label, sql in cases.items()
+]
+
+
+@pytest.mark.parametrize(("user", "label", "sql"), CASES, ids=[f"{u}-{lbl}" for u, lbl, _ in CASES])
+def test_forbidden(db: PgDatabase, user: str, label: str, sql: str) -> None:
+    engine = db.engine_for(user)
+    with engine.connect() as conn, pytest.raises(sa.exc.DBAPIError) as info:
+        conn.execute(sa.text(sql))
+    engine.dispose()
+    assert isinstance(
+        info.value.orig,
+        psycopg.errors.InsufficientPrivilege
+        | psycopg.errors.InvalidParameterValue
+        | psycopg.errors.UndefinedObject
+        | psycopg.errors.ObjectNotInPrerequisiteState,
+    ), (label, info.value.orig)
+
+
+def test_staff_are_plain_members_of_one_group(admin_engine: sa.Engine) -> None:
+    with admin_engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT rolname, rolsuper, rolcreaterole, rolcreatedb, rolbypassrls "
+                "FROM pg_roles WHERE rolname = ANY(:names)"
+            ),
+            {"names": ALL_STAFF},
+        ).all()
+    assert len(rows) == len(ALL_STAFF)
+    for name, *powers in rows:
+        assert not any(powers), name
+
+
+def test_objects_are_owned_by_the_nologin_owner(admin_engine: sa.Engine) -> None:
+    with admin_engine.connect() as conn:
+        owners = set(
+            conn.execute(
+                sa.text(
+                    "SELECT DISTINCT pg_get_userbyid(c.relowner) FROM pg_class c "
+                    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE n.nspname IN ('phms', 'audit')"
+                )
+            ).scalars()
+        )
+        functions = set(
+            conn.execute(
+                sa.text(
+                    "SELECT DISTINCT pg_get_userbyid(p.proowner) FROM pg_proc p "
+                    "JOIN pg_namespace n ON n.oid = p.pronamespace "
+                    "WHERE n.nspname IN ('phms', 'audit')"
+                )
+            ).scalars()
+        )
+        can_login = conn.execute(
+            sa.text("SELECT rolcanlogin FROM pg_roles WHERE rolname = :o"), {"o": OWNER}
+        ).scalar()
+    assert owners == {OWNER}
+    assert functions == {OWNER}
+    assert can_login is False
+
+
+def _audit_rows(admin_engine: sa.Engine, table: str, key: str) -> list[sa.Row[tuple[str, str]]]:
+    with admin_engine.connect() as conn:
+        return list(
+            conn.execute(
+                sa.text(
+                    "SELECT operation, session_user_name FROM audit.event "
+                    "WHERE table_name = :t AND row_key = :k ORDER BY id"
+                ),
+                {"t": table, "k": key},
+            )
+        )
+
+
+def test_clerk_change_is_audited_with_their_name(db: PgDatabase, admin_engine: sa.Engine) -> None:
+    engine = db.engine_for("t_clerk")
+    code = unique_code()
+    with engine.begin() as conn:
+        pid = conn.execute(
+            sa.text(
+                "INSERT INTO phms.patient (patient_code, family_name, given_name, sex, birth_date)"
+                " VALUES (:c, 'Núñez', 'José', 'male', '1961-02-03') RETURNING id"
+            ),
+            {"c": code},
+        ).scalar()
+        conn.execute(sa.text("UPDATE phms.patient SET phone = '555' WHERE id = :i"), {"i": pid})
+        conn.execute(sa.text("SELECT phms.log_chart_access(:i)"), {"i": pid})
+    engine.dispose()
+    assert [tuple(r) for r in _audit_rows(admin_engine, "patient", str(pid))] == [
+        ("INSERT", "t_clerk"),
+        ("UPDATE", "t_clerk"),
+    ]
+    with admin_engine.connect() as conn:
+        who = (
+            conn.execute(
+                sa.text("SELECT session_user_name FROM audit.chart_access WHERE patient_id = :i"),
+                {"i": pid},
+            )
+            .scalars()
+            .all()
+        )
+    assert who == ["t_clerk"]
+
+
+def test_admin_setting_change_is_audited(db: PgDatabase, admin_engine: sa.Engine) -> None:
+    engine = db.engine_for("t_admin")
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE phms.setting SET value = '20' WHERE key = 'idle_lock_minutes'")
+        )
+        conn.execute(
+            sa.text("UPDATE phms.setting SET value = '15' WHERE key = 'idle_lock_minutes'")
+        )
+    engine.dispose()
+    rows = _audit_rows(admin_engine, "setting", "idle_lock_minutes")
+    assert [tuple(r) for r in rows[-2:]] == [("UPDATE", "t_admin"), ("UPDATE", "t_admin")]
+
+
+def test_auditor_reads_the_trail(db: PgDatabase) -> None:
+    engine = db.engine_for("t_auditor")
+    with engine.connect() as conn:
+        n = conn.execute(sa.text("SELECT count(*) FROM audit.event")).scalar()
+    engine.dispose()
+    assert n is not None and n > 0
+
+
+def test_admin_manages_staff_and_it_is_audited(db: PgDatabase, admin_engine: sa.Engine) -> None:
+    engine = db.engine_for("t_admin")
+    with engine.begin() as conn:
+        staff.create(conn, "x_nurse", "clinician", "a-long-password-1")
+        staff.set_enabled(conn, "x_nurse", False)
+    with pytest.raises(sa.exc.OperationalError, match="not permitted to log in"):
+        db.engine_for("x_nurse", "a-long-password-1").connect()
+    with engine.begin() as conn:
+        staff.set_enabled(conn, "x_nurse", True)
+        staff.reset_password(conn, "x_nurse", "another-long-password")
+        staff.set_group(conn, "x_nurse", "clerk")
+        members = {m.name: m for m in staff.list_staff(conn)}
+    engine.dispose()
+    assert members["x_nurse"].group == "clerk" and members["x_nurse"].enabled
+    nurse = db.engine_for("x_nurse", "another-long-password")
+    with nurse.connect() as conn:
+        groups = (
+            conn.execute(
+                sa.text(
+                    "SELECT g FROM unnest(CAST(:g AS text[])) g WHERE pg_has_role(g, 'MEMBER')"
+                ),
+                {"g": list(GROUPS.values())},
+            )
+            .scalars()
+            .all()
+        )
+    nurse.dispose()
+    assert groups == ["phms_clerk"]
+    assert [tuple(r) for r in _audit_rows(admin_engine, "staff", "x_nurse")] == [
+        ("CREATE", "t_admin"),
+        ("DISABLE", "t_admin"),
+        ("ENABLE", "t_admin"),
+        ("RESET_PASSWORD", "t_admin"),
+        ("CHANGE_GROUP", "t_admin"),
+    ]
+
+
+def test_short_password_is_refused_before_reaching_the_server(db: PgDatabase) -> None:
+    engine = db.engine_for("t_admin")
+    with engine.begin() as conn, pytest.raises(staff.PasswordPolicyError, match="12"):
+        staff.create(conn, "x_short", "clerk", "short")
+    engine.dispose()
+
+
+def test_wrong_password_is_refused(db: PgDatabase) -> None:
+    with pytest.raises(sa.exc.OperationalError, match="password authentication failed"):
+        db.engine_for("t_clerk", STAFF_PASSWORD + "x").connect()
