@@ -1,0 +1,470 @@
+"""Where the server is: layered client configuration.
+
+Layers, later ones override earlier ones:
+
+1. site file deployed by admins (``/etc/phms/client.toml`` on Linux,
+   ``%PROGRAMDATA%\\phms\\client.toml`` on Windows,
+   ``/Library/Application Support/phms/client.toml`` on macOS);
+2. user file (``platformdirs.user_config_path("phms") / "client.toml"``);
+3. environment (``PHMS_SERVER``, ``PHMS_PORT``, ``PHMS_DATABASE``, ``PHMS_SSLMODE``,
+   ``PHMS_SSLROOTCERT``, ``PHMS_CONNECT_TIMEOUT``, ``PHMS_HOSPITAL_ID``);
+4. command line ``--server HOST[:PORT]``.
+
+Both file paths can be overridden with ``PHMS_SITE_CONFIG`` / ``PHMS_USER_CONFIG`` or
+with function arguments. A file is flat TOML::
+
+    server = "db.clinic.local"        # HOST[:PORT] or "a,b:5433"; or hosts = ["a", "b"]
+    port = 5432
+    database = "phms"
+    sslmode = "verify-full"
+    sslrootcert = "/etc/phms/root.crt" # relative paths are relative to the file
+    connect_timeout = 5
+    hospital_id = "RBH"               # normally only in the user file
+
+A port given in a server string applies to every host of the list (the client uses one
+port for all hosts); two different ports in one list, or a server port that contradicts
+``port`` in the same layer, is a :class:`ConfigError`. Unknown keys are logged and
+ignored, so an older client still starts with a newer site file. A later layer that
+names hosts without a port keeps the port of the earlier layers.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import tempfile
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Final
+
+import platformdirs
+import tomli_w
+
+__all__ = [
+    "DEFAULT_CONNECT_TIMEOUT",
+    "DEFAULT_DATABASE",
+    "DEFAULT_HOSTS",
+    "DEFAULT_PORT",
+    "SSLMODES",
+    "ClientConfig",
+    "ConfigError",
+    "default_site_config_path",
+    "default_user_config_path",
+    "load_config",
+    "parse_server",
+    "save_user_config",
+]
+
+log = logging.getLogger(__name__)
+
+APP_NAME: Final = "phms"
+FILE_NAME: Final = "client.toml"
+APPLICATION_NAME: Final = "phms-client"
+
+DEFAULT_HOSTS: Final[tuple[str, ...]] = ("localhost",)
+DEFAULT_PORT: Final = 5432
+DEFAULT_DATABASE: Final = "phms"
+DEFAULT_CONNECT_TIMEOUT: Final = 5
+SSLMODES: Final = frozenset({"disable", "allow", "prefer", "require", "verify-ca", "verify-full"})
+LOCAL_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1"})
+
+FIELDS: Final = (
+    "hosts",
+    "port",
+    "database",
+    "sslmode",
+    "sslrootcert",
+    "connect_timeout",
+    "hospital_id",
+)
+_FILE_KEYS: Final = frozenset({*FIELDS, "server"})
+_ENV_FIELDS: Final = (
+    ("PHMS_PORT", "port"),
+    ("PHMS_DATABASE", "database"),
+    ("PHMS_SSLMODE", "sslmode"),
+    ("PHMS_SSLROOTCERT", "sslrootcert"),
+    ("PHMS_CONNECT_TIMEOUT", "connect_timeout"),
+    ("PHMS_HOSPITAL_ID", "hospital_id"),
+)
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message is meant for a human."""
+
+
+def is_socket_path(host: str) -> bool:
+    """True for a unix-domain socket directory (libpq treats these as non-TCP hosts)."""
+    return host.startswith(("/", "@"))
+
+
+def is_local_host(host: str) -> bool:
+    return host.lower() in LOCAL_HOSTS or is_socket_path(host)
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """Where and how to reach the PHMS database server."""
+
+    hosts: tuple[str, ...] = DEFAULT_HOSTS
+    port: int = DEFAULT_PORT
+    database: str = DEFAULT_DATABASE
+    sslmode: str = "disable"
+    sslrootcert: Path | None = None
+    connect_timeout: int = DEFAULT_CONNECT_TIMEOUT
+    hospital_id: str = ""
+    sources: Mapping[str, str] = field(
+        default_factory=lambda: MappingProxyType(dict.fromkeys(FIELDS, "default")),
+        compare=False,
+    )
+
+    @property
+    def server_configured(self) -> bool:
+        """False when the server address is only the built-in default (localhost)."""
+        return self.sources.get("hosts", "default") != "default"
+
+    @property
+    def credential_key(self) -> str:
+        """Identifies this server for the credential store, e.g. ``"db:5432/phms"``."""
+        return f"{','.join(self.hosts)}:{self.port}/{self.database}"
+
+    def conninfo_kwargs(self, user: str, password: str | None) -> dict[str, str | int]:
+        """Keyword arguments for ``psycopg.connect`` or SQLAlchemy ``connect_args``."""
+        kwargs: dict[str, str | int] = {
+            "host": ",".join(self.hosts),
+            "port": ",".join([str(self.port)] * len(self.hosts)),
+            "dbname": self.database,
+            "user": user,
+            "sslmode": self.sslmode,
+            "connect_timeout": self.connect_timeout,
+            "application_name": APPLICATION_NAME,
+        }
+        if password is not None:
+            kwargs["password"] = password
+        if self.sslrootcert is not None:
+            kwargs["sslrootcert"] = str(self.sslrootcert)
+        if len(self.hosts) > 1:
+            kwargs["target_session_attrs"] = "read-write"
+        return kwargs
+
+    def display_address(self) -> str:
+        """Human-readable address, e.g. ``"db.clinic.local:5432"`` or ``"a:5432, b:5432"``."""
+        return ", ".join(_display_host(h, self.port) for h in self.hosts)
+
+
+def _display_host(host: str, port: int) -> str:
+    if is_socket_path(host):
+        return f"{host.rstrip('/')}/.s.PGSQL.{port}"
+    if ":" in host:
+        return f"[{host}]:{port}"
+    return f"{host}:{port}"
+
+
+# --------------------------------------------------------------------------- paths
+
+
+def default_site_config_path() -> Path:
+    """The admins' site-wide file for this operating system."""
+    if sys.platform == "win32":
+        # C:\ProgramData\phms (platformdirs asks Windows for CSIDL_COMMON_APPDATA).
+        return platformdirs.site_config_path(APP_NAME, appauthor=False) / FILE_NAME
+    if sys.platform == "darwin":
+        # platformdirs may prefer a Homebrew prefix here; admins deploy to /Library.
+        return Path("/Library/Application Support") / APP_NAME / FILE_NAME
+    # platformdirs gives /etc/xdg/phms on Linux; admins expect /etc/phms.
+    return Path("/etc") / APP_NAME / FILE_NAME
+
+
+def default_user_config_path() -> Path:
+    return platformdirs.user_config_path(APP_NAME, appauthor=False) / FILE_NAME
+
+
+def _site_path(environ: Mapping[str, str], path: Path | str | None) -> Path:
+    if path is not None:
+        return Path(path)
+    if environ.get("PHMS_SITE_CONFIG"):
+        return Path(environ["PHMS_SITE_CONFIG"])
+    return default_site_config_path()
+
+
+def _user_path(environ: Mapping[str, str], path: Path | str | None) -> Path:
+    if path is not None:
+        return Path(path)
+    if environ.get("PHMS_USER_CONFIG"):
+        return Path(environ["PHMS_USER_CONFIG"])
+    return default_user_config_path()
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def parse_server(text: str, *, where: str = "server address") -> tuple[tuple[str, ...], int | None]:
+    """Parse ``HOST[:PORT]`` or a comma-separated list like ``"a,b:5433"``.
+
+    Returns the hosts and the port given (or None). IPv6 addresses are written
+    ``[::1]:5432``; a bare ``::1`` is a host without port. Unix socket directories
+    (starting with ``/``) never carry a port.
+    """
+    hosts: list[str] = []
+    ports: set[int] = set()
+    for raw in text.split(","):
+        item = raw.strip()
+        if not item:
+            raise ConfigError(f"{where}: {text!r} contains an empty host name.")
+        host, port = _split_host_port(item, where)
+        hosts.append(host)
+        if port is not None:
+            ports.add(port)
+    if len(ports) > 1:
+        raise ConfigError(
+            f"{where}: {text!r} gives different ports ({', '.join(map(str, sorted(ports)))}); "
+            "all hosts of one server list must use the same port."
+        )
+    return tuple(hosts), (ports.pop() if ports else None)
+
+
+def _split_host_port(item: str, where: str) -> tuple[str, int | None]:
+    if is_socket_path(item):
+        return item, None
+    if item.startswith("["):
+        end = item.find("]")
+        if end == -1:
+            raise ConfigError(f"{where}: {item!r} has an unclosed '['.")
+        host, rest = item[1:end], item[end + 1 :]
+        if not host:
+            raise ConfigError(f"{where}: {item!r} has an empty host name.")
+        if not rest:
+            return host, None
+        if not rest.startswith(":"):
+            raise ConfigError(f"{where}: {item!r} is not of the form [ADDRESS]:PORT.")
+        return host, _parse_port(rest[1:], where)
+    if item.count(":") == 1:
+        host, port_text = item.split(":")
+        if not host:
+            raise ConfigError(f"{where}: {item!r} has an empty host name.")
+        return host, _parse_port(port_text, where)
+    return item, None  # plain host name, or a bare IPv6 address
+
+
+def _parse_port(value: object, where: str) -> int:
+    port = _parse_int(value, where, "port")
+    if not 1 <= port <= 65535:
+        raise ConfigError(f"{where}: port {port} is out of range (1-65535).")
+    return port
+
+
+def _parse_int(value: object, where: str, name: str) -> int:
+    if isinstance(value, bool):
+        raise ConfigError(f"{where}: {name} must be a whole number, not {value!r}.")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass
+    raise ConfigError(f"{where}: {name} must be a whole number, not {value!r}.")
+
+
+def _parse_str(value: object, where: str, name: str, *, allow_empty: bool = False) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: {name} must be text, not {value!r}.")
+    value = value.strip()
+    if not value and not allow_empty:
+        raise ConfigError(f"{where}: {name} must not be empty.")
+    return value
+
+
+def _parse_layer(
+    raw: Mapping[str, Any], where: str, *, base_dir: Path | None = None
+) -> dict[str, Any]:
+    """Validate one layer's raw values; return only the fields it sets."""
+    out: dict[str, Any] = {}
+    for key in raw:
+        if key not in _FILE_KEYS:
+            log.warning("%s: ignoring unknown setting %r", where, key)
+    if "server" in raw and "hosts" in raw:
+        raise ConfigError(f"{where}: give either 'server' or 'hosts', not both.")
+    server_port: int | None = None
+    if "server" in raw:
+        out["hosts"], server_port = parse_server(
+            _parse_str(raw["server"], where, "server"), where=f"{where}: server"
+        )
+    if "hosts" in raw:
+        value = raw["hosts"]
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not value:
+            raise ConfigError(f"{where}: hosts must be a non-empty list of host names.")
+        hosts: list[str] = []
+        for item in value:
+            item_hosts, item_port = parse_server(
+                _parse_str(item, where, "hosts"), where=f"{where}: hosts"
+            )
+            if item_port is not None and server_port not in (None, item_port):
+                raise ConfigError(f"{where}: hosts give different ports; use one port.")
+            server_port = item_port if item_port is not None else server_port
+            hosts.extend(item_hosts)
+        out["hosts"] = tuple(hosts)
+    if "port" in raw:
+        out["port"] = _parse_port(raw["port"], where)
+        if server_port is not None and server_port != out["port"]:
+            raise ConfigError(
+                f"{where}: the server address says port {server_port} "
+                f"but port is {out['port']}; remove one of them."
+            )
+    elif server_port is not None:
+        out["port"] = server_port
+    if "database" in raw:
+        out["database"] = _parse_str(raw["database"], where, "database")
+    if "sslmode" in raw:
+        mode = _parse_str(raw["sslmode"], where, "sslmode").lower()
+        if mode not in SSLMODES:
+            raise ConfigError(
+                f"{where}: sslmode {mode!r} is not known; use one of {', '.join(sorted(SSLMODES))}."
+            )
+        out["sslmode"] = mode
+    if "sslrootcert" in raw:
+        cert = Path(_parse_str(raw["sslrootcert"], where, "sslrootcert")).expanduser()
+        if base_dir is not None and not cert.is_absolute():
+            cert = base_dir / cert
+        out["sslrootcert"] = cert
+    if "connect_timeout" in raw:
+        timeout = _parse_int(raw["connect_timeout"], where, "connect_timeout")
+        if timeout <= 0:
+            raise ConfigError(
+                f"{where}: connect_timeout must be a number of seconds above 0, not {timeout}."
+            )
+        out["connect_timeout"] = timeout
+    if "hospital_id" in raw:
+        out["hospital_id"] = _parse_str(raw["hospital_id"], where, "hospital_id", allow_empty=True)
+    return out
+
+
+def _read_file(path: Path, label: str) -> dict[str, Any]:
+    """Read one TOML file; a missing file is an empty layer."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ConfigError(f"{label}: cannot be read ({exc.strerror or exc}).") from exc
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{label}: is not UTF-8 text.") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{label}: is not valid TOML ({exc}).") from exc
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_config(
+    *,
+    server: str | None = None,
+    site_path: Path | str | None = None,
+    user_path: Path | str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> ClientConfig:
+    """Build the effective configuration from all layers.
+
+    ``server`` is the ``--server`` command-line value; ``environ`` defaults to
+    ``os.environ``. Raises :class:`ConfigError` for anything unusable.
+    """
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = dict.fromkeys(FIELDS, "default")
+
+    def apply(layer: Mapping[str, Any], source: str | Mapping[str, str]) -> None:
+        for name, value in layer.items():
+            values[name] = value
+            sources[name] = source if isinstance(source, str) else source[name]
+
+    site = _site_path(env, site_path)
+    site_label = f"site file {site}"
+    apply(_parse_layer(_read_file(site, site_label), site_label, base_dir=site.parent), site_label)
+
+    user = _user_path(env, user_path)
+    user_label = f"user file {user}"
+    apply(_parse_layer(_read_file(user, user_label), user_label, base_dir=user.parent), user_label)
+
+    env_layer: dict[str, Any] = {}
+    env_sources: dict[str, str] = {}
+    if env.get("PHMS_SERVER", "").strip():
+        label = "environment PHMS_SERVER"
+        hosts, port = parse_server(env["PHMS_SERVER"].strip(), where=label)
+        env_layer["hosts"] = hosts
+        env_sources["hosts"] = label
+        if port is not None:
+            env_layer["port"] = port
+            env_sources["port"] = label
+    for var, name in _ENV_FIELDS:
+        text = env.get(var, "")
+        if not text.strip():
+            continue
+        label = f"environment {var}"
+        parsed = _parse_layer({name: text}, label)
+        if name == "port" and "port" in env_layer and parsed["port"] != env_layer["port"]:
+            raise ConfigError(
+                f"environment: PHMS_SERVER says port {env_layer['port']} "
+                f"but PHMS_PORT is {parsed['port']}; remove one of them."
+            )
+        env_layer.update(parsed)
+        env_sources[name] = label
+    apply(env_layer, env_sources)
+
+    if server is not None and server.strip():
+        apply(_parse_layer({"server": server}, "command line --server"), "command line")
+
+    if "sslmode" not in values:
+        hosts = values.get("hosts", DEFAULT_HOSTS)
+        values["sslmode"] = "disable" if all(map(is_local_host, hosts)) else "verify-full"
+    return ClientConfig(**values, sources=MappingProxyType(sources))
+
+
+def save_user_config(values: Mapping[str, object], path: Path | str | None = None) -> Path:
+    """Merge ``values`` into the user file and write it atomically; return its path.
+
+    Keys are the file keys (``server``, ``hosts``, ``port``, ``database``, ``sslmode``,
+    ``sslrootcert``, ``connect_timeout``, ``hospital_id``); a value of None removes the
+    key. Values are validated first, so a file that could not be read back is never
+    written. The site file is never touched.
+    """
+    target = _user_path(os.environ, path)
+    label = f"user file {target}"
+    unknown = set(values) - _FILE_KEYS
+    if unknown:
+        raise ConfigError(f"{label}: unknown setting(s) {', '.join(sorted(unknown))}.")
+    merged: dict[str, Any] = dict(_read_file(target, label))
+    for key, value in values.items():
+        if key in ("server", "hosts"):
+            merged.pop("server", None)
+            merged.pop("hosts", None)
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, tuple):
+            merged[key] = list(value)
+        elif isinstance(value, Path):
+            merged[key] = str(value)
+        else:
+            merged[key] = value
+    _parse_layer(merged, label, base_dir=target.parent)  # validate before writing
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=".client.", suffix=".toml", dir=target.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                tomli_w.dump(merged, fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp_name, target)
+        except BaseException:
+            Path(tmp_name).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise ConfigError(f"{label}: cannot be written ({exc.strerror or exc}).") from exc
+    return target

@@ -1,0 +1,79 @@
+"""Remembered passwords, kept in the operating system's credential store (keyring).
+
+The service name is ``"phms:" + server_key`` (see ``ClientConfig.credential_key``), so
+passwords for different servers never mix. Every keyring failure (no backend, locked
+keychain, D-Bus trouble) becomes :class:`CredentialStoreUnavailable` with a plain
+message, or ``None`` from :func:`recall`; the password itself is never logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Final
+
+import keyring
+import keyring.errors
+
+__all__ = [
+    "SERVICE_PREFIX",
+    "CredentialStoreUnavailable",
+    "forget",
+    "recall",
+    "remember",
+    "service_name",
+]
+
+log = logging.getLogger(__name__)
+
+SERVICE_PREFIX: Final = "phms:"
+
+_UNAVAILABLE = (
+    "This computer's password store (keychain) is not available, so PHMS cannot "
+    "remember your password. You can still log in by typing it each time."
+)
+
+
+class CredentialStoreUnavailable(Exception):
+    """The OS credential store cannot be used; ``str()`` is a message for the user."""
+
+
+def service_name(server_key: str) -> str:
+    if not server_key:
+        raise ValueError("server_key must not be empty")
+    return SERVICE_PREFIX + server_key
+
+
+def remember(server_key: str, user: str, password: str) -> None:
+    """Store ``password`` for ``user`` on this server; raise if the store is unusable."""
+    service = service_name(server_key)
+    try:
+        keyring.set_password(service, user, password)
+    except Exception as exc:
+        log.warning("credential store: cannot save for %s: %s", service, type(exc).__name__)
+        raise CredentialStoreUnavailable(_UNAVAILABLE) from exc
+
+
+def recall(server_key: str, user: str) -> str | None:
+    """The remembered password, or None if there is none or the store is unusable."""
+    service = service_name(server_key)
+    try:
+        password: str | None = keyring.get_password(service, user)
+    except Exception as exc:
+        log.warning("credential store: cannot read for %s: %s", service, type(exc).__name__)
+        return None
+    return password
+
+
+def forget(server_key: str, user: str) -> None:
+    """Delete the remembered password; forgetting one that is not stored is fine."""
+    service = service_name(server_key)
+    try:
+        keyring.delete_password(service, user)
+    except keyring.errors.PasswordDeleteError:
+        return  # nothing was stored
+    except Exception as exc:
+        log.warning("credential store: cannot delete for %s: %s", service, type(exc).__name__)
+        raise CredentialStoreUnavailable(
+            "This computer's password store (keychain) is not available, so PHMS could "
+            "not remove the remembered password. Try again after unlocking the keychain."
+        ) from exc
