@@ -38,6 +38,19 @@ DO $$ BEGIN
 END $$"""
 
 
+def _grant_admin_only(group: str) -> str:
+    # PostgreSQL 16+ can grant ADMIN without the group's rights; 15 (Debian 12's
+    # server) cannot, and there the owner simply inherits them, which is harmless.
+    return f"""
+DO $$ BEGIN
+  IF current_setting('server_version_num')::int >= 160000 THEN
+    EXECUTE 'GRANT {group} TO {OWNER} WITH ADMIN OPTION, INHERIT FALSE, SET FALSE';
+  ELSE
+    EXECUTE 'GRANT {group} TO {OWNER} WITH ADMIN OPTION';
+  END IF;
+END $$"""
+
+
 def create_roles() -> list[str]:
     """The owner and the four staff groups; admin includes clinician includes clerk."""
     stmts = [_create_role_if_missing(OWNER, "NOLOGIN CREATEROLE")]
@@ -47,10 +60,7 @@ def create_roles() -> list[str]:
         f"GRANT {CLINICIAN} TO {ADMIN}",
         # The owner hands out group membership from inside SECURITY DEFINER
         # functions; it needs ADMIN on the groups, not their rights.
-        *(
-            f"GRANT {g} TO {OWNER} WITH ADMIN OPTION, INHERIT FALSE, SET FALSE"
-            for g in STAFF_GROUPS
-        ),
+        *(_grant_admin_only(g) for g in STAFF_GROUPS),
     ]
     return stmts
 
