@@ -1,0 +1,84 @@
+"""Help > About and Help > Report a problem (no patient data, ever)."""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from phms_client.db.gate import database_revision
+from phms_schema import ProblemReport
+
+
+@dataclass(frozen=True)
+class ServerFacts:
+    server_version: str
+    schema_revision: str
+    user: str
+    database: str
+
+
+@dataclass(frozen=True)
+class ProblemSummary:
+    id: int
+    reported_by: str
+    reported_at: str
+    description: str
+    client_version: str
+
+
+def server_facts(session: Session) -> ServerFacts:
+    row = session.execute(
+        sa.text(
+            "SELECT current_setting('server_version') AS v, session_user AS u, "
+            "current_database() AS d"
+        )
+    ).one()
+    return ServerFacts(row.v, database_revision(session) or "none", row.u, row.d)
+
+
+def report_problem(
+    session: Session, *, description: str, client_version: str, log_tail: str
+) -> None:
+    facts = server_facts(session)
+    # Plain INSERT: staff may file reports but not read them back (no RETURNING id).
+    session.execute(
+        sa.text(
+            "INSERT INTO phms.problem_report (description, client_version, server_version,"
+            " schema_revision, platform, log_tail) VALUES (:d, :c, :v, :r, :p, :l)"
+        ),
+        {
+            "d": description,
+            "c": client_version,
+            "v": facts.server_version,
+            "r": facts.schema_revision,
+            "p": platform.platform(),
+            "l": log_tail[-100_000:],
+        },
+    )
+
+
+def list_problems(session: Session, limit: int = 100) -> list[ProblemSummary]:
+    rows = session.execute(
+        sa.select(
+            ProblemReport.id,
+            ProblemReport.reported_by,
+            ProblemReport.reported_at,
+            ProblemReport.description,
+            ProblemReport.client_version,
+        )
+        .order_by(ProblemReport.id.desc())
+        .limit(limit)
+    )
+    return [
+        ProblemSummary(
+            r.id,
+            r.reported_by,
+            r.reported_at.isoformat(timespec="minutes"),
+            r.description,
+            r.client_version,
+        )
+        for r in rows
+    ]

@@ -1,0 +1,209 @@
+"""Patients: search, read, create and update demographics (no Qt).
+
+Every function takes a Session for one short unit of work and returns frozen
+dataclasses; ORM objects never leave this module.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, fields
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from phms_schema import Patient
+
+PAGE_SIZE = 50
+PATIENT: sa.Table = Patient.__table__  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class PatientSummary:
+    id: int
+    patient_code: str
+    family_name: str
+    given_name: str
+    sex: str
+    birth_date: dt.date
+    status: str
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.family_name}, {self.given_name}"
+
+
+@dataclass(frozen=True)
+class PatientInput:
+    """What a person types into the demographics form."""
+
+    patient_code: str
+    family_name: str
+    given_name: str
+    sex: str
+    birth_date: dt.date
+    phone: str | None = None
+    email: str | None = None
+    address: str | None = None
+    ph_group: int | None = None
+    ph_subtype: str | None = None
+    status: str = "active"
+    deceased_date: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class PatientDetails(PatientInput):
+    id: int = 0
+    version: int = 0
+    created_at: dt.datetime | None = None
+    created_by: str = ""
+    updated_at: dt.datetime | None = None
+    updated_by: str = ""
+
+    def as_input(self) -> PatientInput:
+        return PatientInput(**{f.name: getattr(self, f.name) for f in fields(PatientInput)})
+
+
+class StaleRecord(Exception):
+    """Someone else saved this record after it was loaded; ``theirs`` is the server's copy."""
+
+    def __init__(self, theirs: PatientDetails) -> None:
+        super().__init__(f"patient {theirs.id} was changed by {theirs.updated_by}")
+        self.theirs = theirs
+
+
+class NotFound(LookupError):
+    pass
+
+
+_SUMMARY_COLS = (
+    Patient.id,
+    Patient.patient_code,
+    Patient.family_name,
+    Patient.given_name,
+    Patient.sex,
+    Patient.birth_date,
+    Patient.status,
+)
+_INPUT_NAMES = [f.name for f in fields(PatientInput)]
+_DETAIL_NAMES = [f.name for f in fields(PatientDetails)]
+
+_DATE_FORMATS = ("%Y-%m-%d", "%d.%m.%Y", "%d/%m/%Y", "%d-%m-%Y")
+_CODE_LIKE = re.compile(r"^[0-9A-Z][0-9A-Z./-]*$")
+
+
+def parse_date(text: str) -> dt.date | None:
+    for fmt in _DATE_FORMATS:
+        try:
+            return dt.datetime.strptime(text.strip(), fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+def _details(row: sa.Row[tuple[object, ...]]) -> PatientDetails:
+    m = row._mapping
+    return PatientDetails(**{name: m[name] for name in _DETAIL_NAMES})
+
+
+def _summaries(rows: sa.Result[tuple[object, ...]]) -> list[PatientSummary]:
+    return [PatientSummary(**r._mapping) for r in rows]
+
+
+def search(
+    session: Session, text: str, *, offset: int = 0, limit: int = PAGE_SIZE
+) -> list[PatientSummary]:
+    """Patients matching ``text``: a birth date, a patient ID prefix, or a name.
+
+    Names match accent- and case-insensitively, as a substring or by trigram
+    word similarity (typos), best match first. Empty text finds nothing: the
+    list never loads the whole table.
+    """
+    text = text.strip()
+    if not text:
+        return []
+    base = sa.select(*_SUMMARY_COLS)
+    born = parse_date(text)
+    if born is not None:
+        stmt = base.where(Patient.birth_date == born).order_by(
+            Patient.family_name, Patient.given_name, Patient.id
+        )
+    elif any(ch.isdigit() for ch in text) and _CODE_LIKE.match(text.upper()):
+        stmt = base.where(Patient.patient_code.startswith(text.upper(), autoescape=True)).order_by(
+            Patient.patient_code
+        )
+    else:
+        key = sa.func.phms.search_key(text)
+        contains = Patient.search_name.contains(sa.func.phms.search_key(text), autoescape=False)
+        similar = key.op("<%")(Patient.search_name)
+        rank = sa.func.word_similarity(key, Patient.search_name)
+        stmt = base.where(sa.or_(contains, similar)).order_by(
+            rank.desc(), Patient.family_name, Patient.given_name, Patient.id
+        )
+    return _summaries(session.execute(stmt.offset(offset).limit(limit)))
+
+
+def get(session: Session, patient_id: int) -> PatientDetails:
+    row = session.execute(sa.select(PATIENT).where(Patient.id == patient_id)).first()
+    if row is None:
+        raise NotFound(f"No patient with id {patient_id}")
+    return _details(row)
+
+
+def find_by_code(session: Session, code: str) -> PatientDetails | None:
+    row = session.execute(sa.select(PATIENT).where(Patient.patient_code == code)).first()
+    return None if row is None else _details(row)
+
+
+def _clean(data: PatientInput) -> dict[str, object]:
+    values: dict[str, object] = {name: getattr(data, name) for name in _INPUT_NAMES}
+    for name, value in values.items():
+        if isinstance(value, str):
+            stripped = value.strip()
+            values[name] = (
+                stripped
+                if stripped or name in ("family_name", "given_name", "patient_code")
+                else None
+            )
+    return values
+
+
+def create(session: Session, data: PatientInput) -> PatientDetails:
+    row = session.execute(
+        sa.insert(PATIENT).values(**_clean(data)).returning(PATIENT)
+    ).one()
+    return _details(row)
+
+
+def update(session: Session, patient_id: int, version: int, data: PatientInput) -> PatientDetails:
+    """Save ``data`` over the row if it is still at ``version``; else raise StaleRecord."""
+    row = session.execute(
+        sa.update(PATIENT)
+        .where(Patient.id == patient_id, Patient.version == version)
+        .values(**_clean(data))
+        .returning(PATIENT)
+    ).first()
+    if row is None:
+        raise StaleRecord(get(session, patient_id))
+    return _details(row)
+
+
+def possible_duplicates(
+    session: Session, data: PatientInput, exclude_id: int | None = None
+) -> list[PatientSummary]:
+    """Patients who may be the same person: same birth date with a similar name, or the
+    same name with another birth date that differs in one field (day/month swapped)."""
+    key = sa.func.phms.search_key(f"{data.family_name} {data.given_name}")
+    same_birth = sa.and_(
+        Patient.birth_date == data.birth_date, sa.func.similarity(Patient.search_name, key) >= 0.4
+    )
+    same_name = Patient.search_name == key
+    stmt = sa.select(*_SUMMARY_COLS).where(sa.or_(same_birth, same_name))
+    if exclude_id is not None:
+        stmt = stmt.where(Patient.id != exclude_id)
+    return _summaries(session.execute(stmt.order_by(Patient.family_name).limit(20)))
+
+
+def log_chart_access(session: Session, patient_id: int) -> None:
+    session.execute(sa.text("SELECT phms.log_chart_access(:i)"), {"i": patient_id})
