@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from phms_admin import migrate
+from phms_admin import backup_crypto, migrate, upgrade
 from phms_admin.connection import CommandError, connect, resolve_url
+from phms_admin.pgtools import pg_errors
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -13,9 +15,23 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     cmds = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
     check = cmds.add_parser("check", help="is the database at the revision this code expects?")
     check.set_defaults(handler=cmd_check)
-    upgrade = cmds.add_parser("upgrade", help="apply all migrations (alembic upgrade head)")
-    upgrade.set_defaults(handler=cmd_upgrade)
-    for p in (check, upgrade):
+    up = cmds.add_parser(
+        "upgrade", help="back up, warn the clients, apply all migrations, check no row was lost"
+    )
+    up.add_argument(
+        "--backup-dest",
+        type=Path,
+        help="folder for the backup taken first (default for the local embedded server: "
+        "'backups' beside its data; required for other servers)",
+    )
+    up.add_argument("--no-backup", action="store_true", help="upgrade without taking a backup")
+    up.add_argument("--encrypt-key-file", type=Path, metavar="FILE", help="encrypt the backup")
+    up.add_argument("--pg-bin", type=Path, help="folder of pg_dump (default: PATH or embedded)")
+    up.add_argument(
+        "--lock-timeout", default="10s", help="give up waiting for a lock after (default 10s)"
+    )
+    up.set_defaults(handler=cmd_upgrade)
+    for p in (check, up):
         p.add_argument("--url", help="database URL (default: PHMS_DATABASE_URL)")
 
 
@@ -39,11 +55,17 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_upgrade(args: argparse.Namespace) -> int:
-    url = resolve_url(args.url)
-    with connect(url) as conn:
-        before = migrate.current_revision(conn)
-    migrate.upgrade(url)
-    with connect(url) as conn:
-        after = migrate.current_revision(conn)
-    print(f"Database upgraded from {before or 'empty'} to {after}.")
+    if args.no_backup and (args.backup_dest or args.encrypt_key_file):
+        raise CommandError("--no-backup contradicts --backup-dest/--encrypt-key-file.")
+    key_file = args.encrypt_key_file
+    plan = upgrade.Plan(
+        backup_dest=args.backup_dest,
+        no_backup=args.no_backup,
+        key=backup_crypto.load_key(key_file) if key_file else None,
+        key_file=key_file,
+        pg_bin=args.pg_bin,
+        lock_timeout=args.lock_timeout,
+    )
+    with pg_errors():
+        upgrade.run_upgrade(resolve_url(args.url), plan)
     return 0
