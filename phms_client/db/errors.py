@@ -187,6 +187,15 @@ def classify(exc: BaseException, *, address: str = "") -> UserError:
     """Map any exception to a :class:`UserError`; never raises."""
     if isinstance(exc, SchemaMismatch):
         return _schema_mismatch(exc)
+    from phms_client.db.login import NotStaff  # login imports this module
+
+    if isinstance(exc, NotStaff):
+        return UserError(
+            ErrorKind.PERMISSION_DENIED,
+            "Not a staff account",
+            str(exc),
+            f"NotStaff {exc}",
+        )
     if isinstance(exc, StaleDataError):
         return UserError(
             ErrorKind.CONFLICT,
@@ -300,7 +309,8 @@ def _classify_pg(exc: psycopg.Error, address: str) -> UserError:
             "computer for this account. Please contact IT.",
             detail,
         )
-    if sqlstate == "3D000":
+    # At connect time libpq gives no SQLSTATE; the server's text still says it.
+    if sqlstate == "3D000" or (connecting and 'database "' in text and "does not exist" in text):
         return UserError(
             ErrorKind.UNREACHABLE,
             "Database not found",
