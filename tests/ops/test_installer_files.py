@@ -1,0 +1,77 @@
+"""The installer files that cannot run here (Windows) are checked against what they drive."""
+
+from __future__ import annotations
+
+import configparser
+import re
+import shlex
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from phms_admin.cli import build_parser
+from phms_client import config
+
+REPO = Path(__file__).resolve().parents[2]
+INSTALLER = REPO / "installer"
+TASK_NS = {"t": "http://schemas.microsoft.com/windows/2004/02/mit/task"}
+
+
+def test_windows_backup_task_runs_a_valid_backup_command_daily_and_catches_up() -> None:
+    root = ET.parse(INSTALLER / "windows" / "phms-backup-task.xml").getroot()
+    assert root.tag == "{http://schemas.microsoft.com/windows/2004/02/mit/task}Task"
+    assert root.findtext("t:Settings/t:StartWhenAvailable", namespaces=TASK_NS) == "true"
+    assert root.findtext("t:Settings/t:Enabled", namespaces=TASK_NS) == "true"
+    days = root.findtext("t:Triggers/t:CalendarTrigger/t:ScheduleByDay/t:DaysInterval", "", TASK_NS)
+    assert days == "1"
+    command = root.findtext("t:Actions/t:Exec/t:Command", "", TASK_NS)
+    arguments = root.findtext("t:Actions/t:Exec/t:Arguments", "", TASK_NS)
+    assert command.endswith("phms-admin.exe")
+    # The arguments are a command the real phms-admin accepts.
+    args = build_parser().parse_args(shlex.split(arguments, posix=False))
+    assert (args.command, args.backup_command) == ("backup", "run")
+    assert str(args.dest).strip('"') == r"C:\PHMS\backups" and args.keep_days == 5
+
+
+def test_windows_task_installer_uses_the_same_options() -> None:
+    script = (INSTALLER / "windows" / "install-backup-task.ps1").read_text()
+    assert "phms-backup-task.xml" in script and "Register-ScheduledTask" in script
+    options = sorted(set(re.findall(r'"(--[a-z-]+)"', script)))
+    assert options == ["--copy-to", "--dest", "--encrypt-key-file", "--keep-days"]
+    argv = ["backup", "run", "--dest", "D", "--keep-days", "5", "--copy-to", "C",
+            "--encrypt-key-file", "K"]  # fmt: skip
+    args = build_parser().parse_args(argv)
+    assert (str(args.copy_to), str(args.encrypt_key_file)) == ("C", "K")
+
+
+def test_linux_desktop_entry_starts_the_installed_bundle() -> None:
+    entry = configparser.ConfigParser(interpolation=None)
+    entry.optionxform = str  # type: ignore[assignment,method-assign]
+    entry.read(INSTALLER / "client" / "phms.desktop")
+    desktop = entry["Desktop Entry"]
+    assert desktop["Type"] == "Application" and desktop["Terminal"] == "false"
+    install = (INSTALLER / "client" / "install-linux.sh").read_text()
+    assert "prefix=$destdir/opt/phms" in install
+    assert desktop["Exec"] == "/opt/phms/phms"  # install-linux.sh puts the bundle there
+    assert (INSTALLER / "client" / f"{desktop['Icon']}.svg").exists()
+    ET.parse(INSTALLER / "client" / "phms.svg")  # well-formed
+
+
+def test_windows_installer_ships_the_bundle_and_the_site_settings() -> None:
+    iss = (INSTALLER / "client" / "phms.iss").read_text()
+    spec = (INSTALLER / "client" / "phms.spec").read_text()
+    assert 'name="phms"' in spec  # the COLLECT folder, dist\phms
+    assert r'Source: "..\..\dist\phms\*"; DestDir: "{app}"' in iss
+    assert r'Filename: "{app}\phms.exe"' in iss
+    # The site file lands where the client reads it on Windows: %PROGRAMDATA%\phms\.
+    assert f'Source: "{{src}}\\{config.FILE_NAME}"; DestDir: "{{commonappdata}}\\phms"' in iss
+    assert 'Source: "{src}\\root.crt"; DestDir: "{commonappdata}\\phms"' in iss
+
+
+def test_shell_scripts_parse() -> None:
+    for script in (
+        INSTALLER / "server" / "setup-server.sh",
+        INSTALLER / "client" / "install-linux.sh",
+    ):
+        result = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
