@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
@@ -27,10 +28,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.version:
         print(f"PHMS {client_version()}")
         return 0
-    from PySide6.QtWidgets import QApplication, QLabel
+    return run(args.server)
 
-    app = QApplication(sys.argv[:1])
-    label = QLabel("PHMS client: the login window arrives with the client issue.")
-    label.resize(480, 120)
-    label.show()
-    return int(app.exec())
+
+def run(server: str | None) -> int:
+    """Start the GUI: log in, work, quit. Qt is imported only here."""
+    from PySide6.QtWidgets import QApplication
+
+    from phms_client import logbuffer
+    from phms_client.ui.app_shell import AppShell, install_excepthook
+    from phms_client.ui.settings_dialog import ConfigLocation
+
+    logbuffer.install()
+    console = logging.StreamHandler()  # for whoever started PHMS from a terminal
+    console.setLevel(logging.WARNING)
+    logging.getLogger().addHandler(console)
+    logging.getLogger(__name__).info("PHMS %s starting", client_version())
+
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
+    app.setApplicationName("PHMS")
+    app.setApplicationVersion(client_version())
+    # The shell decides when the session is over (the login dialog closes before
+    # the main window opens, and the lock screen can end the session).
+    app.setQuitOnLastWindowClosed(False)
+    previous_hook = install_excepthook()
+    shell = AppShell(ConfigLocation(server=server))
+    shell.finished.connect(app.exit)
+    shell.start()
+    try:
+        return int(app.exec())
+    finally:
+        shell.shutdown()
+        sys.excepthook = previous_hook
+        logging.getLogger().removeHandler(console)

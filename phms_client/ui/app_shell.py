@@ -1,0 +1,427 @@
+"""The application shell: log in, open the main window, keep the session going, quit.
+
+:class:`AppShell` owns the one :class:`~phms_client.ui.tasks.TaskRunner` and walks
+the session through its life:
+
+1. the login dialog (unusable settings → a message box and the Settings dialog);
+2. after logging in, the :class:`~phms_client.ui.context.AppContext` (live updates
+   started, a connection monitor) and the main window, to which it adds
+   Options > Settings…, Help > About PHMS and Help > Report a problem…, the banner
+   strip (connection lost / maintenance messages) and the idle lock;
+3. while working: errors of lost connections go to the connection monitor instead of
+   a message box; offline, the window is told ``set_editable(False)``; back online,
+   ``set_editable(True)``;
+4. on quit: stop the listener, shut the task runner down, close the database.
+
+:func:`install_excepthook` turns an unexpected exception into a logged error and a
+plain "unexpected error" message instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import Any
+
+from PySide6.QtCore import QEvent, QObject, Qt, QThread, QTimer, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QApplication, QMainWindow, QMenu, QMessageBox
+
+from phms_client.db.errors import UserError, classify
+from phms_client.db.login import LoginInfo
+from phms_client.db.probe import verify_password
+from phms_client.services.settings import SiteSettings, load_settings
+from phms_client.ui.about_dialog import AboutDialog
+from phms_client.ui.banner import BannerArea
+from phms_client.ui.connection import RETRY_MS, ConnectionMonitor
+from phms_client.ui.context import AppContext
+from phms_client.ui.idle_lock import IdleLock
+from phms_client.ui.live import LiveUpdates
+from phms_client.ui.login_dialog import LoginDialog, LoginOutcome
+from phms_client.ui.problem_dialog import ProblemDialog
+from phms_client.ui.settings_dialog import ConfigLocation, SettingsDialog
+from phms_client.ui.tasks import ErrorPresenter, TaskRunner, message_box_presenter
+
+__all__ = [
+    "AppShell",
+    "WindowFactory",
+    "install_excepthook",
+    "show_unexpected_error",
+    "unexpected_error_hook",
+]
+
+log = logging.getLogger(__name__)
+
+WindowFactory = Callable[[AppContext], QMainWindow]
+
+
+def main_window_factory(ctx: AppContext) -> QMainWindow:
+    from phms_client.ui.main_window import MainWindow
+
+    return MainWindow(ctx)
+
+
+class AppShell(QObject):
+    """One PHMS session from login to quit; ``finished(exit_code)`` when it is over.
+
+    ``window_factory`` builds the main window (default: ``MainWindow(ctx)``).
+    ``idle_timeout_ms`` overrides the site's idle minutes (tests); ``retry_ms`` the
+    reconnect pauses; ``fallback_presenter`` shows task errors that are not about
+    the connection (default: a message box).
+    """
+
+    finished = Signal(int)
+    main_window_opened = Signal(object)  # the QMainWindow
+
+    def __init__(
+        self,
+        location: ConfigLocation,
+        *,
+        window_factory: WindowFactory = main_window_factory,
+        idle_timeout_ms: int | None = None,
+        retry_ms: Sequence[int] = RETRY_MS,
+        fallback_presenter: ErrorPresenter = message_box_presenter,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.location = location
+        self._window_factory = window_factory
+        self._idle_timeout_ms = idle_timeout_ms
+        self._retry_ms = tuple(retry_ms)
+        self._fallback = fallback_presenter
+        self.tasks = TaskRunner(self, presenter=self.present_error, address=self._address)
+        self.login_dialog: LoginDialog | None = None
+        self.context: AppContext | None = None
+        self.window: QMainWindow | None = None
+        self.banner: BannerArea | None = None
+        self.idle: IdleLock | None = None
+        self.settings_action: QAction | None = None
+        self.about_action: QAction | None = None
+        self.problem_action: QAction | None = None
+        self._last_failure = ""
+        self._done = False
+
+    # ----------------------------------------------------------------- login
+
+    def start(self) -> LoginDialog:
+        """Show the login dialog (and the settings problem, if there is one)."""
+        dialog = LoginDialog(self.location, self.tasks)
+        dialog.logged_in.connect(self._logged_in)
+        dialog.rejected.connect(lambda: self.quit(0))
+        self.login_dialog = dialog
+        dialog.show()
+        dialog.report_config_error()
+        return dialog
+
+    def _address(self) -> str:
+        if self.context is not None:
+            return self.context.config.display_address()
+        if self.login_dialog is not None and self.login_dialog.config is not None:
+            return self.login_dialog.config.display_address()
+        return ""
+
+    def _logged_in(self, outcome: LoginOutcome) -> None:
+        assert self.login_dialog is not None and self.login_dialog.config is not None
+        config = self.login_dialog.config
+        live = LiveUpdates(config, outcome.db.credentials, self)
+        monitor = ConnectionMonitor(outcome.db, self.tasks, self, retry_ms=self._retry_ms)
+        ctx = AppContext(config, outcome.db, outcome.info, self.tasks, live, monitor)
+        self.context = ctx
+        try:
+            window = self._window_factory(ctx)
+        except Exception as exc:  # a bug in a window: say so, do not leave a half session
+            log.exception("the main window could not be opened")
+            self.quit(1)
+            show_unexpected_error(exc, wait=True)
+            return
+        self.window = window
+        self._decorate(window)
+        self._wire(ctx, window)
+        live.start()
+        window.show()
+        window.installEventFilter(self)
+        self.idle = self._make_idle_lock(ctx, window)
+        if outcome.notice:
+            window.statusBar().showMessage(outcome.notice, 20_000)
+        self.main_window_opened.emit(window)
+
+    # ----------------------------------------------------------------- main window
+
+    def _decorate(self, window: QMainWindow) -> None:
+        options = _menu(window, "options_menu", "&Options")
+        help_menu = _menu(window, "help_menu", "&Help")
+        self.settings_action = _add_action(options, "Settings…", self.open_settings)
+        self.settings_action.setMenuRole(QAction.MenuRole.NoRole)
+        self.problem_action = _add_action(help_menu, "Report a problem…", self.open_problem)
+        self.about_action = _add_action(help_menu, "About PHMS", self.open_about)
+        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+        self.banner = BannerArea()
+        self.banner.attach(window)
+
+    def _wire(self, ctx: AppContext, window: QMainWindow) -> None:
+        banner = self.banner
+        assert banner is not None
+        monitor, live = ctx.connection, ctx.live
+        banner.retry_requested.connect(monitor.retry_now)
+        monitor.online_changed.connect(self._online_changed)
+        monitor.reconnecting.connect(banner.reconnecting)
+        monitor.reconnect_failed.connect(self._reconnect_failed)
+        monitor.retry_scheduled.connect(lambda ms: banner.retry_in(ms, self._last_failure))
+        monitor.reconnected.connect(self._reconnected)
+        live.broadcast.connect(banner.show_broadcast)
+        live.listening.connect(self._listening)
+        live.changed.connect(self._live_change)
+
+    def _online_changed(self, online: bool) -> None:
+        ctx, banner, window = self.context, self.banner, self.window
+        if ctx is None or banner is None or window is None:
+            return
+        if online:
+            self._last_failure = ""
+            banner.hide_connection_lost()
+        else:
+            banner.show_connection_lost(ctx.config.display_address())
+        set_editable = getattr(window, "set_editable", None)
+        if callable(set_editable):
+            set_editable(online)
+
+    def _reconnect_failed(self, error: UserError) -> None:
+        self._last_failure = error.title
+
+    def _reconnected(self, info: LoginInfo) -> None:
+        if self.context is not None:
+            self.context.login = info
+            self._apply_settings(info.settings)
+
+    def _listening(self, listening: bool) -> None:
+        """The listener's own connection is a second witness of the network."""
+        ctx = self.context
+        if ctx is None or self._done:  # (queued signals can arrive after shutdown)
+            return
+        if not listening:
+            ctx.connection.connection_lost()
+        elif not ctx.connection.online:
+            ctx.connection.retry_now()
+
+    def _live_change(self, payload: dict[str, Any]) -> None:
+        ctx = self.context
+        if ctx is None or self._done or payload.get("table") != "setting":
+            return
+        db = ctx.db
+
+        def load() -> SiteSettings:
+            with db.session() as session:
+                return load_settings(session)
+
+        self.tasks.run(
+            load,
+            on_success=self._settings_changed,
+            on_error=lambda exc: ctx.connection.handle_error(exc),
+            key="site-settings",
+        )
+
+    def _settings_changed(self, settings: SiteSettings) -> None:
+        if self.context is not None:
+            self.context.login = dataclasses.replace(self.context.login, settings=settings)
+            self._apply_settings(settings)
+
+    def _apply_settings(self, settings: SiteSettings) -> None:
+        if self.idle is not None and self._idle_timeout_ms is None:
+            timeout = max(settings.idle_lock_minutes, 0) * 60_000
+            if timeout != self.idle.timeout_ms:
+                self.idle.set_timeout(timeout)
+
+    def _make_idle_lock(self, ctx: AppContext, window: QMainWindow) -> IdleLock:
+        timeout = self._idle_timeout_ms
+        if timeout is None:
+            timeout = max(ctx.login.settings.idle_lock_minutes, 0) * 60_000
+
+        def verify(password: str) -> None:
+            verify_password(ctx.config, ctx.login.user, password)
+
+        idle = IdleLock(
+            window,
+            user=ctx.login.user,
+            group=ctx.login.group,
+            tasks=self.tasks,
+            verify=verify,
+            timeout_ms=timeout,
+            address=self._address,
+            parent=self,
+        )
+        idle.quit_requested.connect(lambda: self.quit(0))
+        hide = getattr(window, "hide_patient_data", None)
+        if callable(hide):  # MainWindow also hides patient data under the cover
+            idle.locked_changed.connect(hide)
+        return idle
+
+    # ----------------------------------------------------------------- menu actions
+
+    def open_settings(self) -> SettingsDialog:
+        dialog = SettingsDialog(self.location, self.tasks, self.window)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.saved.connect(self._settings_saved)
+        dialog.open()
+        return dialog
+
+    def _settings_saved(self, _config: object) -> None:
+        if self.window is not None:
+            self.window.statusBar().showMessage(
+                "Settings saved. Server settings take effect the next time you log in.", 15_000
+            )
+
+    def open_about(self) -> AboutDialog:
+        assert self.context is not None
+        dialog = AboutDialog(self.context, self.window)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    def open_problem(self) -> ProblemDialog:
+        assert self.context is not None
+        dialog = ProblemDialog(self.context, self.window)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(self._problem_sent)
+        dialog.open()
+        return dialog
+
+    def _problem_sent(self) -> None:
+        if self.window is not None:
+            self.window.statusBar().showMessage(
+                "Thank you. Your problem report has been sent to IT.", 15_000
+            )
+
+    # ----------------------------------------------------------------- errors
+
+    def present_error(self, error: UserError) -> None:
+        """The task runner's presenter: lost connections go to the banner, not a dialog."""
+        ctx = self.context
+        if ctx is not None and ctx.connection.handle_user_error(error):
+            return
+        self._fallback(error)
+
+    # ----------------------------------------------------------------- quitting
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.window and event.type() == QEvent.Type.Close:
+            # The window may refuse to close (unsaved work): look once it has decided.
+            QTimer.singleShot(0, self._check_window_closed)
+        return False
+
+    def _check_window_closed(self) -> None:
+        if self.window is not None and not self.window.isVisible():
+            self.quit(0)
+
+    def quit(self, code: int = 0) -> None:
+        if self._done:
+            return
+        self.shutdown()
+        self.finished.emit(code)
+
+    def shutdown(self) -> None:
+        """Stop live updates, shut the task runner down, close the database (once)."""
+        if self._done:
+            return
+        self._done = True
+        if self.idle is not None:
+            self.idle.stop()
+        ctx = self.context
+        if ctx is not None:
+            ctx.connection.stop()
+            ctx.live.stop()
+        self.tasks.shutdown()
+        if ctx is not None:
+            ctx.db.close()
+        log.info("session ended")
+
+
+def _menu(window: QMainWindow, attribute: str, title: str) -> QMenu:
+    menu = getattr(window, attribute, None)
+    if isinstance(menu, QMenu):
+        return menu
+    return window.menuBar().addMenu(title)
+
+
+def _add_action(menu: QMenu, text: str, slot: Callable[[], object]) -> QAction:
+    if menu.actions() and not menu.actions()[-1].isSeparator():
+        menu.addSeparator()
+    action = menu.addAction(text)
+    action.triggered.connect(lambda _checked=False: slot())
+    return action
+
+
+# --------------------------------------------------------------------------- excepthook
+
+_error_box: QMessageBox | None = None
+
+
+def show_unexpected_error(exc: BaseException, *, wait: bool = False) -> QMessageBox | None:
+    """A plain message about an unexpected error (one at a time, GUI thread only).
+
+    ``wait``: show it modally and return once it is closed (when PHMS stops after it).
+    """
+    global _error_box
+    app = QApplication.instance()
+    if app is None or QThread.currentThread() is not app.thread():
+        return None
+    if _error_box is not None and _error_box.isVisible():
+        return _error_box  # one is enough; the log has every occurrence
+    error = classify(exc)
+    box = QMessageBox(
+        QMessageBox.Icon.Critical,
+        "PHMS — Unexpected error",
+        error.title,
+        QMessageBox.StandardButton.Ok,
+        QApplication.activeWindow(),
+    )
+    box.setInformativeText(error.message)
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.destroyed.connect(_forget_box)
+    _error_box = box
+    if wait:
+        box.exec()
+    else:
+        box.open()
+    return box
+
+
+def _forget_box() -> None:
+    global _error_box
+    _error_box = None
+
+
+def unexpected_error_hook(
+    exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
+) -> None:
+    """``sys.excepthook``: log the traceback (memory log only) and tell the user plainly."""
+    if issubclass(exc_type, KeyboardInterrupt):
+        sys.__excepthook__(exc_type, exc, tb)
+        return
+    log.critical("unexpected error: %s", classify(exc).detail, exc_info=(exc_type, exc, tb))
+    try:
+        show_unexpected_error(exc)
+    except Exception:  # never let the hook itself fail loudly
+        log.exception("could not show the unexpected error")
+
+
+def _thread_hook(args: threading.ExceptHookArgs) -> None:
+    if args.exc_value is None:
+        return
+    name = args.thread.name if args.thread is not None else "?"
+    log.critical(
+        "unexpected error in thread %s",
+        name,
+        exc_info=(args.exc_type, args.exc_value, args.exc_traceback),
+    )
+
+
+def install_excepthook() -> Callable[..., Any]:
+    """Install the hooks for uncaught exceptions; returns the previous ``sys.excepthook``."""
+    previous = sys.excepthook
+    sys.excepthook = unexpected_error_hook
+    threading.excepthook = _thread_hook
+    return previous
