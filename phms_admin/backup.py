@@ -120,7 +120,8 @@ def _sha256(path: Path) -> tuple[str, int]:
 def _fsync(path: Path) -> None:
     if sys.platform == "win32" and path.is_dir():
         return  # Windows cannot open a folder to flush it
-    fd = os.open(path, os.O_RDONLY)
+    # Windows can only flush a file opened for writing.
+    fd = os.open(path, os.O_RDWR if sys.platform == "win32" else os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
