@@ -8,7 +8,15 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 
-from phms_admin import backup_cmd, broadcast_cmd, db_cmd, demo, server_cmd, user_cmd
+from phms_admin import (
+    backup_cmd,
+    broadcast_cmd,
+    db_cmd,
+    demo,
+    problems_cmd,
+    server_cmd,
+    user_cmd,
+)
 from phms_admin.connection import CommandError, describe_db_error
 
 
@@ -19,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (server_cmd, user_cmd, db_cmd, backup_cmd, broadcast_cmd, demo):
+    for module in (server_cmd, user_cmd, db_cmd, backup_cmd, broadcast_cmd, problems_cmd, demo):
         module.add_parser(sub)
     return parser
 
