@@ -26,6 +26,10 @@ Usage: setup-server.sh [options]
   --port PORT          PostgreSQL port (default 5432)
   --listen ADDRESSES   listen_addresses (default '*')
   --allow ADDRESS      network allowed to connect (repeatable; default samenet)
+  --allow-replication ADDRESS
+                       a hot standby at this address may stream from this server as
+                       phms_replicator (created if missing; password from
+                       PHMS_REPLICATION_PASSWORD, else generated and shown once)
   --cluster NAME       Debian cluster name (default main)
   --pg-version N       PostgreSQL major version (default: the distribution's)
   --database NAME      database name (default phms)
@@ -50,7 +54,7 @@ EOF
 die() { echo "setup-server: error: $*" >&2; exit 1; }
 say() { echo "setup-server: $*"; }
 
-names=() allow=() port=5432 listen='*' cluster=main pg_version='' database=phms
+names=() allow=() replicas=() port=5432 listen='*' cluster=main pg_version='' database=phms
 cert='' key='' ca='' phms_venv='' venv=/opt/phms/venv source_dir='' admin=''
 backup_dest=/var/backups/phms copy_to='' keep_days=5 backup_time=02:30 encrypt=0
 etc_dir=/etc/phms systemd_dir=/etc/systemd/system
@@ -61,6 +65,7 @@ while (($#)); do
         --port) port=${2:?}; shift ;;
         --listen) listen=${2:?}; shift ;;
         --allow) allow+=("${2:?}"); shift ;;
+        --allow-replication) replicas+=("${2:?}"); shift ;;
         --cluster) cluster=${2:?}; shift ;;
         --pg-version) pg_version=${2:?}; shift ;;
         --database) database=${2:?}; shift ;;
@@ -268,6 +273,9 @@ groups="+phms_clerk,+phms_clinician,+phms_admin,+phms_auditor"
     for net in "${allow[@]}"; do
         echo "hostssl  $database  $groups  $net  scram-sha-256"
     done
+    for net in "${replicas[@]}"; do
+        echo "hostssl  replication  phms_replicator  $net  scram-sha-256"
+    done
     echo "# Everything else is refused:"
     echo "local    all        all                  reject"
     echo "host     all        all        all       reject"
@@ -300,6 +308,16 @@ psql_su() { "$bin/psql" -X -q -v ON_ERROR_STOP=1 -h /var/run/postgresql -p "$por
 if [ -z "$(psql_su -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$database'")" ]; then
     say "creating database $database"
     psql_su -d postgres -c "CREATE DATABASE $database ENCODING 'UTF8' TEMPLATE template0"
+fi
+
+if ((${#replicas[@]})) &&
+    [ -z "$(psql_su -d postgres -tAc "SELECT 1 FROM pg_roles WHERE rolname = 'phms_replicator'")" ]; then
+    replication_password=${PHMS_REPLICATION_PASSWORD:-$(openssl rand -base64 24)}
+    echo "CREATE ROLE phms_replicator REPLICATION LOGIN PASSWORD :'pw';" |
+        psql_su -d postgres -v pw="$replication_password"
+    say "created the replication login phms_replicator"
+    [ -n "${PHMS_REPLICATION_PASSWORD:-}" ] ||
+        say "its password (shown once, needed on the standby): $replication_password"
 fi
 
 # ------------------------------------------------------------------ PHMS and migrations

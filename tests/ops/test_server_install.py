@@ -29,6 +29,7 @@ from phms_client.config import ClientConfig, load_config
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "installer" / "server" / "setup-server.sh"
 ADMIN, ADMIN_PASSWORD = "it_admin", "it-admin-password-2026"
+REPLICATION_PASSWORD = "replication-password-2026"
 UNITS = ("phms-backup.service", "phms-backup.timer", "phms-backup-drill.service",
          "phms-backup-drill.timer")  # fmt: skip
 
@@ -56,9 +57,11 @@ class Installed:
         )
 
 
-def _connect(config: ClientConfig) -> psycopg.Connection[tuple[object, ...]]:
+def _connect(
+    config: ClientConfig, user: str = ADMIN, password: str = ADMIN_PASSWORD
+) -> psycopg.Connection[tuple[object, ...]]:
     """Connect exactly as the client does: its own connection parameters."""
-    return psycopg.connect(**config.conninfo_kwargs(ADMIN, ADMIN_PASSWORD))  # type: ignore[arg-type]
+    return psycopg.connect(**config.conninfo_kwargs(user, password))  # type: ignore[arg-type]
 
 
 def _missing_prerequisite() -> str | None:
@@ -85,7 +88,11 @@ def _setup(args: list[str]) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=900,
         check=False,
-        env={**os.environ, "PHMS_ADMIN_PASSWORD": ADMIN_PASSWORD},
+        env={
+            **os.environ,
+            "PHMS_ADMIN_PASSWORD": ADMIN_PASSWORD,
+            "PHMS_REPLICATION_PASSWORD": REPLICATION_PASSWORD,
+        },
     )
 
 
@@ -108,7 +115,7 @@ def installed() -> Iterator[Installed]:
         "--cluster", cluster, "--port", str(port), "--server-name", "localhost",
         "--listen", "localhost", "--phms-venv", sys.prefix, "--admin", ADMIN,
         "--etc-dir", str(etc), "--systemd-dir", str(systemd), "--backup-dest", str(backups),
-        "--encrypt-backups",
+        "--encrypt-backups", "--allow-replication", "127.0.0.1/32",
     ]  # fmt: skip
     try:
         first = _setup(args)
@@ -173,6 +180,17 @@ def test_only_staff_with_tls_and_a_password_get_in(installed: Installed) -> None
     who = [*psql, "-tAc", "SELECT current_user"]
     out = subprocess.run(who, check=True, capture_output=True, text=True).stdout
     assert out.strip() == "postgres"
+
+
+def test_a_standby_may_stream_with_tls_as_the_replication_login(installed: Installed) -> None:
+    config = installed.config()
+    kwargs = config.conninfo_kwargs("phms_replicator", REPLICATION_PASSWORD)
+    with psycopg.connect(**{**kwargs, "dbname": "replication", "replication": "true"}) as conn:  # type: ignore[arg-type]
+        result = conn.pgconn.exec_(b"IDENTIFY_SYSTEM")
+        assert result.status == psycopg.pq.ExecStatus.TUPLES_OK and result.ntuples == 1
+    # ...but it is no staff member: the clinic's data stays out of its reach.
+    with pytest.raises(psycopg.OperationalError, match="rejects connection"):
+        _connect(config, "phms_replicator", REPLICATION_PASSWORD)
 
 
 def _pg_version() -> str:
