@@ -331,7 +331,7 @@ else
         python3 -m venv "$venv"
     fi
     say "installing PHMS from $source_dir into $venv"
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$source_dir"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "$source_dir"
 fi
 admin_cmd=$venv/bin/phms-admin
 [ -x "$admin_cmd" ] || die "$admin_cmd not found (is PHMS installed in $venv?)."
