@@ -10,7 +10,7 @@ import platform
 
 import PySide6
 from PySide6.QtCore import Qt, qVersion
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QGuiApplication, QPalette
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -43,7 +43,7 @@ class AboutDialog(QDialog):
         font.setBold(True)
         title.setFont(font)
         subtitle = QLabel("Records for the pulmonary hypertension clinic")
-        subtitle.setStyleSheet("color: palette(mid);")
+        subtitle.setForegroundRole(QPalette.ColorRole.PlaceholderText)
 
         self.values: dict[str, QLabel] = {}
         form = QFormLayout()
@@ -68,7 +68,7 @@ class AboutDialog(QDialog):
             form.addRow(f"{label}:", field)
 
         self.status_label = QLabel("Asking the server…")
-        self.status_label.setStyleSheet("color: palette(mid);")
+        self.status_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
 
         self.copy_button = QPushButton("Copy details")
         self.copy_button.setToolTip("Copy these details, e.g. to send them to IT")
@@ -83,6 +83,8 @@ class AboutDialog(QDialog):
         layout.addSpacing(8)
         layout.addLayout(form)
         layout.addWidget(self.status_label)
+        layout.addStretch(1)
+        layout.addSpacing(8)
         layout.addWidget(buttons)
         self.setMinimumWidth(520)
 

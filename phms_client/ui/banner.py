@@ -12,7 +12,8 @@ from __future__ import annotations
 import html
 import time
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -54,7 +55,8 @@ class Banner(QFrame):
             f"#banner_{kind} {{ background: {background}; border-bottom: 1px solid {border}; }}"
             f" #banner_{kind} QLabel {{ color: {text}; }}"
         )
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        # Not Fixed: a fixed height would be the narrow sizeHint's, not height-for-width.
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.label = QLabel()
         self.label.setWordWrap(True)
         self.label.setTextFormat(Qt.TextFormat.RichText)
@@ -62,11 +64,11 @@ class Banner(QFrame):
         self.status = QLabel()
         self.status.setVisible(False)
         texts = QVBoxLayout()
-        texts.setSpacing(2)
+        texts.setSpacing(4)
         texts.addWidget(self.label)
         texts.addWidget(self.status)
         row = QHBoxLayout(self)
-        row.setContentsMargins(12, 6, 8, 6)
+        row.setContentsMargins(12, 8, 10, 8)
         row.addLayout(texts, 1)
         self.action_button: QPushButton | None = None
         if action_text:
@@ -116,6 +118,21 @@ class BannerArea(QWidget):
         self._countdown.setInterval(1000)
         self._countdown.timeout.connect(self._tick)
         self.bar: QToolBar | None = None
+
+    # A tool bar sizes its widgets by sizeHint() alone, without height-for-width:
+    # without help a wrapped message would get the height of a much narrower one.
+    def sizeHint(self) -> QSize:
+        hint = super().sizeHint()
+        layout = self.layout()
+        if layout is None or not layout.hasHeightForWidth():
+            return hint
+        width = self.width() if self.isVisible() else hint.width()
+        return QSize(hint.width(), layout.totalHeightForWidth(width))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if event.size().width() != event.oldSize().width():
+            self.updateGeometry()
 
     # ----------------------------------------------------------------- connection
 

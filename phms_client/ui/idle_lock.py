@@ -11,12 +11,14 @@ work stays as it was; windows that open while locked are covered too.
 
 from __future__ import annotations
 
+import html
 import logging
 import time
 from collections.abc import Callable
 
 import shiboken6
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QApplication,
     QFrame,
@@ -66,15 +68,18 @@ class LockScreen(QFrame):
         font.setBold(True)
         title.setFont(font)
         title.setAlignment(Qt.AlignmentFlag.AlignHCenter)
-        self.who_label = QLabel(
-            f"Logged in: <b>{user}</b> ({group}). The screen was locked after a time "
-            "without activity; unsaved work is kept. Only this person can unlock it."
-        )
-        self.who_label.setWordWrap(True)
+        self.who_label = QLabel(f"Logged in: <b>{html.escape(user)}</b> ({html.escape(group)})")
         self.who_label.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+        note = QLabel(
+            "Locked after a time without activity. Unsaved work is kept; only "
+            f"{html.escape(user)} can unlock with their password."
+        )
+        note.setWordWrap(True)
+        note.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+        note.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         self.password_edit = QLineEdit()
         self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
-        self.password_edit.setPlaceholderText(f"password of {user}")
+        self.password_edit.setPlaceholderText("Password")
         self.password_edit.returnPressed.connect(self._unlock_clicked)
         self.unlock_button = QPushButton("Unlock")
         self.unlock_button.setDefault(True)
@@ -99,19 +104,28 @@ class LockScreen(QFrame):
             "#lockPanel { background: palette(base); border: 1px solid palette(mid);"
             " border-radius: 6px; }"
         )
-        panel.setMaximumWidth(440)
+        # A fixed width, so that the wrapped texts get the height they need.
+        panel.setFixedWidth(440)
         inner = QVBoxLayout(panel)
         inner.setContentsMargins(24, 20, 24, 16)
         inner.setSpacing(10)
         inner.addWidget(title)
         inner.addWidget(self.who_label)
+        inner.addWidget(note)
+        inner.addSpacing(4)
         inner.addLayout(entry)
         inner.addWidget(self.message_label)
         inner.addWidget(self.quit_button, 0, Qt.AlignmentFlag.AlignHCenter)
 
+        # Centred by stretches, not alignment flags: an aligned widget gets its plain
+        # sizeHint height, and its wrapped texts would be cut off.
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(panel)
+        row.addStretch(1)
         outer = QVBoxLayout(self)
         outer.addStretch(1)
-        outer.addWidget(panel, 0, Qt.AlignmentFlag.AlignHCenter)
+        outer.addLayout(row)
         outer.addStretch(2)
 
     def show_message(self, text: str) -> None:
@@ -251,7 +265,7 @@ class IdleLock(QObject):
     def lock(self) -> None:
         if self.locked:
             return
-        log.info("screen locked after %d s without input", self._timeout_ms // 1000)
+        log.info("screen locked (%d s without input)", time.monotonic() - self._last_input)
         popup = QApplication.activePopupWidget()
         while popup is not None:  # open menus would stay on top of the cover
             popup.close()

@@ -19,6 +19,7 @@ import logging
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -93,7 +94,7 @@ class LoginDialog(QDialog):
         font.setBold(True)
         title.setFont(font)
         subtitle = QLabel("Pulmonary hypertension clinic records")
-        subtitle.setStyleSheet("color: palette(mid);")
+        subtitle.setForegroundRole(QPalette.ColorRole.PlaceholderText)
 
         self.server_label = QLabel()
         self.server_label.setWordWrap(True)
@@ -166,7 +167,7 @@ class LoginDialog(QDialog):
         layout.addWidget(self.busy_widget)
         layout.addStretch(1)
         layout.addLayout(buttons)
-        self.setMinimumWidth(460)
+        self.setMinimumWidth(480)
 
         self.reload_config()
         self.user_edit.setFocus()
@@ -326,10 +327,14 @@ class LoginDialog(QDialog):
                 self._forget_stored(self.config.credential_key, self.user_edit.text().strip())
             self.password_edit.clear()
             self._password_from_store = False
-            self.password_edit.setFocus()
         self.show_message(error.title, message)
         if error.kind in RETRY_KINDS:
             self.login_button.setText("Retry")
+        # Inputs were disabled while connecting; give the focus back where it helps.
+        if error.kind is ErrorKind.AUTH_FAILED:
+            self.password_edit.setFocus()
+        else:
+            self.login_button.setFocus()
 
     def _forget_stored(self, key: str, user: str) -> None:
         def forget() -> None:

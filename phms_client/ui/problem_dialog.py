@@ -53,7 +53,8 @@ class ProblemDialog(QDialog):
         self.description_edit.setPlaceholderText(
             "e.g. “After saving a follow-up, the list did not update until I restarted.”"
         )
-        self.description_edit.setMinimumHeight(90)
+        self.description_edit.setMinimumHeight(80)
+        self.description_edit.setMaximumHeight(130)
         self.description_edit.textChanged.connect(self._update_preview)
 
         sent_label = QLabel("<b>What will be sent</b> (stored on the clinic's server for IT):")

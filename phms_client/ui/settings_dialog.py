@@ -19,6 +19,7 @@ from pathlib import Path
 
 import tomli_w
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -51,7 +52,7 @@ from phms_client.db.errors import classify
 from phms_client.db.probe import ProbeResult, probe_server
 from phms_client.ui.tasks import TaskRunner
 
-__all__ = ["ConfigLocation", "SettingsDialog", "describe_source"]
+__all__ = ["CHANGED", "ConfigLocation", "SettingsDialog", "describe_source"]
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ SSLMODE_TEXT = {
     "require": "require — encrypted, server identity not checked",
     "prefer": "prefer — encrypted if the server offers it",
     "allow": "allow — unencrypted unless the server insists",
-    "disable": "disable — not encrypted (only for a server on this computer)",
+    "disable": "disable — not encrypted (this computer's own server only)",
 }
 
 FIELD_LABELS = {
@@ -73,6 +74,9 @@ FIELD_LABELS = {
     "connect_timeout": "Connect timeout (s)",
     "hospital_id": "Hospital ID",
 }
+
+#: Next to a value that differs from what was loaded.
+CHANGED = "changed — to be saved"
 
 _OK_STYLE = "color: #1b5e20;"
 _BAD_STYLE = "color: #b71c1c;"
@@ -159,15 +163,22 @@ class SettingsDialog(QDialog):
         self._initial = {name: _text_of(config, name) for name in FIELD_LABELS}
 
         intro = QLabel(
-            "These settings are saved for your account on this computer only, in "
-            f"<code>{location.user_file}</code>.<br>Values marked “site file” come from "
-            f"<code>{location.site_file}</code>, which IT manages and PHMS never "
-            "changes; a value you enter here takes precedence. Leave a field empty to "
-            "use the site or built-in value."
+            "Where PHMS finds the clinic's database server. What you save here applies "
+            "to your account on this computer only, and takes precedence over the site "
+            "file, which IT manages and PHMS never changes. Leave a field empty to go "
+            "back to the site or built-in value."
         )
         intro.setWordWrap(True)
-        intro.setTextFormat(Qt.TextFormat.RichText)
-        intro.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.files_label = QLabel(
+            "<table cellspacing=0 cellpadding=1>"
+            f"<tr><td>Your settings file:&nbsp;&nbsp;</td>"
+            f"<td><code>{html.escape(str(location.user_file))}</code></td></tr>"
+            f"<tr><td>Site file (IT manages it):&nbsp;&nbsp;</td>"
+            f"<td><code>{html.escape(str(location.site_file))}</code></td></tr></table>"
+        )
+        self.files_label.setTextFormat(Qt.TextFormat.RichText)
+        self.files_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.files_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
 
         self.error_label = QLabel()
         self.error_label.setWordWrap(True)
@@ -195,14 +206,15 @@ class SettingsDialog(QDialog):
                 grid.addLayout(box, row, 1)
             else:
                 grid.addWidget(editor, row, 1)
-            text, overridden = describe_source(config.sources.get(name, "default"))
-            if name == "sslmode" and text == "built-in default":
-                text = "built-in: disable on this computer, else verify-full"
-            source = QLabel(text)
+            source = QLabel()
             source.setToolTip(config.sources.get(name, "default"))
-            source.setStyleSheet("color: #8a4b00;" if overridden else "color: palette(mid);")
             self.source_labels[name] = source
             grid.addWidget(source, row, 2)
+            self._show_source(name)
+            if isinstance(editor, QComboBox):
+                editor.currentIndexChanged.connect(lambda _i, n=name: self._show_source(n))
+            else:
+                editor.textChanged.connect(lambda _t, n=name: self._show_source(n))
 
         self.test_button = QPushButton("Test connection")
         self.test_button.clicked.connect(self.test_connection)
@@ -226,6 +238,7 @@ class SettingsDialog(QDialog):
 
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
+        layout.addWidget(self.files_label)
         layout.addWidget(self.error_label)
         layout.addSpacing(6)
         layout.addLayout(grid)
@@ -252,6 +265,19 @@ class SettingsDialog(QDialog):
         except ConfigError:
             return ClientConfig()
 
+    def _show_source(self, name: str) -> None:
+        """Next to each value: where it comes from now, or that it will be saved."""
+        label = self.source_labels[name]
+        if self.value(name) != self._initial[name]:
+            text, style = CHANGED, "color: #0d47a1; font-style: italic;"
+        else:
+            text, overridden = describe_source(self._config.sources.get(name, "default"))
+            style = "color: #8a4b00;" if overridden else ""
+        label.setText(text)
+        label.setStyleSheet(style)  # a style's colour needs the ordinary text role
+        role = QPalette.ColorRole.WindowText if style else QPalette.ColorRole.PlaceholderText
+        label.setForegroundRole(role)
+
     def _make_editor(self, name: str) -> QLineEdit | QComboBox:
         if name == "sslmode":
             combo = QComboBox()
@@ -260,10 +286,9 @@ class SettingsDialog(QDialog):
             combo.setCurrentIndex(max(combo.findData(self._config.sslmode), 0))
             return combo
         edit = QLineEdit(self._initial[name])
-        edit.setClearButtonEnabled(True)
         placeholders = {
             "hosts": "db.clinic.local  (or  primary, standby  for a standby server)",
-            "sslrootcert": "file with the clinic's CA certificate (.crt / .pem)",
+            "sslrootcert": "the clinic's CA certificate (.crt, .pem)",
             "hospital_id": "e.g. RBH",
         }
         edit.setPlaceholderText(placeholders.get(name, ""))

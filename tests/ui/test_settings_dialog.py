@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
 from phms_admin.embedded import free_port
-from phms_client.ui.settings_dialog import ConfigLocation, SettingsDialog
+from phms_client.ui.settings_dialog import CHANGED, ConfigLocation, SettingsDialog
 from phms_client.ui.tasks import TaskRunner
 from tests.harness import PgDatabase
 from tests.ui.shell_support import server_settings, write_location
@@ -60,11 +60,15 @@ def test_each_value_says_where_it_comes_from(
     assert dialog.value("hosts") == "db.clinic.local"
     assert dialog.value("port") == "5433"
     assert dialog.value("database") == "phms_training"
-    # The note names both files and says who manages the site file.
-    assert dialog.findChild(type(dialog.error_label)) is not None
-    intro = dialog.layout().itemAt(0).widget().text()
-    assert str(location.site_file) in intro and "IT manages" in intro
-    assert str(location.user_file) in intro
+    # Both files are named, and who manages the site file.
+    files = dialog.files_label.text()
+    assert str(location.site_file) in files and "IT manages" in files
+    assert str(location.user_file) in files
+    # Editing a value says it will be saved in the user's own file.
+    dialog.set_value("hosts", "other.clinic.local")
+    assert dialog.source_labels["hosts"].text() == CHANGED
+    dialog.set_value("hosts", "db.clinic.local")
+    assert dialog.source_labels["hosts"].text() == "site file (managed by IT)"
 
 
 def test_only_changed_values_are_written(qtbot: QtBot, tasks: TaskRunner, tmp_path: Path) -> None:
