@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QApplication, QLineEdit, QMainWindow, QWidget
 from pytestqt.qtbot import QtBot
 
 from phms_client.db.errors import UserError
-from phms_client.ui.app_shell import AppShell
+from phms_client.ui.app_shell import AppShell, WindowFactory
 from phms_client.ui.context import AppContext
 from phms_client.ui.login_dialog import LoginDialog
 from phms_client.ui.settings_dialog import ConfigLocation
@@ -104,12 +104,13 @@ def logged_in_shell(
     *,
     password: str = STAFF_PASSWORD,
     idle_timeout_ms: int | None = 0,
+    window_factory: WindowFactory = StandInWindow,
 ) -> Iterator[Running]:
     """Start the shell, log in through the login dialog, and tear everything down."""
     presented: list[UserError] = []
     shell = AppShell(
         location,
-        window_factory=StandInWindow,
+        window_factory=window_factory,
         idle_timeout_ms=idle_timeout_ms,
         retry_ms=FAST_RETRY_MS,
         fallback_presenter=presented.append,
@@ -122,9 +123,9 @@ def logged_in_shell(
         with qtbot.waitSignal(shell.main_window_opened, timeout=15_000):
             type_login(qtbot, dialog, user, password)
         window = shell.window
-        assert isinstance(window, StandInWindow)
+        assert window is not None
         qtbot.addWidget(window)
-        yield Running(shell, window, presented, exit_codes)
+        yield Running(shell, window, presented, exit_codes)  # type: ignore[arg-type]
     finally:
         shell.shutdown()
         for widget in QApplication.topLevelWidgets():

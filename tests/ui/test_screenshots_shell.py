@@ -1,0 +1,166 @@
+"""Screens of the shell, rendered for real: login error, settings, banner, lock, About.
+
+With ``PHMS_SCREENSHOTS=DIR`` the images are written there as PNG (for docs/screenshots);
+without it, the test still renders each screen and checks the image is a real picture
+(the right size, not one flat colour).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QMainWindow, QWidget
+from pytestqt.qtbot import QtBot
+
+from phms_admin.embedded import free_port
+from phms_client import logbuffer
+from phms_client.ui.context import AppContext
+from phms_client.ui.login_dialog import LoginDialog
+from phms_client.ui.problem_dialog import ProblemDialog
+from phms_client.ui.settings_dialog import SettingsDialog
+from phms_client.ui.tasks import TaskRunner
+from tests.harness import PgDatabase
+from tests.ui.shell_support import (
+    Running,
+    StandInWindow,
+    logged_in_shell,
+    server_settings,
+    type_login,
+    wait_for_message,
+    write_location,
+)
+
+pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
+
+
+def window_factory() -> Callable[[AppContext], QMainWindow]:
+    """The real main window when it is there; the stand-in otherwise."""
+    try:
+        from phms_client.ui.main_window import MainWindow
+    except ImportError:
+        return StandInWindow
+    return MainWindow
+
+
+def capture(qtbot: QtBot, widget: QWidget, name: str) -> QImage:
+    qtbot.waitExposed(widget)
+    qtbot.wait(50)  # let layouts settle
+    image = widget.grab().toImage()
+    assert not image.isNull()
+    assert (image.width(), image.height()) == (widget.width(), widget.height())
+    colours = {
+        image.pixel(x, y) for x in range(0, image.width(), 7) for y in range(0, image.height(), 7)
+    }
+    assert len(colours) > 10, f"{name} looks empty"
+    folder = os.environ.get("PHMS_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        assert image.save(str(Path(folder) / f"{name}.png"))
+    return image
+
+
+@pytest.fixture
+def tasks(qtbot: QtBot) -> Iterator[TaskRunner]:
+    runner = TaskRunner(presenter=lambda error: pytest.fail(f"unexpected {error}"))
+    yield runner
+    assert runner.shutdown(10_000)
+
+
+def test_login_unreachable(qtbot: QtBot, tasks: TaskRunner, tmp_path: Path) -> None:
+    port = free_port()
+    location = write_location(
+        tmp_path, site={"server": "127.0.0.1", "port": port, "sslmode": "disable"}
+    )
+    dialog = LoginDialog(location, tasks)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    type_login(qtbot, dialog, "dr.moreau", "secret-password")
+    wait_for_message(qtbot, dialog)
+    dialog.adjustSize()
+    capture(qtbot, dialog, "login-unreachable")
+
+
+def test_settings(qtbot: QtBot, tasks: TaskRunner, tmp_path: Path, db: PgDatabase) -> None:
+    location = write_location(
+        tmp_path,
+        site={"server": "db.clinic.local", "sslmode": "verify-full", "connect_timeout": 5},
+        user={"hospital_id": "RBH"},
+    )
+    dialog = SettingsDialog(location, tasks)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.set_value("hosts", "127.0.0.1")
+    dialog.set_value("port", str(db.server.port))
+    dialog.set_value("database", db.name)
+    dialog.set_value("sslmode", "disable")
+    qtbot.mouseClick(dialog.test_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "Testing" not in dialog.result_label.text(), timeout=10_000)
+    dialog.adjustSize()
+    capture(qtbot, dialog, "settings")
+
+
+@pytest.fixture
+def running(qtbot: QtBot, tmp_path: Path, db: PgDatabase) -> Iterator[Running]:
+    logbuffer.install()
+    location = write_location(tmp_path, user=server_settings(db))
+    with logged_in_shell(qtbot, location, "t_clinician") as run:
+        yield run
+
+
+@pytest.fixture
+def main_window(
+    qtbot: QtBot, tmp_path: Path, db: PgDatabase
+) -> Iterator[tuple[Running, QMainWindow]]:
+    """A logged-in shell whose window is the real MainWindow when it exists."""
+    logbuffer.install()
+    location = write_location(tmp_path, user=server_settings(db))
+    with logged_in_shell(qtbot, location, "t_clinician", window_factory=window_factory()) as run:
+        window = run.shell.window
+        assert window is not None
+        window.resize(960, 600)
+        yield run, window
+
+
+def test_connection_lost_banner(qtbot: QtBot, main_window: tuple[Running, QMainWindow]) -> None:
+    run, window = main_window
+    banner, ctx = run.shell.banner, run.shell.context
+    assert banner is not None and ctx is not None
+    banner.show_connection_lost(ctx.config.display_address())
+    banner.retry_in(8_000, "Cannot reach the server")
+    getattr(window, "set_editable")(False)  # noqa: B009 (the agreed MainWindow hook)
+    banner.show_broadcast("The server restarts at 18:00 for maintenance; please save your work.")
+    capture(qtbot, window, "banner-connection-lost")
+
+
+def test_lock_screen(qtbot: QtBot, main_window: tuple[Running, QMainWindow]) -> None:
+    run, window = main_window
+    idle = run.shell.idle
+    assert idle is not None
+    idle.lock()
+    screen = idle.lock_screen
+    assert screen is not None
+    qtbot.keyClicks(screen.password_edit, "not-my-password")
+    qtbot.mouseClick(screen.unlock_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not screen.message_label.isHidden(), timeout=10_000)
+    capture(qtbot, window, "lock-screen")
+
+
+def test_about(qtbot: QtBot, running: Running) -> None:
+    dialog = running.shell.open_about()
+    qtbot.waitUntil(dialog.status_label.isHidden, timeout=5_000)
+    dialog.adjustSize()
+    capture(qtbot, dialog, "about")
+    dialog.reject()
+
+
+def test_report_problem(qtbot: QtBot, running: Running) -> None:
+    dialog = running.shell.open_problem()
+    assert isinstance(dialog, ProblemDialog)
+    qtbot.keyClicks(dialog.description_edit, "The patient list did not refresh after saving.")
+    capture(qtbot, dialog, "report-problem")
+    dialog.reject()
