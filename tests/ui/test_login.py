@@ -183,6 +183,18 @@ def test_empty_fields_are_asked_for(
     assert tasks.pending == 0  # nothing was sent to the server
 
 
+def offer_stored_password(qtbot: QtBot, dialog: LoginDialog, user: str, stored: str) -> str:
+    """Store a password as an earlier login did, type the user name, wait for the offer."""
+    assert dialog.config is not None
+    key = dialog.config.credential_key
+    credentials.remember(key, user, stored)
+    qtbot.keyClicks(dialog.user_edit, user)
+    dialog.user_edit.editingFinished.emit()
+    qtbot.waitUntil(lambda: dialog.password_edit.text() == stored, timeout=5_000)
+    assert dialog.remember_box.isChecked()
+    return key
+
+
 def test_remembered_password_is_offered_but_forgotten_when_site_forbids(
     qtbot: QtBot,
     tasks: TaskRunner,
@@ -191,13 +203,8 @@ def test_remembered_password_is_offered_but_forgotten_when_site_forbids(
     memory_keyring: MemoryKeyring,
 ) -> None:
     dialog = make_dialog(qtbot, tasks, tmp_path, db)
-    assert dialog.config is not None
-    key = dialog.config.credential_key
-    credentials.remember(key, "t_clerk", STAFF_PASSWORD)  # from an earlier, laxer policy
-    qtbot.keyClicks(dialog.user_edit, "t_clerk")
-    dialog.user_edit.editingFinished.emit()
-    qtbot.waitUntil(lambda: dialog.password_edit.text() == STAFF_PASSWORD, timeout=5_000)
-    assert dialog.remember_box.isChecked()
+    # Stored under an earlier, laxer policy.
+    key = offer_stored_password(qtbot, dialog, "t_clerk", STAFF_PASSWORD)
     with qtbot.waitSignal(dialog.logged_in, timeout=15_000) as blocker:
         qtbot.mouseClick(dialog.login_button, Qt.MouseButton.LeftButton)
     outcome = blocker.args[0]
@@ -243,12 +250,7 @@ def test_unchecked_box_forgets_a_stored_password(
     remembering_allowed: None,
 ) -> None:
     dialog = make_dialog(qtbot, tasks, tmp_path, db)
-    assert dialog.config is not None
-    key = dialog.config.credential_key
-    credentials.remember(key, "t_auditor", STAFF_PASSWORD)
-    qtbot.keyClicks(dialog.user_edit, "t_auditor")
-    dialog.user_edit.editingFinished.emit()
-    qtbot.waitUntil(dialog.remember_box.isChecked, timeout=5_000)
+    key = offer_stored_password(qtbot, dialog, "t_auditor", STAFF_PASSWORD)
     dialog.remember_box.setChecked(False)
     with qtbot.waitSignal(dialog.logged_in, timeout=15_000) as blocker:
         qtbot.mouseClick(dialog.login_button, Qt.MouseButton.LeftButton)
@@ -264,12 +266,7 @@ def test_stale_remembered_password_is_removed(
     memory_keyring: MemoryKeyring,
 ) -> None:
     dialog = make_dialog(qtbot, tasks, tmp_path, db)
-    assert dialog.config is not None
-    key = dialog.config.credential_key
-    credentials.remember(key, "t_clerk", "an-old-password")
-    qtbot.keyClicks(dialog.user_edit, "t_clerk")
-    dialog.user_edit.editingFinished.emit()
-    qtbot.waitUntil(lambda: dialog.password_edit.text() == "an-old-password", timeout=5_000)
+    key = offer_stored_password(qtbot, dialog, "t_clerk", "an-old-password")
     qtbot.mouseClick(dialog.login_button, Qt.MouseButton.LeftButton)
     text = wait_for_message(qtbot, dialog)
     assert "remembered password is no longer valid" in text
