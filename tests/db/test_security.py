@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from phms_client.services import staff
+from phms_schema import ddl_clinical
 from phms_schema.roles import GROUPS, OWNER
 from tests.harness import STAFF, STAFF_PASSWORD, PgDatabase, unique_code
 
@@ -81,6 +82,27 @@ FORBIDDEN_BY_ROLE = {
 CASES = [(user, label, sql) for user in ALL_STAFF for label, sql in FORBIDDEN_FOR_ALL.items()]
 CASES += [
     (user, label, sql) for user, cases in FORBIDDEN_BY_ROLE.items() for label, sql in cases.items()
+]
+
+# Clinical records (migration 0003). Del is "entered in error": no staff role, admin
+# included, may DELETE or TRUNCATE; clerks and auditors may not touch them at all.
+CLINICAL_FOR_ALL = {
+    f"{verb.split()[0].lower()} {table}": f"{verb} phms.{table}"
+    for table in ddl_clinical.TABLES
+    for verb in ("DELETE FROM", "TRUNCATE")
+}
+CLINICAL_FOR_CLERK_AND_AUDITOR = {
+    **{f"read {t}": f"SELECT * FROM phms.{t}" for t in ddl_clinical.TABLES},
+    **{f"insert {t}": f"INSERT INTO phms.{t} DEFAULT VALUES" for t in ddl_clinical.TABLES},
+    **{f"update {t}": f"UPDATE phms.{t} SET version = version" for t in ddl_clinical.TABLES},
+    **{f"read {v}": f"SELECT * FROM phms.{v}" for v in ddl_clinical.VIEWS},
+    "risk grade function": "SELECT phms.risk_grade_bnp(100)",
+}
+CASES += [(u, label, sql) for u in ALL_STAFF for label, sql in CLINICAL_FOR_ALL.items()]
+CASES += [
+    (u, label, sql)
+    for u in ("t_clerk", "t_auditor")
+    for label, sql in CLINICAL_FOR_CLERK_AND_AUDITOR.items()
 ]
 
 
