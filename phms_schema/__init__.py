@@ -3,23 +3,26 @@
 Imported by the client, the admin CLI and the migrations. Never imports Qt.
 """
 
+from phms_schema.appointment import Appointment
 from phms_schema.assessment import Assessment
 from phms_schema.base import SCHEMA, Base
 from phms_schema.chart_items import Allergy, Comorbidity, Medication
 from phms_schema.patient import Patient
 from phms_schema.problem_report import ProblemReport
 from phms_schema.setting import Setting
+from phms_schema.staff_account import StaffAccount
 from phms_schema.vasodilator import VasodilatorChallenge, VasodilatorStep
 from phms_schema.walk import SixMinuteWalk
 
 #: The alembic revision this code was built for. The client's schema gate and
 #: ``phms-admin db check`` compare it with the database's ``alembic_version``.
-SCHEMA_REVISION = "0003"
+SCHEMA_REVISION = "0004"
 
 __all__ = [
     "SCHEMA",
     "SCHEMA_REVISION",
     "Allergy",
+    "Appointment",
     "Assessment",
     "Base",
     "Comorbidity",
@@ -28,6 +31,7 @@ __all__ = [
     "ProblemReport",
     "Setting",
     "SixMinuteWalk",
+    "StaffAccount",
     "VasodilatorChallenge",
     "VasodilatorStep",
 ]

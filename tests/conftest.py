@@ -52,6 +52,15 @@ def db(pg_server: embedded.ServerInfo) -> PgDatabase:
         for name, group in STAFF.items():
             if name not in existing:
                 staff.create(conn, name, group, STAFF_PASSWORD)
+        # The test logins have chosen their passwords (no forced change at login).
+        conn.execute(
+            sa.text(
+                "INSERT INTO phms.staff_account (name, must_change_password) "
+                "SELECT unnest(CAST(:n AS text[])), false ON CONFLICT (name) "
+                "DO UPDATE SET must_change_password = false"
+            ),
+            {"n": list(STAFF)},
+        )
     engine.dispose()
     return database
 

@@ -32,6 +32,8 @@ class LoginInfo:
     server_version: str
     schema_revision: str
     settings: SiteSettings
+    #: New account, or an admin reset the password: choose a new one before working.
+    must_change_password: bool = False
 
 
 _DIRECT_GROUPS = sa.text(
@@ -60,7 +62,8 @@ def open_session(db: Database) -> LoginInfo:
             raise NotStaff(user)
         version = str(s.execute(sa.text("SHOW server_version")).scalar())
         settings = load_settings(s)
-    return LoginInfo(user, group, version, revision, settings)
+        must_change = bool(s.execute(sa.text("SELECT phms.must_change_password()")).scalar())
+    return LoginInfo(user, group, version, revision, settings, must_change)
 
 
 def login(config: ClientConfig, user: str, password: str) -> tuple[Database, LoginInfo]:

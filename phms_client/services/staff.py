@@ -86,6 +86,15 @@ def reset_password(conn: sa.Connection, name: str, password: str) -> None:
     )
 
 
+def change_own_password(conn: sa.Connection, user: str, password: str) -> None:
+    """The logged-in person sets a new password (clears a forced change)."""
+    check_password(conn, password)
+    conn.execute(
+        sa.text("SELECT phms.change_own_password(:v)"),
+        {"v": scram_verifier(conn, user, password)},
+    )
+
+
 def set_group(conn: sa.Connection, name: str, group: str) -> None:
     conn.execute(
         sa.text("SELECT phms.staff_set_group(:n, :g)"), {"n": name, "g": _group_role(group)}

@@ -1,0 +1,174 @@
+"""Appointments: the day list and its actions (no Qt).
+
+The day list is one query (appointments joined with their patients) and also
+returns the server's clock, so status marks and the database's 30-minute rule
+agree even when a workstation's clock is off.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from phms_client.clinical.appointments import Mark, Status, editable, mark
+from phms_schema import Appointment, Patient
+
+APPOINTMENT: sa.Table = Appointment.__table__  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class AppointmentRow:
+    id: int
+    patient_id: int
+    patient_code: str
+    patient_name: str
+    starts_at: dt.datetime
+    duration_min: int
+    kind: str
+    status: Status
+    status_changed_at: dt.datetime | None
+    note: str | None
+    version: int
+    updated_by: str
+
+    def mark(self, now: dt.datetime) -> Mark:
+        return mark(self.starts_at, self.status, self.status_changed_at, now)
+
+    def editable(self, now: dt.datetime) -> bool:
+        return editable(self.status, self.status_changed_at, now)
+
+
+@dataclass(frozen=True)
+class DayList:
+    day: dt.date
+    server_now: dt.datetime
+    rows: tuple[AppointmentRow, ...]
+
+
+@dataclass(frozen=True)
+class AppointmentInput:
+    patient_id: int
+    starts_at: dt.datetime
+    kind: str
+    duration_min: int = 30
+    note: str | None = None
+
+
+class StaleAppointment(Exception):
+    """Someone else changed the appointment first; ``theirs`` is the server's copy."""
+
+    def __init__(self, theirs: AppointmentRow) -> None:
+        super().__init__(f"appointment {theirs.id} was changed by {theirs.updated_by}")
+        self.theirs = theirs
+
+
+_ROW_COLS = (
+    APPOINTMENT.c.id,
+    APPOINTMENT.c.patient_id,
+    Patient.patient_code,
+    (Patient.family_name + ", " + Patient.given_name).label("patient_name"),
+    APPOINTMENT.c.starts_at,
+    APPOINTMENT.c.duration_min,
+    APPOINTMENT.c.kind,
+    APPOINTMENT.c.status,
+    APPOINTMENT.c.status_changed_at,
+    APPOINTMENT.c.note,
+    APPOINTMENT.c.version,
+    APPOINTMENT.c.updated_by,
+)
+_JOINED = APPOINTMENT.join(Patient.__table__, Patient.id == APPOINTMENT.c.patient_id)
+
+
+def _row(r: sa.Row[tuple[object, ...]]) -> AppointmentRow:
+    m = dict(r._mapping)
+    m.pop("server_now", None)
+    m["status"] = Status(m["status"])
+    return AppointmentRow(**m)
+
+
+def day_list(session: Session, day: dt.date, tz: dt.tzinfo) -> DayList:
+    """The appointments starting on ``day`` in the clinic's time zone ``tz``."""
+    start = dt.datetime.combine(day, dt.time(0), tz)
+    end = start + dt.timedelta(days=1)
+    now = sa.func.now().label("server_now")
+    rows = session.execute(
+        sa.select(*_ROW_COLS, now)
+        .select_from(_JOINED)
+        .where(APPOINTMENT.c.starts_at >= start, APPOINTMENT.c.starts_at < end)
+        .order_by(APPOINTMENT.c.starts_at, APPOINTMENT.c.id)
+    ).all()
+    server_now = rows[0].server_now if rows else session.execute(sa.select(now)).scalar_one()
+    return DayList(day, server_now, tuple(_row(r) for r in rows))
+
+
+def get(session: Session, appointment_id: int) -> AppointmentRow:
+    return _row(
+        session.execute(
+            sa.select(*_ROW_COLS).select_from(_JOINED).where(APPOINTMENT.c.id == appointment_id)
+        ).one()
+    )
+
+
+def book(session: Session, data: AppointmentInput) -> AppointmentRow:
+    new_id = session.execute(
+        sa.insert(APPOINTMENT)
+        .values(
+            patient_id=data.patient_id,
+            starts_at=data.starts_at,
+            kind=data.kind.strip(),
+            duration_min=data.duration_min,
+            note=(data.note or "").strip() or None,
+        )
+        .returning(APPOINTMENT.c.id)
+    ).scalar_one()
+    return get(session, new_id)
+
+
+def _update(
+    session: Session, appointment_id: int, version: int, **values: object
+) -> AppointmentRow:
+    changed = session.execute(
+        sa.update(APPOINTMENT)
+        .where(APPOINTMENT.c.id == appointment_id, APPOINTMENT.c.version == version)
+        .values(**values)
+        .returning(APPOINTMENT.c.id)
+    ).first()
+    if changed is None:
+        raise StaleAppointment(get(session, appointment_id))
+    return get(session, appointment_id)
+
+
+def reschedule(
+    session: Session,
+    appointment_id: int,
+    version: int,
+    starts_at: dt.datetime,
+    duration_min: int | None = None,
+) -> AppointmentRow:
+    values: dict[str, object] = {"starts_at": starts_at}
+    if duration_min is not None:
+        values["duration_min"] = duration_min
+    return _update(session, appointment_id, version, **values)
+
+
+def set_status(
+    session: Session, appointment_id: int, version: int, status: Status
+) -> AppointmentRow:
+    return _update(session, appointment_id, version, status=str(status))
+
+
+def edit(
+    session: Session, appointment_id: int, version: int, data: AppointmentInput
+) -> AppointmentRow:
+    return _update(
+        session,
+        appointment_id,
+        version,
+        starts_at=data.starts_at,
+        kind=data.kind.strip(),
+        duration_min=data.duration_min,
+        note=(data.note or "").strip() or None,
+    )
