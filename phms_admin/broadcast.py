@@ -11,9 +11,8 @@ from typing import Any, Final
 import psycopg
 
 from phms_admin.connection import CommandError
+from phms_schema.roles import BROADCAST_CHANNEL
 
-#: Channel of the broadcasts; the payload is the message itself, plain text.
-BROADCAST_CHANNEL: Final = "phms_broadcast"
 #: PostgreSQL refuses NOTIFY payloads of 8000 bytes or more.
 MAX_BYTES: Final = 7999
 

@@ -165,6 +165,10 @@ def read_info(data_dir: Path) -> ServerInfo:
 def _write_info(info: ServerInfo) -> None:
     path = info.data_dir / INFO_FILE
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    if _as_root():
+        # The server's user must be able to copy its whole data folder
+        # (pg_basebackup); root can read the file anyway.
+        shutil.chown(path, user=SYSTEM_USER)
     with os.fdopen(fd, "w") as f:
         json.dump(
             {

@@ -17,3 +17,6 @@ GROUPS: Final[dict[str, str]] = {
 
 #: Channel of the row-change notifications (payload: JSON table/op/key).
 CHANGE_CHANNEL: Final = "phms_change"
+
+#: Channel of maintenance broadcasts (payload: the message, plain text).
+BROADCAST_CHANNEL: Final = "phms_broadcast"

@@ -17,11 +17,10 @@ import psycopg
 
 from phms_client.config import ClientConfig
 from phms_client.db.database import Credentials
-from phms_schema.roles import CHANGE_CHANNEL
+from phms_schema.roles import BROADCAST_CHANNEL, CHANGE_CHANNEL
 
 log = logging.getLogger(__name__)
 
-BROADCAST_CHANNEL = "phms_broadcast"
 BACKOFF_SECONDS = (0.5, 1.0, 2.0, 4.0, 8.0)
 
 

@@ -135,9 +135,6 @@ def primary_and_standby() -> Iterator[PrimaryStandby]:
             f.write("host replication all 127.0.0.0/8 scram-sha-256\n")
         embedded.start(primary_dir)
         _create_clinic(info)
-        if os.geteuid() == 0:
-            # The base backup copies every file of the data folder, as the server's user.
-            shutil.chown(primary_dir / embedded.INFO_FILE, user=embedded.SYSTEM_USER)
 
         standby_dir.mkdir(mode=0o700)
         if os.geteuid() == 0:
