@@ -178,6 +178,20 @@ def ensure_demo_logins(conn: sa.Connection) -> None:
     for name, group in DEMO_LOGINS.items():
         if name not in existing:
             staff.create(conn, name, group, DEMO_PASSWORD)
+    superuser = conn.execute(
+        sa.text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+    ).scalar()
+    if superuser:
+        # Demo logins share a published password; asking each visitor to change it
+        # at first login would only get in the way of trying PHMS.
+        conn.execute(
+            sa.text(
+                "INSERT INTO phms.staff_account (name, must_change_password) "
+                "SELECT unnest(CAST(:n AS text[])), false "
+                "ON CONFLICT (name) DO UPDATE SET must_change_password = false"
+            ),
+            {"n": list(DEMO_LOGINS)},
+        )
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -214,6 +214,7 @@ def test_demo_loads_patients_in_the_site_format(
     demo_clinician = fresh_database.engine_for("demo_clinician", "demo-password-2026")
     with demo_clinician.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM phms.patient")).scalar() == 50
+        assert conn.execute(sa.text("SELECT phms.must_change_password()")).scalar() is False
     demo_clinician.dispose()
 
 
