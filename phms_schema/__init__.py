@@ -9,14 +9,16 @@ from phms_schema.base import SCHEMA, Base
 from phms_schema.chart_items import Allergy, Comorbidity, Medication
 from phms_schema.patient import Patient
 from phms_schema.problem_report import ProblemReport
+from phms_schema.report_template import ReportTemplate
 from phms_schema.setting import Setting
+from phms_schema.site_secret import SiteSecret
 from phms_schema.staff_account import StaffAccount
 from phms_schema.vasodilator import VasodilatorChallenge, VasodilatorStep
 from phms_schema.walk import SixMinuteWalk
 
 #: The alembic revision this code was built for. The client's schema gate and
 #: ``phms-admin db check`` compare it with the database's ``alembic_version``.
-SCHEMA_REVISION = "0004"
+SCHEMA_REVISION = "0005"
 
 __all__ = [
     "SCHEMA",
@@ -29,7 +31,9 @@ __all__ = [
     "Medication",
     "Patient",
     "ProblemReport",
+    "ReportTemplate",
     "Setting",
+    "SiteSecret",
     "SixMinuteWalk",
     "StaffAccount",
     "VasodilatorChallenge",
