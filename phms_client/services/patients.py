@@ -10,9 +10,11 @@ import datetime as dt
 import re
 from dataclasses import dataclass, fields
 
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from phms_client.db.errors import register_constraint_messages
 from phms_schema import Patient
 
 PAGE_SIZE = 50
@@ -170,9 +172,7 @@ def _clean(data: PatientInput) -> dict[str, object]:
 
 
 def create(session: Session, data: PatientInput) -> PatientDetails:
-    row = session.execute(
-        sa.insert(PATIENT).values(**_clean(data)).returning(PATIENT)
-    ).one()
+    row = session.execute(sa.insert(PATIENT).values(**_clean(data)).returning(PATIENT)).one()
     return _details(row)
 
 
@@ -207,3 +207,72 @@ def possible_duplicates(
 
 def log_chart_access(session: Session, patient_id: int) -> None:
     session.execute(sa.text("SELECT phms.log_chart_access(:i)"), {"i": patient_id})
+
+
+def open_chart(session: Session, patient_id: int) -> PatientDetails:
+    """Load a chart for reading and record that it was opened (same transaction)."""
+    details = get(session, patient_id)
+    log_chart_access(session, patient_id)
+    return details
+
+
+@dataclass(frozen=True)
+class NewPatientCheck:
+    """What the server knows that a new patient's form should warn about."""
+
+    code_taken_by: PatientSummary | None
+    duplicates: tuple[PatientSummary, ...]
+
+
+def check_new(session: Session, data: PatientInput) -> NewPatientCheck:
+    """Before creating: is the patient ID taken, and who may be the same person?"""
+    taken = session.execute(
+        sa.select(*_SUMMARY_COLS).where(Patient.patient_code == data.patient_code)
+    ).first()
+    return NewPatientCheck(
+        code_taken_by=None if taken is None else PatientSummary(**taken._mapping),
+        duplicates=tuple(possible_duplicates(session, data)),
+    )
+
+
+#: Database rules on the patient table: the form field each one belongs to and what it
+#: means in plain words (also registered for :func:`phms_client.db.errors.classify`).
+CONSTRAINT_FIELDS: dict[str, tuple[str, str]] = {
+    "uq_patient_patient_code": (
+        "patient_code",
+        "This patient ID is already used by another patient.",
+    ),
+    "ck_patient_patient_code_format": (
+        "patient_code",
+        "The patient ID does not match the site's patient ID format (it may have been "
+        "changed in the settings).",
+    ),
+    "ck_patient_family_name_present": ("family_name", "The family name is missing."),
+    "ck_patient_given_name_present": ("given_name", "The given name is missing."),
+    "ck_patient_sex_known": ("sex", "The sex is not one of the known choices."),
+    "ck_patient_status_known": ("status", "The status is not one of the known choices."),
+    "ck_patient_birth_date_plausible": ("birth_date", "The date of birth is implausibly early."),
+    "ck_patient_birth_date_not_future": (
+        "birth_date",
+        "The date of birth cannot be in the future.",
+    ),
+    "ck_patient_ph_group_range": ("ph_group", "The PH group must be 1 to 5."),
+    "ck_patient_deceased_date_consistent": (
+        "deceased_date",
+        "A date of death needs the status “deceased” and cannot be before the date of birth.",
+    ),
+    "ck_patient_deceased_date_not_future": (
+        "deceased_date",
+        "The date of death cannot be in the future.",
+    ),
+}
+register_constraint_messages({name: text for name, (_, text) in CONSTRAINT_FIELDS.items()})
+
+
+def rejected_field(exc: BaseException) -> tuple[str, str] | None:
+    """For a save the database refused: ``(field name, plain message)``, if one field is meant."""
+    orig = exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc
+    if not isinstance(orig, psycopg.Error) or orig.diag is None:
+        return None
+    name = orig.diag.constraint_name
+    return CONSTRAINT_FIELDS.get(name) if name else None

@@ -7,8 +7,10 @@ import json
 import threading
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
+import sqlalchemy as sa
 
 from phms_client.db.database import Credentials, Database
 from phms_client.db.notify import BROADCAST_CHANNEL, Listener
@@ -154,7 +156,7 @@ def test_listener_hears_changes_and_broadcasts(
         with clerk_db.session() as s:
             created = patients.create(s, person(family))
             s.execute(
-                patients.sa.text("SELECT pg_notify(:c, 'maintenance at 18:00')"),
+                sa.text("SELECT pg_notify(:c, 'maintenance at 18:00')"),
                 {"c": BROADCAST_CHANNEL},
             )
         assert got.wait(5)
@@ -177,3 +179,77 @@ def test_problem_report_is_stamped_by_the_server(db: PgDatabase, clerk_db: Datab
     admin.close()
     assert reports[0].reported_by == "t_clerk" and reports[0].description == "Search is slow"
     assert facts.user == "t_admin" and facts.schema_revision
+
+
+def test_open_chart_logs_the_access_in_the_same_session(
+    clerk_db: Database, family: str, admin_engine: sa.Engine
+) -> None:
+    with clerk_db.session() as s:
+        created = patients.create(s, person(family))
+    with clerk_db.session() as s:
+        assert patients.open_chart(s, created.id) == created
+    with admin_engine.connect() as conn:
+        who = (
+            conn.execute(
+                sa.text(
+                    "SELECT session_user_name FROM audit.chart_access WHERE patient_id = :p"
+                ),
+                {"p": created.id},
+            )
+            .scalars()
+            .all()
+        )
+    assert who == ["t_clerk"]
+    with pytest.raises(patients.NotFound), clerk_db.session() as s:
+        patients.open_chart(s, -1)
+
+
+def test_check_new_reports_taken_id_and_duplicates(clerk_db: Database, family: str) -> None:
+    with clerk_db.session() as s:
+        existing = patients.create(s, person(family, given="Émilie"))
+    with clerk_db.session() as s:
+        same_id = patients.check_new(
+            s, replace(person("Other" + family), patient_code=existing.patient_code)
+        )
+        similar = patients.check_new(s, person(family, given="Emilie"))
+        fresh = patients.check_new(s, person("Zzyzx" + family, born=dt.date(1931, 1, 1)))
+    assert same_id.code_taken_by is not None and same_id.code_taken_by.id == existing.id
+    assert similar.code_taken_by is None and existing.id in [p.id for p in similar.duplicates]
+    assert fresh == patients.NewPatientCheck(code_taken_by=None, duplicates=())
+
+
+def test_rejected_field_names_the_field(clerk_db: Database, family: str) -> None:
+    with clerk_db.session() as s:
+        existing = patients.create(s, person(family))
+    with pytest.raises(sa.exc.IntegrityError) as taken, clerk_db.session() as s:
+        patients.create(s, replace(person(family), patient_code=existing.patient_code))
+    assert patients.rejected_field(taken.value) == (
+        "patient_code",
+        "This patient ID is already used by another patient.",
+    )
+    with pytest.raises(sa.exc.IntegrityError) as future, clerk_db.session() as s:
+        patients.create(s, person(family, born=dt.date.today() + dt.timedelta(days=2)))
+    assert patients.rejected_field(future.value) == (
+        "birth_date",
+        "The date of birth cannot be in the future.",
+    )
+    assert patients.rejected_field(ValueError("no database error")) is None
+
+
+def test_constraint_fields_name_real_constraints(admin_engine: sa.Engine) -> None:
+    with admin_engine.connect() as conn:
+        names = set(
+            conn.execute(
+                sa.text(
+                    "SELECT conname FROM pg_constraint WHERE conrelid = 'phms.patient'::regclass"
+                )
+            ).scalars()
+        )
+    raised_by_trigger = {
+        "ck_patient_patient_code_format",
+        "ck_patient_birth_date_not_future",
+        "ck_patient_deceased_date_not_future",
+    }
+    assert set(patients.CONSTRAINT_FIELDS) - raised_by_trigger <= names
+    fields = {f for f, _ in patients.CONSTRAINT_FIELDS.values()}
+    assert fields <= set(PatientInput.__dataclass_fields__)
