@@ -14,6 +14,7 @@ from phms_admin import (
     db_cmd,
     demo,
     problems_cmd,
+    registry_cmd,
     server_cmd,
     user_cmd,
 )
@@ -27,7 +28,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (server_cmd, user_cmd, db_cmd, backup_cmd, broadcast_cmd, problems_cmd, demo):
+    for module in (
+        server_cmd,
+        user_cmd,
+        db_cmd,
+        backup_cmd,
+        broadcast_cmd,
+        problems_cmd,
+        registry_cmd,
+        demo,
+    ):
         module.add_parser(sub)
     return parser
 

@@ -275,3 +275,66 @@ def test_short_password_is_refused_before_reaching_the_server(db: PgDatabase) ->
 def test_wrong_password_is_refused(db: PgDatabase) -> None:
     with pytest.raises(sa.exc.OperationalError, match="password authentication failed"):
         db.engine_for("t_clerk", STAFF_PASSWORD + "x").connect()
+
+
+# Reports (migration 0005): templates are written by admins only; the registry key is
+# read by admins only and only through phms.registry_secret(); the cohort aggregates are
+# for clinical staff and auditors, not for clerks.
+REPORT_CASES = [
+    ("t_clerk", "read templates", "SELECT * FROM phms.report_template"),
+    ("t_clerk", "cohort statistics", "SELECT phms.cohort_statistics(NULL, NULL)"),
+    *(
+        (user, f"{verb} template", sql)
+        for user in ("t_clinician", "t_auditor")
+        for verb, sql in (
+            (
+                "insert",
+                "INSERT INTO phms.report_template (name, kind, body) "
+                "VALUES ('x', 'statistical', 'x')",
+            ),
+            ("update", "UPDATE phms.report_template SET body = 'x'"),
+            ("delete", "DELETE FROM phms.report_template"),
+        )
+    ),
+    *((user, "read site secrets", "SELECT * FROM phms.site_secret") for user in ALL_STAFF),
+    *(
+        (user, "registry key", "SELECT phms.registry_secret()")
+        for user in ("t_clerk", "t_clinician", "t_auditor")
+    ),
+    ("t_admin", "change site secrets", "UPDATE phms.site_secret SET value = value"),
+    ("t_admin", "truncate templates", "TRUNCATE phms.report_template"),
+]
+
+
+@pytest.mark.parametrize(
+    ("user", "label", "sql"), REPORT_CASES, ids=[f"{u}-{lbl}" for u, lbl, _ in REPORT_CASES]
+)
+def test_report_rights(db: PgDatabase, user: str, label: str, sql: str) -> None:
+    engine = db.engine_for(user)
+    with engine.connect() as conn, pytest.raises(sa.exc.DBAPIError) as info:
+        conn.execute(sa.text(sql))
+    engine.dispose()
+    assert isinstance(info.value.orig, psycopg.errors.InsufficientPrivilege), (label, info.value)
+
+
+def test_auditor_sees_statistical_templates_and_aggregates_only(db: PgDatabase) -> None:
+    """Auditors read statistical templates only: individual ones are invisible rows."""
+    engine = db.engine_for("t_auditor")
+    with engine.connect() as conn:
+        kinds = set(conn.execute(sa.text("SELECT kind FROM phms.report_template")).scalars())
+        aggregates = conn.execute(sa.text("SELECT phms.cohort_statistics(NULL, NULL)")).scalar()
+    engine.dispose()
+    assert kinds == {"statistical"}
+    assert isinstance(aggregates, dict) and "by_group" in aggregates
+
+
+def test_admin_reads_the_registry_key_and_it_is_audited(
+    db: PgDatabase, admin_engine: sa.Engine
+) -> None:
+    engine = db.engine_for("t_admin")
+    with engine.begin() as conn:
+        key = conn.execute(sa.text("SELECT phms.registry_secret()")).scalar()
+    engine.dispose()
+    assert isinstance(key, bytes) and len(key) >= 32
+    rows = _audit_rows(admin_engine, "site_secret", "registry_hmac")
+    assert tuple(rows[-1]) == ("READ", "t_admin")
