@@ -4,13 +4,19 @@
 the session through its life:
 
 1. the login dialog (unusable settings → a message box and the Settings dialog);
+   a new or reset account must then choose its own password
+   (:class:`~phms_client.ui.change_password_dialog.ChangePasswordDialog`; *Log out*
+   goes back to the login dialog);
 2. after logging in, the :class:`~phms_client.ui.context.AppContext` (live updates
    started, a connection monitor) and the main window, to which it adds
-   Options > Settings…, Help > About PHMS and Help > Report a problem…, the banner
-   strip (connection lost / maintenance messages) and the idle lock;
+   Options > Settings…, Options > Preferences…, Options > Staff accounts… (admins),
+   Help > About PHMS and Help > Report a problem…, the banner strip (connection lost /
+   maintenance messages) and the idle lock;
 3. while working: errors of lost connections go to the connection monitor instead of
    a message box; offline, the window is told ``set_editable(False)``; back online,
-   ``set_editable(True)``;
+   ``set_editable(True)``; site settings follow the database live
+   (:class:`~phms_client.ui.site_settings.SiteSettingsWatch`: the idle lock and the
+   window's ``apply_settings``);
 4. on quit: stop the listener, shut the task runner down, close the database.
 
 :func:`install_excepthook` turns an unexpected exception into a logged error and a
@@ -34,16 +40,20 @@ from PySide6.QtWidgets import QApplication, QMainWindow, QMenu, QMessageBox
 from phms_client.db.errors import UserError, classify
 from phms_client.db.login import LoginInfo
 from phms_client.db.probe import verify_password
-from phms_client.services.settings import SiteSettings, load_settings
+from phms_client.services.settings import SiteSettings
 from phms_client.ui.about_dialog import AboutDialog
 from phms_client.ui.banner import BannerArea
+from phms_client.ui.change_password_dialog import ChangePasswordDialog
 from phms_client.ui.connection import RETRY_MS, ConnectionMonitor
 from phms_client.ui.context import AppContext
 from phms_client.ui.idle_lock import IdleLock
 from phms_client.ui.live import LiveUpdates
 from phms_client.ui.login_dialog import LoginDialog, LoginOutcome
+from phms_client.ui.preferences_dialog import PreferencesDialog
 from phms_client.ui.problem_dialog import ProblemDialog
 from phms_client.ui.settings_dialog import ConfigLocation, SettingsDialog
+from phms_client.ui.site_settings import SiteSettingsWatch
+from phms_client.ui.staff_window import StaffWindow
 from phms_client.ui.tasks import ErrorPresenter, TaskRunner, message_box_presenter
 
 __all__ = [
@@ -76,6 +86,7 @@ class AppShell(QObject):
 
     finished = Signal(int)
     main_window_opened = Signal(object)  # the QMainWindow
+    password_change_opened = Signal(object)  # the ChangePasswordDialog
 
     def __init__(
         self,
@@ -95,11 +106,17 @@ class AppShell(QObject):
         self._fallback = fallback_presenter
         self.tasks = TaskRunner(self, presenter=self.present_error, address=self._address)
         self.login_dialog: LoginDialog | None = None
+        self.password_dialog: ChangePasswordDialog | None = None
         self.context: AppContext | None = None
+        self.settings_watch: SiteSettingsWatch | None = None
+        self.preferences_dialog: PreferencesDialog | None = None
+        self.staff_window: StaffWindow | None = None
         self.window: QMainWindow | None = None
         self.banner: BannerArea | None = None
         self.idle: IdleLock | None = None
         self.settings_action: QAction | None = None
+        self.preferences_action: QAction | None = None
+        self.staff_action: QAction | None = None
         self.about_action: QAction | None = None
         self.problem_action: QAction | None = None
         self._last_failure = ""
@@ -125,12 +142,47 @@ class AppShell(QObject):
         return ""
 
     def _logged_in(self, outcome: LoginOutcome) -> None:
+        if outcome.info.must_change_password:
+            self._choose_password(outcome)
+        else:
+            self._open_session(outcome)
+
+    def _choose_password(self, outcome: LoginOutcome) -> None:
+        """New or reset account: a password of one's own before the main window."""
+        login_dialog = self.login_dialog
+        remember = (
+            login_dialog is not None
+            and login_dialog.remember_box.isChecked()
+            and outcome.info.settings.remember_password_allowed
+        )
+        dialog = ChangePasswordDialog(outcome.db, outcome.info, self.tasks, remember=remember)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.password_dialog = dialog
+
+        def changed(new: LoginOutcome) -> None:
+            outcome.db.close()
+            self._open_session(new)
+
+        def logged_out() -> None:
+            outcome.db.close()
+            log.info("%s logged out instead of choosing a password", outcome.info.user)
+            if not self._done:
+                self.start()
+
+        dialog.changed.connect(changed)
+        dialog.rejected.connect(logged_out)
+        dialog.destroyed.connect(lambda: setattr(self, "password_dialog", None))
+        dialog.show()
+        self.password_change_opened.emit(dialog)
+
+    def _open_session(self, outcome: LoginOutcome) -> None:
         assert self.login_dialog is not None and self.login_dialog.config is not None
         config = self.login_dialog.config
         live = LiveUpdates(config, outcome.db.credentials, self)
         monitor = ConnectionMonitor(outcome.db, self.tasks, self, retry_ms=self._retry_ms)
         ctx = AppContext(config, outcome.db, outcome.info, self.tasks, live, monitor)
         self.context = ctx
+        self.settings_watch = SiteSettingsWatch(ctx, self)
         try:
             window = self._window_factory(ctx)
         except Exception as exc:  # a bug in a window: say so, do not leave a half session
@@ -156,6 +208,15 @@ class AppShell(QObject):
         help_menu = _menu(window, "help_menu", "&Help")
         self.settings_action = _add_action(options, "Settings…", self.open_settings)
         self.settings_action.setMenuRole(QAction.MenuRole.NoRole)
+        self.preferences_action = options.addAction("Preferences…")
+        self.preferences_action.setStatusTip("The clinic's settings, shared by every workstation")
+        self.preferences_action.setMenuRole(QAction.MenuRole.NoRole)
+        self.preferences_action.triggered.connect(lambda _checked=False: self.open_preferences())
+        ctx = self.context
+        if ctx is not None and ctx.login.group == "admin":
+            self.staff_action = options.addAction("Staff accounts…")
+            self.staff_action.setStatusTip("Create, disable and reset staff logins")
+            self.staff_action.triggered.connect(lambda _checked=False: self.open_staff())
         self.problem_action = _add_action(help_menu, "Report a problem…", self.open_problem)
         self.about_action = _add_action(help_menu, "About PHMS", self.open_about)
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
@@ -174,7 +235,12 @@ class AppShell(QObject):
         monitor.reconnected.connect(self._reconnected)
         live.broadcast.connect(banner.show_broadcast)
         live.listening.connect(self._listening)
-        live.changed.connect(self._live_change)
+        watch = self.settings_watch
+        assert watch is not None
+        watch.settings_changed.connect(self._apply_settings)
+        apply = getattr(window, "apply_settings", None)
+        if callable(apply):  # MainWindow: the patient ID format, the day list's kinds
+            watch.settings_changed.connect(apply)
 
     def _online_changed(self, online: bool) -> None:
         ctx, banner, window = self.context, self.banner, self.window
@@ -193,9 +259,10 @@ class AppShell(QObject):
         self._last_failure = error.title
 
     def _reconnected(self, info: LoginInfo) -> None:
-        if self.context is not None:
-            self.context.login = info
-            self._apply_settings(info.settings)
+        ctx, watch = self.context, self.settings_watch
+        if ctx is not None and watch is not None:
+            ctx.login = dataclasses.replace(info, settings=ctx.login.settings)
+            watch.apply(info.settings)  # settings may have changed while we were away
 
     def _listening(self, listening: bool) -> None:
         """The listener's own connection is a second witness of the network."""
@@ -206,28 +273,6 @@ class AppShell(QObject):
             ctx.connection.connection_lost()
         elif not ctx.connection.online:
             ctx.connection.retry_now()
-
-    def _live_change(self, payload: dict[str, Any]) -> None:
-        ctx = self.context
-        if ctx is None or self._done or payload.get("table") != "setting":
-            return
-        db = ctx.db
-
-        def load() -> SiteSettings:
-            with db.session() as session:
-                return load_settings(session)
-
-        self.tasks.run(
-            load,
-            on_success=self._settings_changed,
-            on_error=lambda exc: ctx.connection.handle_error(exc),
-            key="site-settings",
-        )
-
-    def _settings_changed(self, settings: SiteSettings) -> None:
-        if self.context is not None:
-            self.context.login = dataclasses.replace(self.context.login, settings=settings)
-            self._apply_settings(settings)
 
     def _apply_settings(self, settings: SiteSettings) -> None:
         if self.idle is not None and self._idle_timeout_ms is None:
@@ -267,6 +312,45 @@ class AppShell(QObject):
         dialog.saved.connect(self._settings_saved)
         dialog.open()
         return dialog
+
+    def open_preferences(self) -> PreferencesDialog:
+        """Options > Preferences…: one window; admins edit, everyone else reads."""
+        assert self.context is not None
+        dialog = self.preferences_dialog
+        if dialog is not None and dialog.isVisible():
+            dialog.raise_()
+            dialog.activateWindow()
+            return dialog
+        dialog = PreferencesDialog(self.context, self.window)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.destroyed.connect(lambda: setattr(self, "preferences_dialog", None))
+        dialog.saved.connect(self._preferences_saved)
+        self.preferences_dialog = dialog
+        dialog.show()
+        return dialog
+
+    def _preferences_saved(self) -> None:
+        if self.settings_watch is not None:
+            self.settings_watch.reload()  # (the notification would do it too)
+        if self.window is not None:
+            self.window.statusBar().showMessage(
+                "Preferences saved. Every workstation uses them from now on.", 15_000
+            )
+
+    def open_staff(self) -> StaffWindow:
+        """Options > Staff accounts… (admins; the database refuses everyone else)."""
+        assert self.context is not None
+        window = self.staff_window
+        if window is not None and window.isVisible():
+            window.raise_()
+            window.activateWindow()
+            return window
+        window = StaffWindow(self.context, self.window)
+        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        window.destroyed.connect(lambda: setattr(self, "staff_window", None))
+        self.staff_window = window
+        window.show()
+        return window
 
     def _settings_saved(self, _config: object) -> None:
         if self.window is not None:
@@ -329,6 +413,10 @@ class AppShell(QObject):
         self._done = True
         if self.idle is not None:
             self.idle.stop()
+        if self.settings_watch is not None:
+            self.settings_watch.stop()
+        if self.password_dialog is not None:
+            self.password_dialog.reject()  # logs out: closes its connection
         ctx = self.context
         if ctx is not None:
             ctx.connection.stop()

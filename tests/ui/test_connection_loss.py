@@ -37,6 +37,13 @@ def own_server() -> Iterator[tuple[Path, PgDatabase]]:
         engine = sa.create_engine(database.admin_url, poolclass=sa.pool.NullPool)
         with engine.begin() as conn:
             staff.create(conn, "t_clinician", "clinician", STAFF_PASSWORD)
+            # Chosen already: no forced password change at login.
+            conn.execute(
+                sa.text(
+                    "INSERT INTO phms.staff_account (name, must_change_password) "
+                    "VALUES ('t_clinician', false)"
+                )
+            )
         engine.dispose()
         yield data_dir, database
     finally:
