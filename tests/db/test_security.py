@@ -338,3 +338,83 @@ def test_admin_reads_the_registry_key_and_it_is_audited(
     assert isinstance(key, bytes) and len(key) >= 32
     rows = _audit_rows(admin_engine, "site_secret", "registry_hmac")
     assert tuple(rows[-1]) == ("READ", "t_admin")
+
+
+# Preferences and staff accounts (issue 5): with plain SQL, nobody but an admin changes a
+# setting or an account, and nobody clears their own forced password change directly.
+_VERIFIER = "'SCRAM-SHA-256$4096:c2FsdA==$a2V5:c2VydmVy'"
+ACCOUNT_CASES = [
+    *(
+        (user, label, sql)
+        for user in ("t_clerk", "t_clinician", "t_auditor")
+        for label, sql in (
+            ("delete setting", "DELETE FROM phms.setting WHERE key = 'patient_id_format'"),
+            (
+                "change id format",
+                "UPDATE phms.setting SET value = '\"NNNN\"' WHERE key = 'patient_id_format'",
+            ),
+            ("reset a password", f"SELECT phms.staff_set_password('t_admin', {_VERIFIER})"),
+            ("enable a login", "SELECT phms.staff_set_enabled('t_clerk', true)"),
+            ("regroup a login", "SELECT phms.staff_set_group('t_clerk', 'phms_clinician')"),
+            ("list staff", "SELECT * FROM phms.staff"),
+            ("read staff accounts", "SELECT * FROM phms.staff_account"),
+            ("alter another role", f"ALTER ROLE t_admin PASSWORD {_VERIFIER}"),
+        )
+    ),
+    (
+        "t_clerk",
+        "add setting",
+        "INSERT INTO phms.setting (key, value, value_type) VALUES ('y', '1', 'integer')",
+    ),
+    (
+        "t_admin",
+        "clear own forced change",
+        "UPDATE phms.staff_account SET must_change_password = false WHERE name = session_user",
+    ),
+    ("t_admin", "regroup self", "SELECT phms.staff_set_group('t_admin', 'phms_clerk')"),
+]
+
+
+@pytest.mark.parametrize(
+    ("user", "label", "sql"), ACCOUNT_CASES, ids=[f"{u}-{lbl}" for u, lbl, _ in ACCOUNT_CASES]
+)
+def test_settings_and_accounts_are_for_admins(
+    db: PgDatabase, user: str, label: str, sql: str
+) -> None:
+    engine = db.engine_for(user)
+    with engine.connect() as conn, pytest.raises(sa.exc.DBAPIError) as info:
+        conn.execute(sa.text(sql))
+    engine.dispose()
+    assert isinstance(
+        info.value.orig,
+        psycopg.errors.InsufficientPrivilege | psycopg.errors.InvalidParameterValue,
+    ), (label, info.value.orig)
+
+
+def test_change_own_password_touches_only_ones_own_login(
+    db: PgDatabase, admin_engine: sa.Engine
+) -> None:
+    """``phms.change_own_password`` is for everyone, and only ever for session_user."""
+    with admin_engine.begin() as conn:
+        staff.create(conn, "x_own_pw", "clerk", "given-password-12")
+    engine = db.engine_for("x_own_pw", "given-password-12")
+    with engine.begin() as conn:
+        staff.change_own_password(conn, "x_own_pw", "chosen-password-12")
+    engine.dispose()
+    for user, password, works in (
+        ("x_own_pw", "chosen-password-12", True),
+        ("x_own_pw", "given-password-12", False),
+        ("t_admin", STAFF_PASSWORD, True),  # untouched
+    ):
+        probe = db.engine_for(user, password)
+        if works:
+            with probe.connect():
+                pass
+        else:
+            with pytest.raises(sa.exc.OperationalError, match="password authentication"):
+                probe.connect()
+        probe.dispose()
+    assert [tuple(r) for r in _audit_rows(admin_engine, "staff", "x_own_pw")] == [
+        ("CREATE", db.server.superuser),
+        ("CHANGE_OWN_PASSWORD", "x_own_pw"),
+    ]
