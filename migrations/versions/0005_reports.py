@@ -154,8 +154,8 @@ Patient ID {{ patient.code }}{% if patient.address %}<br>{{ patient.address }}{%
 
 <h3>Current medicines</h3>
 {% if medications %}<ul>
-{% for m in medications %}<li>{{ m.name }}{% if m.details %} — {{ m.details }}{% endif %}
-(since {{ m.started_on|day }})</li>
+{% for m in medications %}<li>{{ m.name }}{% if m.details %} — {{ m.details }}{% endif %} (since
+{{ m.started_on|day }})</li>
 {% endfor %}</ul>{% else %}<p>None recorded.</p>{% endif %}
 {% if allergies %}<p><b>Allergies:</b> {% for a in allergies %}{{ a.name }}
 {%- if a.details %} ({{ a.details }}){% endif %}{% if not loop.last %}, {% endif %}
@@ -181,9 +181,10 @@ Patient ID {{ patient.code }}{% if patient.address %}<br>{{ patient.address }}{%
 {% else %}<p>No walk recorded.</p>{% endif %}
 
 <h3>Risk (COMPERA 2.0, four strata)</h3>
-{% if risk %}<p>Latest: <b>{{ risk.risk_label }}</b> ({{ risk.study_date|day }};
-WHO-FC {{ risk.who_fc|roman }}, 6MWD {{ risk.six_mwd_m|num }} m,
-{{ risk.peptide or "natriuretic peptide" }} {{ risk.peptide_value|num }} pg/mL)</p>
+{% if risk %}<p>Latest: <b>{{ risk.risk_label }}</b> ({{ risk.study_date|day }}
+{%- if risk.who_fc %}; WHO-FC {{ risk.who_fc|roman }}{% endif %}
+{%- if risk.six_mwd_m is not none %}; 6MWD {{ risk.six_mwd_m|num }} m{% endif %}
+{%- if risk.peptide %}; {{ risk.peptide }} {{ risk.peptide_value|num }} pg/mL{% endif %})</p>
 {% if risk_course|length > 1 %}<table border="1" cellspacing="0" cellpadding="4">
 <tr><th>Date</th><th>Risk stratum</th></tr>
 {% for r in risk_course %}<tr><td>{{ r.study_date|day }}</td><td>{{ r.risk_label }}</td></tr>
