@@ -21,12 +21,12 @@ from PySide6.QtCore import (
     Signal,
 )
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QAbstractItemView, QApplication, QHeaderView, QTableView
 
 from phms_client.clinical.demographics import SEX_LABELS, STATUS_LABELS, age_on, format_day
 from phms_client.services.patients import PatientSummary
 
-__all__ = ["PATIENT_ID_ROLE", "PatientTableModel"]
+__all__ = ["PATIENT_ID_ROLE", "PatientTableModel", "setup_patient_view"]
 
 PATIENT_ID_ROLE: Final = int(Qt.ItemDataRole.UserRole) + 1
 AnyIndex = QModelIndex | QPersistentModelIndex
@@ -115,6 +115,12 @@ class PatientTableModel(QAbstractTableModel):
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> Any:
+        if (
+            role == Qt.ItemDataRole.TextAlignmentRole
+            and orientation == Qt.Orientation.Horizontal
+            and section == COL_AGE
+        ):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role != Qt.ItemDataRole.DisplayRole:
             return None
         if orientation == Qt.Orientation.Horizontal and 0 <= section < len(COLUMNS):
@@ -154,3 +160,48 @@ class PatientTableModel(QAbstractTableModel):
         if col == COL_STATUS:
             return STATUS_LABELS.get(p.status, p.status)
         return ""
+
+
+# Widest texts a column shows (dates are "30 Sep 1938"; sexes and statuses are fixed).
+_SAMPLES: Final = {
+    COL_CODE: "0000000-0",
+    COL_BORN: "30 Sep 2000",
+    COL_AGE: "Age",
+    COL_SEX: "Unknown",
+    COL_STATUS: "Transferred",
+}
+
+
+def setup_patient_view(view: QTableView) -> None:
+    """One look for every list of patients: whole rows, steady column widths, the name
+    taking the room that is left. Call after ``setModel``."""
+    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    view.setAlternatingRowColors(True)
+    view.setTabKeyNavigation(False)
+    view.setWordWrap(False)
+    metrics = view.fontMetrics()
+    view.verticalHeader().hide()
+    view.verticalHeader().setDefaultSectionSize(metrics.height() + 10)
+    header = view.horizontalHeader()
+    header.setHighlightSections(False)
+    header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    padding = 3 * metrics.averageCharWidth()
+    header_metrics = header.fontMetrics()
+    for column, sample in _SAMPLES.items():
+        width = max(
+            metrics.horizontalAdvance(sample), header_metrics.horizontalAdvance(COLUMNS[column])
+        )
+        header.resizeSection(column, width + padding)
+    header.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Stretch)
+    model = view.model()
+
+    def fit_codes() -> None:  # a site's ID format may be longer than the sample
+        wanted = view.sizeHintForColumn(COL_CODE) + padding // 2
+        if wanted > header.sectionSize(COL_CODE):
+            header.resizeSection(COL_CODE, wanted)
+
+    model.modelReset.connect(fit_codes)
+    model.rowsInserted.connect(fit_codes)

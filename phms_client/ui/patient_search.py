@@ -53,6 +53,7 @@ class PatientSearch(QObject):
         self._query = ""  # the query whose rows the model holds (or is loading)
         self._generation = 0
         self._loading = False
+        self._stopped = False
         self._key = ("patient-search", id(self))
         self._more_key = ("patient-search-more", id(self))
         self._debounce = QTimer(self)
@@ -78,6 +79,15 @@ class PatientSearch(QObject):
     def loading(self) -> bool:
         return self._loading
 
+    def server_text(self, query: str) -> str:
+        """A complete patient ID typed without its dash ("12345678") is searched as the
+        ID it is ("1234567-8"); dates and everything else as typed."""
+        if patients.parse_date(query) is not None:
+            return query
+        fmt = self._ctx.login.settings.patient_id_format
+        code = fmt.normalise(query)
+        return code if fmt.is_valid(code) else query
+
     def set_text(self, text: str) -> None:
         """The search box changed: search once typing pauses."""
         self._typed = text
@@ -99,15 +109,26 @@ class PatientSearch(QObject):
             self._load(limit=max(PAGE_SIZE, self._model.rowCount()))
 
     def cancel(self) -> None:
+        """Drop pending work (the answers of queries still running are ignored)."""
         self._debounce.stop()
         self._live_timer.stop()
         self._ctx.tasks.cancel(self._key)
         self._ctx.tasks.cancel(self._more_key)
         self._loading = False
 
+    def stop(self) -> None:
+        """The window closes: cancel, and react to nothing any more."""
+        self.cancel()
+        if not self._stopped:
+            self._stopped = True
+            self._ctx.live.changed.disconnect(self._on_live_change)
+            self._ctx.connection.online_changed.disconnect(self._on_online_changed)
+
     # ----------------------------------------------------------------- work
 
     def _load(self, *, limit: int) -> None:
+        if self._stopped:
+            return
         self._generation += 1
         self._ctx.tasks.cancel(self._more_key)
         query = self._query
@@ -120,10 +141,11 @@ class PatientSearch(QObject):
             return
         db = self._ctx.db
         generation = self._generation
+        asked = self.server_text(query)
 
         def work() -> list[PatientSummary]:
             with db.session() as s:  # one row more than shown tells whether there are more
-                return patients.search(s, query, offset=0, limit=limit + 1)
+                return patients.search(s, asked, offset=0, limit=limit + 1)
 
         self._loading = True
         self._ctx.tasks.run(
@@ -142,14 +164,15 @@ class PatientSearch(QObject):
         self._emit_count()
 
     def _fetch_more(self, offset: int) -> None:
-        if self._loading or not self._query:
+        if self._loading or not self._query or self._stopped:
             self._model.fetch_failed()  # a fresh first page is on its way anyway
             return
-        db, query, generation = self._ctx.db, self._query, self._generation
+        db, generation = self._ctx.db, self._generation
+        asked = self.server_text(self._query)
 
         def work() -> list[PatientSummary]:
             with db.session() as s:
-                return patients.search(s, query, offset=offset, limit=PAGE_SIZE + 1)
+                return patients.search(s, asked, offset=offset, limit=PAGE_SIZE + 1)
 
         def done(rows: list[PatientSummary]) -> None:
             if generation != self._generation:
