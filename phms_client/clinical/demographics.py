@@ -8,6 +8,7 @@ anything is sent to the server.
 from __future__ import annotations
 
 import datetime as dt
+import random
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ __all__ = [
     "DemographicsEntry",
     "age_on",
     "check_demographics",
+    "describe_format",
     "format_day",
     "parse_day",
     "ph_group_label",
@@ -113,6 +115,21 @@ def format_day(day: dt.date | None) -> str:
     return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
 
 
+def describe_format(fmt: PatientIdFormat) -> str:
+    """``Format NNNNNNN-N: N is a digit, e.g. 5260181-5`` — naming only the letters used."""
+    meanings = [
+        text
+        for letter, text in (("N", "N is a digit"), ("A", "A is a capital letter"))
+        if letter in fmt.pattern
+    ]
+    example = fmt.random_code(random.Random(7))
+    return (
+        f"Format {fmt.pattern}"
+        + (": " + ", ".join(meanings) if meanings else "")
+        + (f", e.g. {example}")
+    )
+
+
 def age_on(born: dt.date, day: dt.date) -> int:
     return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
@@ -178,11 +195,11 @@ def check_demographics(
 
     code = id_format.normalise(entry.patient_code)
     if not code:
-        errors["patient_code"] = f"Enter the patient ID ({id_format.describe()})."
+        errors["patient_code"] = f"Enter the patient ID (format {id_format.pattern})."
     elif not id_format.is_valid(code):
         errors["patient_code"] = (
-            f"“{entry.patient_code.strip()}” is not a valid patient ID. "
-            f"Expected {id_format.describe()}."
+            f"“{entry.patient_code.strip()}” is not a valid patient ID (format "
+            f"{id_format.pattern})."
         )
     values["patient_code"] = code
 

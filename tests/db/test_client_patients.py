@@ -191,9 +191,7 @@ def test_open_chart_logs_the_access_in_the_same_session(
     with admin_engine.connect() as conn:
         who = (
             conn.execute(
-                sa.text(
-                    "SELECT session_user_name FROM audit.chart_access WHERE patient_id = :p"
-                ),
+                sa.text("SELECT session_user_name FROM audit.chart_access WHERE patient_id = :p"),
                 {"p": created.id},
             )
             .scalars()

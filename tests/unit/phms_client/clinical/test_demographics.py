@@ -8,6 +8,7 @@ from phms_client.clinical.demographics import (
     DemographicsEntry,
     age_on,
     check_demographics,
+    describe_format,
     format_day,
     parse_day,
     ph_group_label,
@@ -82,7 +83,9 @@ def test_other_id_formats() -> None:
         "AB-1234"
     )
     checked = check_demographics(entry(patient_code="1234"), fmt, TODAY)
-    assert "Expected AA-NNNN (N = digit, A = capital letter)" in checked.errors["patient_code"]
+    assert checked.errors["patient_code"] == "“1234” is not a valid patient ID (format AA-NNNN)."
+    assert describe_format(fmt).startswith("Format AA-NNNN: N is a digit, A is a capital letter")
+    assert describe_format(FMT).startswith("Format NNNNNNN-N: N is a digit, e.g. ")
 
 
 @pytest.mark.parametrize(
