@@ -1,0 +1,92 @@
+"""A dedicated embedded PostgreSQL server for a benchmark run, tuned in its postgresql.conf."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from phms_admin import embedded, migrate
+from phms_client.services import staff
+
+BENCH_USER = "bench_clinician"
+BENCH_PASSWORD = "bench-password-2026"
+
+#: Appended to postgresql.conf of the benchmark server (documented in docs/benchmarks.md).
+TUNING = {
+    "shared_buffers": "'4GB'",
+    "effective_cache_size": "'16GB'",
+    "work_mem": "'32MB'",
+    "maintenance_work_mem": "'1GB'",
+    "max_wal_size": "'8GB'",
+    "checkpoint_timeout": "'30min'",
+    "random_page_cost": "1.1",
+    "max_parallel_workers_per_gather": "2",
+    "jit": "off",
+}
+
+
+def tune(data_dir: Path, settings: dict[str, str] = TUNING) -> None:
+    conf = data_dir / "postgresql.conf"
+    with conf.open("a") as f:
+        f.write("\n# --- PHMS benchmark run ---\n")
+        for key, value in settings.items():
+            f.write(f"{key} = {value}\n")
+
+
+def ensure_server(data_dir: Path, *, settings: dict[str, str] = TUNING) -> embedded.ServerInfo:
+    """Create (first time) and start the benchmark server in ``data_dir``."""
+    data_dir = data_dir.resolve()
+    if not embedded.is_initialised(data_dir):
+        embedded.initdb(data_dir, port=None, listen="127.0.0.1")
+        tune(data_dir, settings)
+    return embedded.start(data_dir)
+
+
+def database_exists(server: embedded.ServerInfo, name: str) -> bool:
+    engine = sa.create_engine(server.url("postgres"), poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            return bool(
+                conn.execute(
+                    sa.text("SELECT EXISTS (SELECT FROM pg_database WHERE datname = :n)"),
+                    {"n": name},
+                ).scalar()
+            )
+    finally:
+        engine.dispose()
+
+
+def create_database(server: embedded.ServerInfo, name: str) -> None:
+    engine = sa.create_engine(
+        server.url("postgres"), isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool
+    )
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+
+
+def prepare_database(admin_url: str) -> None:
+    """Migrate to head and create the benchmark's clinician login (no forced change)."""
+    migrate.upgrade(admin_url)
+    engine = sa.create_engine(admin_url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.begin() as conn:
+            # Logins are cluster-wide: another benchmark database may have made it.
+            exists = conn.execute(
+                sa.text("SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = :n)"),
+                {"n": BENCH_USER},
+            ).scalar()
+            if not exists:
+                staff.create(conn, BENCH_USER, "clinician", BENCH_PASSWORD)
+            conn.execute(
+                sa.text(
+                    "INSERT INTO phms.staff_account (name, must_change_password) VALUES (:n, false)"
+                    " ON CONFLICT (name) DO UPDATE SET must_change_password = false"
+                ),
+                {"n": BENCH_USER},
+            )
+    finally:
+        engine.dispose()
