@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, Computed, Index, SmallInteger, Text
+from sqlalchemy import CheckConstraint, Computed, Index, SmallInteger, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from phms_schema.base import Base, BigId, OptDay, OptStr, Str
@@ -56,4 +56,11 @@ class Patient(Audited, Base):
             postgresql_ops={"search_name": "gin_trgm_ops"},
         ),
         Index("ix_patient_birth_date", "birth_date"),
+        # Prefix search, both COLLATE "C" in migration 0006 (byte-wise ranges on every
+        # server locale); written here as alembic reflects them, without the collation.
+        Index("ix_patient_search_name_prefix", "search_name"),
+        Index(
+            "ix_patient_given_first_prefix",
+            text("phms.search_key((given_name || ' ') || family_name)"),
+        ),
     )

@@ -18,6 +18,10 @@ from phms_client.db.errors import register_constraint_messages
 from phms_schema import Patient
 
 PAGE_SIZE = 50
+#: At most this many names that merely contain or resemble the text are ranked
+#: (more only to reach a deep page): a typo of a very common name resembles
+#: thousands, and ranking them all would take a tenth of a second.
+SIMILAR_CANDIDATES = 1000
 PATIENT: sa.Table = Patient.__table__  # type: ignore[assignment]
 
 
@@ -118,9 +122,11 @@ def search(
 ) -> list[PatientSummary]:
     """Patients matching ``text``: a birth date, a patient ID prefix, or a name.
 
-    Names match accent- and case-insensitively, as a substring or by trigram
-    word similarity (typos), best match first. Empty text finds nothing: the
-    list never loads the whole table.
+    Names match accent- and case-insensitively (see :func:`_search_names`):
+    first the names that start with the text (family name first, then given
+    name first), alphabetically; then, if those are fewer than a page, names
+    that contain it or resemble it (trigram word similarity: typos), best match
+    first. Empty text finds nothing: the list never loads the whole table.
     """
     text = text.strip()
     if not text:
@@ -136,14 +142,74 @@ def search(
             Patient.patient_code
         )
     else:
-        key = sa.func.phms.search_key(text)
-        contains = Patient.search_name.contains(sa.func.phms.search_key(text), autoescape=False)
-        similar = key.op("<%")(Patient.search_name)
-        rank = sa.func.word_similarity(key, Patient.search_name)
-        stmt = base.where(sa.or_(contains, similar)).order_by(
-            rank.desc(), Patient.family_name, Patient.given_name, Patient.id
-        )
+        return _search_names(session, text, offset=offset, limit=limit)
     return _summaries(session.execute(stmt.offset(offset).limit(limit)))
+
+
+# Name search in one statement, built to stay fast with a million patients: a
+# prefix is a range scan on a C-collated btree (migration 0006) that stops after
+# ``offset + limit`` rows, however common the name. Only when the prefixes fill
+# less than that does the trigram search run (its LIMIT is 0 otherwise, and
+# PostgreSQL then never starts that part of the plan): substring and typo
+# matches must all be ranked, which costs time in proportion to their number.
+# The ranges compare with a bound computed in the statement, so they work in
+# generic plans too (psycopg prepares a statement after five executions).
+_KEY = "phms.search_key(:text)"
+_PREFIX = """{expr} COLLATE "C" >= phms.search_key(:text)
+         AND {expr} COLLATE "C" < phms.search_key(:text) || U&'\\+10FFFF'"""
+_FAMILY_FIRST = "p.search_name"
+_GIVEN_FIRST = "phms.search_key(p.given_name || ' ' || p.family_name)"
+_COLS = "p.id, p.patient_code, p.family_name, p.given_name, p.sex, p.birth_date, p.status"
+_NAME_SEARCH = f"""
+WITH family_first AS MATERIALIZED (
+  SELECT {_COLS}, {_FAMILY_FIRST} AS sort_key FROM phms.patient p
+   WHERE {_PREFIX.format(expr=_FAMILY_FIRST)}
+   ORDER BY {_FAMILY_FIRST} COLLATE "C", p.id LIMIT :n),
+given_first AS MATERIALIZED (
+  SELECT {_COLS}, {_GIVEN_FIRST} AS sort_key FROM phms.patient p
+   WHERE (SELECT count(*) FROM family_first) < :n
+     AND {_PREFIX.format(expr=_GIVEN_FIRST)}
+     AND NOT ({_PREFIX.format(expr=_FAMILY_FIRST)})
+   ORDER BY {_GIVEN_FIRST} COLLATE "C", p.id LIMIT :n),
+resembling AS MATERIALIZED (
+  SELECT c.*, word_similarity({_KEY}, c.search_name) AS rank FROM (
+    SELECT {_COLS}, p.search_name FROM phms.patient p
+     WHERE {{resembles}}
+       AND NOT ({_PREFIX.format(expr=_FAMILY_FIRST)})
+     LIMIT CASE WHEN (SELECT count(*) FROM family_first) + (SELECT count(*) FROM given_first)
+                     < :n THEN :candidates ELSE 0 END) c
+   ORDER BY rank DESC, c.family_name, c.given_name, c.id LIMIT :n)
+SELECT id, patient_code, family_name, given_name, sex, birth_date, status FROM (
+  SELECT *, 0 AS tier, 0 AS rank FROM family_first
+  UNION ALL SELECT *, 1, 0 FROM given_first
+  UNION ALL SELECT id, patient_code, family_name, given_name, sex, birth_date, status, '', 2,
+                   rank FROM resembling
+             WHERE id NOT IN (SELECT id FROM given_first)) hits
+ ORDER BY tier, rank DESC, sort_key COLLATE "C", family_name, given_name, id
+ OFFSET :offset LIMIT :limit"""
+#: Word similarity (typos); the padding gives even a one-letter key trigrams.
+_RESEMBLES_SHORT = f"{_KEY} <% p.search_name"
+#: A substring (LIKE, escaped) too; only from three characters on: a shorter key has
+#: no trigram to look the substring up by, and the whole index would be read.
+_RESEMBLES = f"""(p.search_name LIKE '%' || replace(replace(replace({_KEY},
+       '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%' OR {_RESEMBLES_SHORT})"""
+_NAME_STATEMENTS = {
+    short: sa.text(_NAME_SEARCH.format(resembles=_RESEMBLES_SHORT if short else _RESEMBLES))
+    for short in (False, True)
+}
+
+
+def _search_names(session: Session, text: str, *, offset: int, limit: int) -> list[PatientSummary]:
+    stmt = _NAME_STATEMENTS[len(text) < 3]
+    n = offset + limit
+    params = {
+        "text": text,
+        "n": n,
+        "candidates": max(n, SIMILAR_CANDIDATES),
+        "offset": offset,
+        "limit": limit,
+    }
+    return _summaries(session.execute(stmt, params))
 
 
 def get(session: Session, patient_id: int) -> PatientDetails:
