@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import time
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 
 def client_version() -> str:
@@ -29,6 +32,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"PHMS {client_version()}")
         return 0
     return run(args.server)
+
+
+#: Benchmarks: print ``PHMS_SHOWN <epoch seconds>`` once the login window is shown, and quit.
+EXIT_WHEN_SHOWN = "PHMS_EXIT_WHEN_SHOWN"
+
+
+def _exit_when_shown(app: Any, window: Any) -> None:
+    from PySide6.QtCore import QTimer
+
+    def shown() -> None:
+        # The first turn of the event loop: the window has been shown and exposed.
+        print(f"PHMS_SHOWN {time.time():.6f} visible={int(window.isVisible())}", flush=True)
+        app.exit(0)
+
+    QTimer.singleShot(0, shown)
 
 
 def run(server: str | None) -> int:
@@ -55,7 +73,9 @@ def run(server: str | None) -> int:
     previous_hook = install_excepthook()
     shell = AppShell(ConfigLocation(server=server))
     shell.finished.connect(app.exit)
-    shell.start()
+    login_window = shell.start()
+    if os.environ.get(EXIT_WHEN_SHOWN) == "1":
+        _exit_when_shown(app, login_window)
     try:
         return int(app.exec())
     finally:
