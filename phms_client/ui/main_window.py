@@ -2,8 +2,10 @@
 
 Keyboard first: typing goes to the search box (Ctrl+F brings it back), Down moves
 into the list, Enter opens the chart, Ctrl+N creates a patient, Ctrl+E edits the
-selected one. Patient data lives only in the central widget and in the chart and
-form windows, so :meth:`MainWindow.hide_patient_data` can hide all of it.
+selected one. Below the search, the day's appointments (:class:`DayListWidget`);
+*Enter data* there opens the patient's chart. Patient data lives only in the central
+widget and in the chart and form windows, so :meth:`MainWindow.hide_patient_data` can
+hide all of it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QProgressBar,
     QPushButton,
+    QSplitter,
     QStackedWidget,
     QTableView,
     QVBoxLayout,
@@ -31,6 +34,7 @@ from phms_client.clinical.demographics import DemographicsEntry, format_day, par
 from phms_client.services.patients import PatientDetails
 from phms_client.ui.chart_window import ChartWindow
 from phms_client.ui.context import AppContext
+from phms_client.ui.day_list import DayListWidget
 from phms_client.ui.patient_form import PatientForm, can_edit_patients
 from phms_client.ui.patient_model import PATIENT_ID_ROLE, PatientTableModel, setup_patient_view
 from phms_client.ui.patient_search import PatientSearch
@@ -153,11 +157,23 @@ class MainWindow(QMainWindow):
         self.stack.addWidget(hint_page)
         self.stack.addWidget(self.table)
 
-        central = QWidget()
-        central.setObjectName("patient_area")
-        layout = QVBoxLayout(central)
+        patients = QWidget()
+        layout = QVBoxLayout(patients)
+        layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
         layout.addWidget(self.stack, 1)
+        self.day_list = DayListWidget(self.ctx)
+        self.day_list.enter_data.connect(self.enter_data)
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.addWidget(patients)
+        self.splitter.addWidget(self.day_list)
+        self.splitter.setSizes([260, 340])
+
+        central = QWidget()
+        central.setObjectName("patient_area")
+        central_layout = QVBoxLayout(central)
+        central_layout.addWidget(self.splitter)
         self.setCentralWidget(central)
 
     def _build_status_bar(self) -> None:
@@ -180,6 +196,7 @@ class MainWindow(QMainWindow):
         """Offline (or otherwise not allowed): no editing anywhere; contents are kept."""
         self._editable = editable
         self._update_actions()
+        self.day_list.set_editable(editable)
         for form in self.forms():
             form.set_editable(editable)
         for chart in self.open_charts():
@@ -194,6 +211,14 @@ class MainWindow(QMainWindow):
         windows: list[ChartWindow | PatientForm] = [*self.open_charts(), *self.forms()]
         for window in windows:
             window.hide_patient_data(hidden)
+
+    def apply_settings(self, settings: object) -> None:
+        """Site settings changed (the shell calls this); the ID format is read live."""
+        self.day_list.apply_settings(settings)
+
+    def enter_data(self, patient_id: int) -> ChartWindow:
+        """The day list's *Enter data*: the patient's chart, where records are entered."""
+        return self.open_chart(patient_id)
 
     def focus_search(self) -> None:
         self.search_box.setFocus(Qt.FocusReason.ShortcutFocusReason)
@@ -409,6 +434,7 @@ class MainWindow(QMainWindow):
             dirty[0].reject()  # asks whether to discard
             return
         self.search.stop()
+        self.day_list.close()
         for chart in self.open_charts():
             chart.close()
         for form in self.forms():

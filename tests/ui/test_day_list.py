@@ -387,3 +387,34 @@ def test_offline_and_auditors(qtbot: QtBot, db: PgDatabase, clerk: Workstation) 
         assert not audit_view.available and not audit_view.timer.isActive()
         assert "not available" in audit_view.empty_label.text()
         assert station.presented == []
+
+
+@pytest.mark.qt_log_ignore("This plugin does not support raise")
+def test_main_window_shows_the_day_and_enter_data_opens_the_chart(
+    qtbot: QtBot, db: PgDatabase, clinician: sa.Engine
+) -> None:
+    from phms_client.ui.main_window import MainWindow
+
+    pid = new_patient(clinician, unique_name("Main"), "Rosa").id
+    with clinic_context(qtbot, db, "t_clinician") as station:
+        window = MainWindow(station.ctx, station.windows)
+        window.setWindowFlag(Qt.WindowType.Window, True)
+        window.show()
+        widget = window.day_list
+        assert widget.isVisible() and widget.available
+        day = far_day()
+        a = book(clinician, pid, dt.datetime.combine(day, dt.time(9), UTC))
+        with qtbot.waitSignal(widget.loaded, timeout=10_000):
+            widget.set_day(day)
+        assert widget.select(a.id)
+        widget.enter_data_action.trigger()
+        chart = window.charts.get(pid)
+        assert chart is not None and chart.isVisible()
+        window.set_editable(False)  # offline: the day list cannot change anything either
+        assert not widget.new_button.isEnabled() and not widget.arrived_button.isEnabled()
+        window.set_editable(True)
+        window.hide_patient_data(True)  # idle lock: the day's names are hidden too
+        assert not widget.isVisible()
+        window.hide_patient_data(False)
+        chart.close()
+        window.close()
