@@ -89,6 +89,7 @@ LABELS: Final = {
     "appointment_kinds": "Appointment kinds",
     "pah_medicines": "PAH medicines",
     "vasodilator_agents": "Vasodilator agents",
+    "ph_groups": "PH groups",
 }
 
 
@@ -143,7 +144,7 @@ class TextEditor(Editor):
     def __init__(self, key: str, edit: QLineEdit | None = None) -> None:
         self.edit = edit or QLineEdit()
         super().__init__(key, self.edit)
-        self.edit.textEdited.connect(lambda _t: self.on_edit())
+        self.edit.textChanged.connect(lambda _t: self.on_edit())
 
     def value(self) -> Any:
         return self.edit.text().strip()
@@ -184,7 +185,7 @@ class IntEditor(Editor):
 class NumberEditor(Editor):
     def __init__(self, key: str, low: float, high: float, suffix: str = "") -> None:
         self.spin = QDoubleSpinBox()
-        self.spin.setDecimals(2)
+        self.spin.setDecimals(1)
         self.spin.setRange(low, high)
         self.spin.setSuffix(suffix)
         super().__init__(key, self.spin)
@@ -362,7 +363,8 @@ class JsonViewer(Editor):
     def __init__(self, key: str) -> None:
         self.view = QPlainTextEdit()
         self.view.setReadOnly(True)
-        self.view.setMaximumHeight(140)
+        self.view.setMinimumHeight(120)
+        self.view.setMaximumHeight(230)
         self.view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         super().__init__(key, self.view)
         self._value: Any = None
@@ -372,10 +374,25 @@ class JsonViewer(Editor):
 
     def set_value(self, value: Any) -> None:
         self._value = value
-        self.view.setPlainText(json.dumps(value, ensure_ascii=False, indent=2))
+        self.view.setPlainText(readable(value))
 
     def set_read_only(self, read_only: bool) -> None:
         self.view.setReadOnly(True)
+
+
+def readable(value: Any) -> str:
+    """A stored structure as people read it: groups and their subtypes, else JSON."""
+    if isinstance(value, list) and all(
+        isinstance(v, dict) and "name" in v and isinstance(v.get("subtypes", []), list)
+        for v in value
+    ):
+        lines = []
+        for item in value:
+            number = f"{item['group']}  " if "group" in item else ""
+            lines.append(f"{number}{item['name']}")
+            lines += [f"      • {sub}" for sub in item.get("subtypes", [])]
+        return "\n".join(lines)
+    return json.dumps(value, ensure_ascii=False, indent=2)
 
 
 def editor_for(row: SettingRow) -> Editor:
@@ -472,7 +489,7 @@ class PreferencesDialog(QDialog):
         layout.addWidget(self.status_label)
         layout.addWidget(self.buttons)
         self.tabs.setEnabled(False)
-        self.resize(700, 560)
+        self.resize(700, 500)
 
         self._count_timer = QTimer(self)
         self._count_timer.setSingleShot(True)

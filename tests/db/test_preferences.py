@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from phms_client.clinical.patient_id import PatientIdFormat
 from phms_client.db.errors import ErrorKind, classify
 from phms_client.services import preferences
 from phms_client.services.preferences import SettingValueError, StaleSettings
@@ -185,11 +186,15 @@ def test_id_format_preview_and_existing_ids(admin: sa.Engine) -> None:
                 " ON CONFLICT DO NOTHING"
             )
         )
-        current = preferences.count_ids_not_matching(s, "NNNNNNN-N")
-        other = preferences.count_ids_not_matching(s, "NNNN")
-        total = s.execute(sa.text("SELECT count(*) FROM phms.patient")).scalar_one()
-    assert current == 0  # every ID matches the format in use
-    assert other == total  # none has four digits only
+        codes = list(s.execute(sa.text("SELECT patient_code FROM phms.patient")).scalars())
+        counts = {
+            fmt: preferences.count_ids_not_matching(s, fmt)
+            for fmt in ("NNNNNNN-N", "NNNN", "NNNNNNN.N")
+        }
+    for fmt, count in counts.items():  # the server counts as the client's rule does
+        regex = PatientIdFormat(fmt).regex
+        assert count == sum(1 for c in codes if not regex.fullmatch(c)), fmt
+    assert counts["NNNN"] == len(codes) and counts["NNNNNNN.N"] >= 1  # "." is literal
 
 
 def test_doses_text() -> None:
