@@ -1,9 +1,9 @@
 """The clinical part of a patient's chart, as the chart window embeds it.
 
 Buttons to enter each kind of record for this patient; the latest derived values
-and the risk stratum with its course over time; the timeline of records (open
-one to see or correct it, with who entered and changed it); the medications,
-allergies and secondary diseases panel.
+and the risk stratum with its course over time (a table, and the trend charts);
+the timeline of records (open one to see or correct it, with who entered and
+changed it); the medications, allergies and secondary diseases panel.
 
 Live: notifications about clinical rows are collected for a moment; if one names
 a row shown here the chart reloads, otherwise one small query asks whose rows
@@ -18,13 +18,14 @@ import logging
 from collections.abc import Mapping
 from typing import Any, Final
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
     QSplitter,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -43,6 +44,7 @@ from phms_client.ui.guard import while_alive
 from phms_client.ui.record_forms.chart_items_panel import ChartItemsPanel
 from phms_client.ui.record_forms.common import HINT_STYLE, can_edit_clinical
 from phms_client.ui.record_forms.launcher import RECORD_KINDS
+from phms_client.ui.trend_charts import TrendCharts
 
 __all__ = ["LIVE_DELAY_MS", "ClinicalChartView"]
 
@@ -84,6 +86,7 @@ class ClinicalChartView(QWidget):
         self._live_timer.timeout.connect(self._consider_changes)
         self._build()
         ctx.live.changed.connect(self._on_live_change)
+        self._listening = True
         self.set_editable(self._editable)
 
     # ----------------------------------------------------------------- building
@@ -103,42 +106,38 @@ class ClinicalChartView(QWidget):
         self.loaded_label.setStyleSheet(HINT_STYLE)
         buttons.addWidget(self.loaded_label)
 
+        # Left: where the patient stands now. Right: how they got there.
         self.latest = LatestValuesView()
         latest_box = QGroupBox("Latest values")
         QVBoxLayout(latest_box).addWidget(self.latest)
-        self.risk_model, self.risk_table = risk_course_table(self)
-        self.trend: QWidget | None = None
-        risk_box = QGroupBox("Risk over time (COMPERA 2.0)")
-        risk_layout = QVBoxLayout(risk_box)
-        risk_layout.addWidget(self.risk_table)
-        left = QWidget()
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(latest_box)
-        left_layout.addWidget(risk_box, 1)
-
-        self.timeline = TimelineView()
-        self.timeline.open_requested.connect(self.open_requested)
-        timeline_box = QGroupBox("Records (newest first; double-click to open)")
-        QVBoxLayout(timeline_box).addWidget(self.timeline)
         self.items = ChartItemsPanel(self.ctx, self.patient_id, autoload=False)
         self.items.changed.connect(lambda _: self.schedule_reload())
         self.items.as_of_changed.connect(lambda _: self.reload())
         items_box = QGroupBox("Medications, allergies and secondary diseases")
         QVBoxLayout(items_box).addWidget(self.items)
+        left = QWidget()
+        left.setMinimumWidth(440)
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(latest_box)
+        left_layout.addWidget(items_box, 1)
 
-        right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(timeline_box)
-        right.addWidget(items_box)
-        right.setChildrenCollapsible(False)
-        right.setStretchFactor(0, 3)
-        right.setStretchFactor(1, 2)
+        self.timeline = TimelineView()
+        self.timeline.open_requested.connect(self.open_requested)
+        self.risk_model, self.risk_table = risk_course_table(self)
+        self.trend = TrendCharts()
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("chart_tabs")
+        self.tabs.addTab(self.timeline, "&Records (newest first; double-click to open)")
+        self.tabs.addTab(self.risk_table, "Risk &course (COMPERA 2.0)")
+        self.tabs.addTab(self.trend, "&Trends")
+
         main = QSplitter(Qt.Orientation.Horizontal)
         main.addWidget(left)
-        main.addWidget(right)
+        main.addWidget(self.tabs)
         main.setChildrenCollapsible(False)
-        main.setStretchFactor(0, 2)
-        main.setStretchFactor(1, 3)
+        main.setStretchFactor(0, 0)
+        main.setStretchFactor(1, 1)
         self.splitter = main
 
         self.message = QLabel()
@@ -149,6 +148,14 @@ class ClinicalChartView(QWidget):
         layout.addLayout(buttons)
         layout.addWidget(self.message)
         layout.addWidget(main, 1)
+
+    def sizeHint(self) -> QSize:
+        """What fits a chart window on a 1080-line screen; the tables and the trend
+        charts scroll or shrink inside it (their own hints would ask for a wall)."""
+        return QSize(1100, 600)
+
+    def hasHeightForWidth(self) -> bool:
+        return False  # the hint above, not the wrapped labels', decides the height
 
     # ----------------------------------------------------------------- state
 
@@ -166,8 +173,7 @@ class ClinicalChartView(QWidget):
         self.message.hide()
         self.latest.set_chart(chart)
         self.risk_model.set_points(chart.risk_course)
-        if self.trend is not None and hasattr(self.trend, "set_chart"):
-            self.trend.set_chart(chart)
+        self.trend.set_chart(chart)
         self.timeline.set_entries(chart.timeline)
         self.items.set_chart(chart)
         n = len(chart.timeline)
@@ -206,6 +212,10 @@ class ClinicalChartView(QWidget):
         self.message.show()
 
     def cancel(self) -> None:
+        """The window closes: no more loading, no more listening."""
+        if self._listening:
+            self._listening = False
+            self.ctx.live.changed.disconnect(self._on_live_change)
         self._live_timer.stop()
         self.ctx.tasks.cancel(self._key)
         self.ctx.tasks.cancel(("affected", id(self)))

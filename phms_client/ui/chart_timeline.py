@@ -15,7 +15,9 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QGridLayout,
     QHeaderView,
+    QLabel,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -24,14 +26,12 @@ from PySide6.QtWidgets import (
 from phms_client.clinical.demographics import format_day
 from phms_client.services.chart import (
     Chart,
-    LatestValues,
     Measured,
     RiskPoint,
     TimelineEntry,
 )
 from phms_client.ui.record_forms.common import (
     ROMAN,
-    DerivedRows,
     format_derived,
     show_number,
 )
@@ -133,7 +133,9 @@ class TimelineModel(QAbstractTableModel):
                 return e.summary
             if column == 3:
                 return e.created_by
-            return "" if e.record.stamp.version == 1 else f"{e.updated_by}, {_when(e.updated_at)}"
+            if e.record.stamp.version == 1:
+                return ""
+            return f"{e.updated_by}, {format_day(e.updated_at.astimezone().date())}"
         if role == Qt.ItemDataRole.ToolTipRole:
             stamp = e.record.stamp
             text = f"Entered by {stamp.created_by} on {_when(stamp.created_at)}"
@@ -271,8 +273,8 @@ def risk_course_table(parent: QWidget | None = None) -> tuple[RiskCourseModel, Q
     return model, view
 
 
-class LatestValuesView(DerivedRows):
-    """The latest derived values, each with the date of the record it comes from."""
+class LatestValuesView(QWidget):
+    """The latest derived values: label | value | date of the record it comes from."""
 
     ROWS: Final = (
         ("risk", "Risk (COMPERA 2.0)"),
@@ -287,8 +289,34 @@ class LatestValuesView(DerivedRows):
     )
 
     def __init__(self, parent: QWidget | None = None):
-        super().__init__(self.ROWS, parent)
+        super().__init__(parent)
         self.setObjectName("latest_values")
+        self.values: dict[str, QLabel] = {}
+        self.dates: dict[str, QLabel] = {}
+        grid = QGridLayout(self)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setHorizontalSpacing(12)
+        grid.setVerticalSpacing(4)
+        for row, (name, label) in enumerate(self.ROWS):
+            value = QLabel("—")
+            value.setObjectName(f"latest_{name}")
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            date = QLabel()
+            date.setStyleSheet("color: palette(placeholder-text);")
+            self.values[name], self.dates[name] = value, date
+            grid.addWidget(QLabel(label + ":"), row, 0)
+            grid.addWidget(value, row, 1)
+            grid.addWidget(date, row, 2, Qt.AlignmentFlag.AlignRight)
+        grid.setColumnStretch(1, 1)
+
+    def set(self, name: str, text: str | None, day: dt.date | None = None) -> None:
+        self.values[name].setText(text or "—")
+        self.dates[name].setText(format_day(day) if text and day else "")
+
+    def text(self, name: str) -> str:
+        """The value and, after it, the date it is from (as read aloud)."""
+        date = self.dates[name].text()
+        return f"{self.values[name].text()}  ·  {date}" if date else self.values[name].text()
 
     def set_chart(self, chart: Chart) -> None:
         latest = chart.latest
@@ -297,33 +325,37 @@ class LatestValuesView(DerivedRows):
             self.set("risk", "not enough data yet")
             self.values["risk"].setStyleSheet("")
         else:
-            self.set("risk", f"{risk_text(risk)}  ·  {format_day(risk.study_date)}")
+            self.set("risk", risk_text(risk), risk.study_date)
             colour = RISK_COLOURS[risk.risk_stratum or 1]
             self.values["risk"].setStyleSheet(
                 f"background: {colour.name()}; color: black; padding: 2px 6px;"
                 " border-radius: 3px; font-weight: bold;"
             )
         for name in ("pvr_wu", "cardiac_index_l_min_m2", "tpg_mmhg", "dpg_mmhg", "bsa_m2"):
-            self.set(name, _measured(latest, name))
-        pvr = latest.pvr_wu
-        if pvr is not None and latest.pvr_dyn_s_cm5 is not None:
+            m: Measured | None = getattr(latest, name)
+            self.set(
+                name, None if m is None else _measured(name, m), None if m is None else m.study_date
+            )
+        pvr, dyn = latest.pvr_wu, latest.pvr_dyn_s_cm5
+        if pvr is not None and dyn is not None:
             self.set(
                 "pvr_wu",
-                f"{format_derived('pvr_wu', pvr.value)}"  # type: ignore[arg-type]
-                f" ({format_derived('pvr_dyn_s_cm5', latest.pvr_dyn_s_cm5.value)})"  # type: ignore[arg-type]
-                f"  ·  {format_day(pvr.study_date)}",
+                f"{_measured('pvr_wu', pvr)} ({_measured('pvr_dyn_s_cm5', dyn)})",
+                pvr.study_date,
             )
         ph = latest.ph_class
-        self.set("ph_class", None if ph is None else f"{ph.value}  ·  {format_day(ph.study_date)}")
+        self.set(
+            "ph_class", None if ph is None else str(ph.value), None if ph is None else ph.study_date
+        )
         walk = latest.walk_distance_m
         if walk is None:
             self.set("walk", None)
         else:
+            text = _measured("walk_distance_m", walk)
             percent = latest.walk_percent_predicted
-            text = format_derived("walk_distance_m", walk.value)  # type: ignore[arg-type]
             if percent is not None:
-                text += f" ({format_derived('walk_percent_predicted', percent.value)})"  # type: ignore[arg-type]
-            self.set("walk", f"{text}  ·  {format_day(walk.study_date)}")
+                text += f" ({_measured('walk_percent_predicted', percent)})"
+            self.set("walk", text, walk.study_date)
         challenge = latest.vasoreactivity
         if challenge is None:
             self.set("vasoreactivity", None)
@@ -331,11 +363,8 @@ class LatestValuesView(DerivedRows):
             result = challenge.result
             if challenge.positive_step_no is not None:
                 result += f" (step {challenge.positive_step_no})"
-            self.set("vasoreactivity", f"{result}  ·  {format_day(challenge.data.study_date)}")
+            self.set("vasoreactivity", result, challenge.data.study_date)
 
 
-def _measured(latest: LatestValues, name: str) -> str | None:
-    m: Measured | None = getattr(latest, name)
-    if m is None:
-        return None
-    return f"{format_derived(name, m.value)}  ·  {format_day(m.study_date)}"  # type: ignore[arg-type]
+def _measured(name: str, m: Measured) -> str:
+    return format_derived(name, m.value)  # type: ignore[arg-type]

@@ -1,8 +1,14 @@
-"""A patient's chart: demographics now; clinical records arrive with the clinical module.
+"""A patient's chart: demographics, and for clinicians the clinical records.
 
 Opening the chart loads the patient and writes the chart-access audit record in one
-short session (``services.patients.open_chart``). Live changes to this patient
-reload the demographics (without another access record: it is the same viewing).
+short session (``services.patients.open_chart``). For clinicians the same session
+loads the whole clinical chart (``services.chart.load_chart``, one statement that
+also writes the access record) and the demographics: two statements, whatever the
+number of records. Live changes to this patient reload the demographics (without
+another access record: it is the same viewing); the clinical part
+(:class:`~phms_client.ui.chart_clinical.ClinicalChartView`) reloads itself when this
+patient's records change. Record forms open from the chart through
+:class:`~phms_client.ui.record_forms.launcher.RecordForms`.
 """
 
 from __future__ import annotations
@@ -33,12 +39,17 @@ from phms_client.clinical.demographics import (
     ph_group_label,
 )
 from phms_client.db.errors import ErrorKind, classify
+from phms_client.services import chart as chart_service
 from phms_client.services import patients
+from phms_client.services.chart import Chart, TimelineEntry
 from phms_client.services.patients import PatientDetails
+from phms_client.ui.chart_clinical import ClinicalChartView
 from phms_client.ui.conflict_dialog import describe_change
 from phms_client.ui.context import AppContext
 from phms_client.ui.guard import while_alive
 from phms_client.ui.patient_form import LOCKED_TITLE, can_edit_patients
+from phms_client.ui.record_forms.common import can_edit_clinical
+from phms_client.ui.record_forms.launcher import RecordForms
 
 __all__ = ["CLINICAL_PLACEHOLDER", "ChartWindow"]
 
@@ -46,8 +57,8 @@ log = logging.getLogger(__name__)
 
 CLINICAL_PLACEHOLDER: Final = (
     "Assessments, follow-ups, vasodilator challenges, 6-minute walks, medications, "
-    "allergies and secondary diseases will be shown here. They arrive with the clinical "
-    "module, which is not installed in this version of PHMS."
+    "allergies and secondary diseases are shown to clinicians only; your account may "
+    "not read them."
 )
 
 
@@ -84,11 +95,17 @@ class ChartWindow(QWidget):
         parent: QWidget | None = None,
         *,
         today: Callable[[], dt.date] = dt.date.today,
+        record_forms: RecordForms | None = None,
     ):
         super().__init__(parent, Qt.WindowType.Window)
         self.ctx = ctx
         self.patient_id = patient_id
         self.details: PatientDetails | None = None
+        #: The clinical part, for staff who may read clinical records (else None).
+        self.clinical: ClinicalChartView | None = None
+        #: The main window's record forms (they outlive the chart), or the chart's own.
+        self.record_forms = record_forms or RecordForms(ctx, self)
+        self._own_forms = record_forms is None
         self._today = today
         self._editable = ctx.connection.online
         self._may_edit = can_edit_patients(ctx)
@@ -122,7 +139,11 @@ class ChartWindow(QWidget):
 
         self.values: dict[str, QLabel] = {}
         demographics = QGroupBox("Demographics")
-        form = _Rows(demographics)
+        # Two columns: who the patient is, and how to reach them (the chart needs the height).
+        columns = QHBoxLayout(demographics)
+        identity, contact = _Rows(), _Rows()
+        columns.addLayout(identity, 1)
+        columns.addLayout(contact, 1)
         for name, label in (
             ("patient_code", "Patient ID"),
             ("sex", "Sex"),
@@ -134,7 +155,8 @@ class ChartWindow(QWidget):
             ("deceased_date", "Date of death"),
         ):
             self.values[name] = _value_label()
-            form.add(label, self.values[name])
+            rows = contact if name in ("phone", "email", "address") else identity
+            rows.add(label, self.values[name])
         diagnosis = QGroupBox("PH diagnosis")
         diag_form = _Rows(diagnosis)
         for name, label in (("ph_group", "Group"), ("ph_subtype", "Subtype")):
@@ -147,8 +169,15 @@ class ChartWindow(QWidget):
         self.clinical_note = QLabel(CLINICAL_PLACEHOLDER)
         self.clinical_note.setWordWrap(True)
         self.clinical_note.setStyleSheet("color: palette(placeholder-text);")
-        clinical.addWidget(self.clinical_note)
-        clinical.addStretch(1)
+        if can_edit_clinical(self.ctx):
+            self.clinical = ClinicalChartView(self.ctx, self.patient_id)
+            self.clinical.new_requested.connect(self.new_record)
+            self.clinical.open_requested.connect(self.open_record)
+            self.clinical_note.hide()
+            clinical.addWidget(self.clinical, 1)
+        else:
+            clinical.addWidget(self.clinical_note)
+            clinical.addStretch(1)
 
         self.changed_label = QLabel()
         self.changed_label.setStyleSheet("color: palette(placeholder-text);")
@@ -169,7 +198,7 @@ class ChartWindow(QWidget):
         header.addWidget(self.name_label, 1)
         header.addWidget(self.status_badge, 0, Qt.AlignmentFlag.AlignTop)
         top = QHBoxLayout()
-        top.addWidget(demographics, 1)
+        top.addWidget(demographics, 2)
         top.addWidget(diagnosis, 1)
         top.setAlignment(diagnosis, Qt.AlignmentFlag.AlignTop)
         buttons = QHBoxLayout()
@@ -184,6 +213,8 @@ class ChartWindow(QWidget):
         inner.addWidget(self.message_label)
         inner.addLayout(top)
         inner.addWidget(self.clinical_box, 1)
+        if self.clinical is not None:
+            self.clinical_box.setMinimumHeight(560)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
@@ -200,7 +231,10 @@ class ChartWindow(QWidget):
         outer = QVBoxLayout(self)
         outer.addWidget(self.content)
         outer.addWidget(self.locked_label)
-        self.resize(760, 560)
+        if self.clinical is None:
+            self.resize(760, 560)
+        else:
+            self.resize(1240, 900)
 
     # ----------------------------------------------------------------- loading
 
@@ -219,12 +253,32 @@ class ChartWindow(QWidget):
             with db.session() as s:
                 return patients.open_chart(s, pid) if first else patients.get(s, pid)
 
+        if first and self.clinical is not None:
+            self.ctx.tasks.run(
+                self._load_with_chart,
+                on_success=while_alive(self, self._show_with_chart),
+                on_error=while_alive(self, lambda exc: self._failed(exc, first=True)),
+                key=self._key,
+            )
+            return
         self.ctx.tasks.run(
             work,
             on_success=while_alive(self, self._show),
             on_error=while_alive(self, lambda exc: self._failed(exc, first=first)),
             key=self._key,
         )
+
+    def _load_with_chart(self) -> tuple[PatientDetails, Chart]:
+        """The clinical chart (its statement also logs the access), then demographics."""
+        with self.ctx.db.session() as s:
+            loaded = chart_service.load_chart(s, self.patient_id)
+            return patients.get(s, self.patient_id), loaded
+
+    def _show_with_chart(self, result: tuple[PatientDetails, Chart]) -> None:
+        details, loaded = result
+        assert self.clinical is not None
+        self.clinical.set_chart(loaded)
+        self._show(details)
 
     def _show(self, p: PatientDetails) -> None:
         self.details = p
@@ -298,6 +352,16 @@ class ChartWindow(QWidget):
 
     # ----------------------------------------------------------------- state
 
+    def new_record(self, kind: str) -> Any:
+        """Enter a new record of ``kind`` for this patient (the form starts with the ID)."""
+        if self.details is None:
+            return None
+        return self.record_forms.open_new(kind, patient_code=self.details.patient_code)
+
+    def open_record(self, entry: TimelineEntry) -> Any:
+        """Open a record of the timeline (it says who entered and changed it)."""
+        return self.record_forms.open_entry(entry)
+
     def request_edit(self) -> None:
         if self.edit_button.isEnabled():
             self.edit_requested.emit(self.patient_id)
@@ -305,6 +369,10 @@ class ChartWindow(QWidget):
     def set_editable(self, editable: bool) -> None:
         self._editable = editable
         self._update_buttons()
+        if self.clinical is not None:
+            self.clinical.set_editable(editable)
+        if self._own_forms:
+            self.record_forms.set_editable(editable)
         if editable and (self._waiting_to_load or self.message_label.isVisible()):
             self._load(first=self.details is None)
 
@@ -313,6 +381,8 @@ class ChartWindow(QWidget):
         self.content.setVisible(not hidden)
         self.locked_label.setVisible(hidden)
         self.setWindowTitle(LOCKED_TITLE if hidden else self._title)
+        if self._own_forms:
+            self.record_forms.hide_patient_data(hidden)
 
     def _update_buttons(self) -> None:
         self.edit_button.setEnabled(self._editable and self._may_edit and self.details is not None)
@@ -323,6 +393,8 @@ class ChartWindow(QWidget):
 
     def closeEvent(self, event: Any) -> None:
         self.ctx.tasks.cancel(self._key)
+        if self.clinical is not None:
+            self.clinical.cancel()
         if self._listening:
             self._listening = False
             self.ctx.live.changed.disconnect(self._on_live_change)

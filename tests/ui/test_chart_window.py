@@ -78,11 +78,11 @@ def test_chart_shows_demographics_and_writes_chart_access(
     assert chart.windowTitle() == f"PHMS — Chart — {family}, María ({p.patient_code})"
     # Opening the chart was recorded, as the logged-in staff member, by the client.
     assert accesses(admin_engine, p.id) == [("t_clerk", "phms-client")]
-    # The clinical part is an honest placeholder, not fake data.
+    # A clerk may not read clinical records: the chart says so instead of showing them.
     box = chart.findChild(QGroupBox, "clinical_records")
     assert box is chart.clinical_box and box.title() == "Clinical records"
-    assert chart.clinical_note.text() == CLINICAL_PLACEHOLDER
-    assert "clinical module" in CLINICAL_PLACEHOLDER
+    assert chart.clinical is None and chart.clinical_note.text() == CLINICAL_PLACEHOLDER
+    assert "clinicians only" in CLINICAL_PLACEHOLDER
 
 
 def test_deceased_patient_shows_age_at_death(qtbot: QtBot, session: Session) -> None:
