@@ -38,6 +38,7 @@ from phms_client.ui.day_list import DayListWidget
 from phms_client.ui.patient_form import PatientForm, can_edit_patients
 from phms_client.ui.patient_model import PATIENT_ID_ROLE, PatientTableModel, setup_patient_view
 from phms_client.ui.patient_search import PatientSearch
+from phms_client.ui.record_forms.launcher import RecordForms
 
 __all__ = ["MainWindow"]
 
@@ -66,6 +67,9 @@ class MainWindow(QMainWindow):
 
         self.model = PatientTableModel(self)
         self.search = PatientSearch(ctx, self.model, self)
+        #: Assessment, followup, challenge and walk forms, from the menu and from charts.
+        self.record_forms = RecordForms(ctx, self)
+        self.record_forms.patient_created.connect(lambda _: self.search.refresh())
         self._build_actions()
         self._build_menus()
         self._build_central()
@@ -109,6 +113,9 @@ class MainWindow(QMainWindow):
         self.patients_menu.addSeparator()
         self.patients_menu.addAction(self.open_chart_action)
         self.patients_menu.addAction(self.edit_patient_action)
+        self.patients_menu.addSeparator()
+        for action in self.record_forms.actions.values():
+            self.patients_menu.addAction(action)
         self.tools_menu: QMenu = bar.addMenu("&Tools")
         self.options_menu: QMenu = bar.addMenu("&Options")
         self.help_menu: QMenu = bar.addMenu("&Help")
@@ -197,6 +204,7 @@ class MainWindow(QMainWindow):
         self._editable = editable
         self._update_actions()
         self.day_list.set_editable(editable)
+        self.record_forms.set_editable(editable)
         for form in self.forms():
             form.set_editable(editable)
         for chart in self.open_charts():
@@ -211,6 +219,7 @@ class MainWindow(QMainWindow):
         windows: list[ChartWindow | PatientForm] = [*self.open_charts(), *self.forms()]
         for window in windows:
             window.hide_patient_data(hidden)
+        self.record_forms.hide_patient_data(hidden)
 
     def apply_settings(self, settings: object) -> None:
         """Site settings changed (the shell calls this); the ID format is read live."""
@@ -245,7 +254,7 @@ class MainWindow(QMainWindow):
             chart.raise_()
             chart.activateWindow()
             return chart
-        chart = ChartWindow(self.ctx, patient_id, self)
+        chart = ChartWindow(self.ctx, patient_id, self, record_forms=self.record_forms)
         self.charts[patient_id] = chart
         chart.edit_requested.connect(self.open_edit)
         chart.destroyed.connect(lambda *_, pid=patient_id, c=chart: self._forget_chart(pid, c))
@@ -294,7 +303,9 @@ class MainWindow(QMainWindow):
         return [c for c in self.charts.values() if shiboken6.isValid(c) and c.isVisible()]
 
     def has_unsaved_changes(self) -> bool:
-        return any(form.is_dirty() for form in self.forms())
+        return (
+            any(form.is_dirty() for form in self.forms()) or self.record_forms.has_unsaved_changes()
+        )
 
     # ----------------------------------------------------------------- internals
 
@@ -426,7 +437,7 @@ class MainWindow(QMainWindow):
         return False
 
     def closeEvent(self, event: Any) -> None:
-        dirty = [form for form in self.forms() if form.is_dirty()]
+        dirty = [form for form in [*self.forms(), *self.record_forms.windows()] if form.is_dirty()]
         if dirty:
             event.ignore()
             dirty[0].raise_()
@@ -439,4 +450,5 @@ class MainWindow(QMainWindow):
             chart.close()
         for form in self.forms():
             form.reject()
+        self.record_forms.close_all()
         super().closeEvent(event)
