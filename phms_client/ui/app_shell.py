@@ -417,6 +417,10 @@ class AppShell(QObject):
             self.settings_watch.stop()
         if self.password_dialog is not None:
             self.password_dialog.reject()  # logs out: closes its connection
+        if self.window is not None:
+            # Closing the window first stops its searches and live refresh, so
+            # nothing asks the task runner for work after it has shut down.
+            self.window.close()
         ctx = self.context
         if ctx is not None:
             ctx.connection.stop()

@@ -134,6 +134,11 @@ class TaskRunner(QObject):
         return self._busy
 
     @property
+    def closed(self) -> bool:
+        """True once shut down: ``run`` refuses new work."""
+        return self._closed
+
+    @property
     def pending(self) -> int:
         """Number of tasks whose result is still awaited (superseded ones excluded)."""
         return len(self._active)
