@@ -39,6 +39,7 @@ from phms_client.ui.patient_form import PatientForm, can_edit_patients
 from phms_client.ui.patient_model import PATIENT_ID_ROLE, PatientTableModel, setup_patient_view
 from phms_client.ui.patient_search import PatientSearch
 from phms_client.ui.record_forms.launcher import RecordForms
+from phms_client.ui.report_actions import install_report_actions
 
 __all__ = ["MainWindow"]
 
@@ -72,6 +73,8 @@ class MainWindow(QMainWindow):
         self.record_forms.patient_created.connect(lambda _: self.search.refresh())
         self._build_actions()
         self._build_menus()
+        #: Patient report, statistical report, Error Check, registry export.
+        self.report_actions = install_report_actions(self, ctx)
         self._build_central()
         self._build_status_bar()
 

@@ -342,3 +342,32 @@ def test_a_date_with_no_patients_is_not_taken_for_an_id(qtbot: QtBot, window: Ma
     qtbot.waitUntil(lambda: bool(window.forms()), timeout=2_000)
     form = window.forms()[0]
     assert form.birth_edit.text() == "15 Jun 1880" and form.code_edit.text() == ""
+
+
+@pytest.mark.parametrize(
+    ("user", "expected"),
+    [
+        (
+            "t_clinician",
+            {"Patient &report…", "&Statistical report…", "&Error Check…"},
+        ),
+        (
+            "t_admin",
+            {"Patient &report…", "&Statistical report…", "&Error Check…", "Registry e&xport…"},
+        ),
+        ("t_clerk", set()),
+    ],
+)
+def test_report_entries_follow_the_group(
+    qtbot: QtBot, db: PgDatabase, user: str, expected: set[str]
+) -> None:
+    """Reports, Error Check and the registry export are in the menus for whoever may
+    use them, and absent for clerks (who never see clinical data)."""
+    wanted = {"Patient &report…", "&Statistical report…", "&Error Check…", "Registry e&xport…"}
+    with app_context(qtbot, config_for(db), user, live=False) as s:
+        w = MainWindow(s.ctx)
+        qtbot.addWidget(w)
+        menus = (w.patients_menu, w.tools_menu)
+        visible = {a.text() for m in menus for a in m.actions() if a.isVisible()} & wanted
+        w.close()
+    assert visible == expected
