@@ -12,7 +12,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from phms_admin import embedded
+from phms_admin import demo_course, embedded
 from phms_admin.connection import CommandError, connect, resolve_url
 from phms_client.clinical.patient_id import PatientIdFormat
 from phms_client.services import staff
@@ -215,9 +215,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
         url, server = info.url(), f"127.0.0.1:{info.port}"
     with connect(url) as conn:
         inserted = load(conn, args.patients, args.seed)
+        courses = booked = 0
+        if inserted:
+            ph_patients = list(
+                conn.execute(
+                    sa.text("SELECT id FROM phms.patient WHERE ph_group IS NOT NULL ORDER BY id")
+                ).scalars()
+            )
+            courses, booked = demo_course.load(conn, ph_patients, args.seed)
         ensure_demo_logins(conn)
     print(
-        f"Demo data ready: {inserted} new patients."
+        f"Demo data ready: {inserted} new patients, {courses} with a clinical course, "
+        f"{booked} appointments today."
         if inserted
         else "Patients already present; none added."
     )

@@ -197,7 +197,7 @@ def test_demo_loads_patients_in_the_site_format(
     migrate.upgrade(fresh_database.admin_url)
     url = ["--url", fresh_database.admin_url]
     code, out, _ = run(["demo", "--patients", "50", *url], capsys)
-    assert code == 0 and "50 new patients" in out
+    assert code == 0 and "50 new patients" in out and "10 appointments today" in out
     assert run(["demo", "--patients", "50", *url], capsys)[1].startswith("Patients already")
     engine = sa.create_engine(fresh_database.admin_url, poolclass=sa.pool.NullPool)
     with engine.connect() as conn:
@@ -210,6 +210,21 @@ def test_demo_loads_patients_in_the_site_format(
         ).scalar()
     engine.dispose()
     assert len(codes) == 50 and all(len(c) == 9 and c[7] == "-" for c in codes)
+    with engine.connect() as conn:
+        counts = conn.execute(
+            sa.text(
+                "SELECT (SELECT count(*) FROM phms.assessment WHERE kind = 'assessment'),"
+                " (SELECT count(*) FROM phms.assessment WHERE kind = 'followup'),"
+                " (SELECT count(*) FROM phms.six_minute_walk),"
+                " (SELECT count(*) FROM phms.medication),"
+                " (SELECT count(*) FROM phms.assessment_risk WHERE risk_stratum IS NOT NULL),"
+                " (SELECT count(*) FROM phms.appointment)"
+            )
+        ).one()
+    engine.dispose()
+    assessments, followups, walks, medications, with_risk, appointments = counts
+    assert assessments > 5 and followups > assessments and walks >= followups
+    assert medications >= assessments and with_risk > 0 and appointments == 10
     assert accented and accented > 0
     demo_clinician = fresh_database.engine_for("demo_clinician", "demo-password-2026")
     with demo_clinician.connect() as conn:
