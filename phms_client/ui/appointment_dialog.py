@@ -42,6 +42,7 @@ from phms_client.services import appointments, patients
 from phms_client.services.appointments import AppointmentInput, AppointmentRow, StaleAppointment
 from phms_client.services.patients import PatientSummary
 from phms_client.ui.context import AppContext
+from phms_client.ui.dates import DAY_DISPLAY, style_date_edit
 
 __all__ = ["AppointmentDialog", "PatientChoice", "clinic_zone"]
 
@@ -135,7 +136,7 @@ class AppointmentDialog(QDialog):
         )
         self.date_edit = QDateEdit(QDate(start.year, start.month, start.day))
         self.date_edit.setCalendarPopup(True)
-        self.date_edit.setDisplayFormat("ddd d MMM yyyy")
+        style_date_edit(self.date_edit, DAY_DISPLAY)
         self.time_edit = QTimeEdit(QTime(start.hour, start.minute))
         self.time_edit.setDisplayFormat("HH:mm")
         when = QHBoxLayout()

@@ -45,6 +45,7 @@ from phms_client.reports.tables import to_csv, to_xlsx
 from phms_client.services import reports
 from phms_client.services.reports import RenderedReport, TemplateInfo, TemplateInput
 from phms_client.ui.context import AppContext
+from phms_client.ui.dates import style_date_edit
 
 __all__ = ["ReportPreview", "TemplateEditor", "may_run_report"]
 
@@ -102,7 +103,7 @@ class ReportPreview(QWidget):
         self.to_date = QDateEdit(QDate.currentDate())
         for edit in (self.from_date, self.to_date):
             edit.setCalendarPopup(True)
-            edit.setDisplayFormat("d MMM yyyy")
+            style_date_edit(edit)
             edit.setEnabled(False)
         self.from_check.toggled.connect(self.from_date.setEnabled)
         self.to_check.toggled.connect(self.to_date.setEnabled)

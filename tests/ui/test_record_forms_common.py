@@ -222,3 +222,9 @@ def test_unknown_id_offers_new_patient_and_continues_with_it(
     assert form.header.patient.details.patient_code == code
     assert "Nováková, Eva" in form.header.patient_label.text()
     assert form.header.medications_label.text().startswith("No medications current on ")
+
+
+def test_study_date_reads_like_the_demographics(qtbot: QtBot, clinician: Session) -> None:
+    form = WalkForm(clinician.ctx, parent=clinician.windows)
+    show_form(qtbot, form)
+    assert form.header.date_edit.text() == format_day(TODAY)

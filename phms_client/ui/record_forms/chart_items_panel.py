@@ -60,9 +60,9 @@ from phms_client.services.chart import (
     StaleEntry,
 )
 from phms_client.ui.context import AppContext
+from phms_client.ui.dates import style_date_edit
 from phms_client.ui.guard import while_alive
 from phms_client.ui.record_forms.common import (
-    DATE_FORMAT,
     HINT_STYLE,
     ReasonDialog,
     banner,
@@ -219,8 +219,8 @@ class ItemDialog(QDialog):
         self.details_edit.setPlaceholderText(DETAILS_HINTS[kind])
         self.start_edit = QDateEdit()
         self.start_edit.setObjectName("item_started_on")
-        self.start_edit.setDisplayFormat(DATE_FORMAT)
         self.start_edit.setCalendarPopup(True)
+        style_date_edit(self.start_edit)
         self.start_edit.setMaximumDate(to_qdate(max(today, start)))
         self.start_edit.setDate(to_qdate(start))
         self.error_label = QLabel()
@@ -293,8 +293,8 @@ class StopDialog(QDialog):
         self.text_label.setTextFormat(Qt.TextFormat.PlainText)
         self.date_edit = QDateEdit()
         self.date_edit.setObjectName("item_stopped_on")
-        self.date_edit.setDisplayFormat(DATE_FORMAT)
         self.date_edit.setCalendarPopup(True)
+        style_date_edit(self.date_edit)
         self.date_edit.setMinimumDate(to_qdate(item.data.started_on))
         self.date_edit.setMaximumDate(to_qdate(max(today, stop, item.data.started_on)))
         self.date_edit.setDate(to_qdate(max(stop, item.data.started_on)))
@@ -393,8 +393,8 @@ class ChartItemsPanel(QWidget):
     def _build(self) -> None:
         self.date_edit = QDateEdit()
         self.date_edit.setObjectName("items_as_of")
-        self.date_edit.setDisplayFormat(DATE_FORMAT)
         self.date_edit.setCalendarPopup(True)
+        style_date_edit(self.date_edit)
         self.date_edit.setMaximumDate(to_qdate(max(self._today(), self._as_of)))
         self.date_edit.setDate(to_qdate(self._as_of))
         self.date_edit.setToolTip(
