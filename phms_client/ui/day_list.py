@@ -33,7 +33,7 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QAction, QColor, QFont, QPalette
+from PySide6.QtGui import QAction, QColor, QFont, QPainter, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDateEdit,
@@ -44,6 +44,9 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QStackedWidget,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QTableView,
     QToolButton,
     QVBoxLayout,
@@ -56,6 +59,7 @@ from phms_client.services import appointments
 from phms_client.services.appointments import AppointmentRow, DayList, StaleAppointment
 from phms_client.ui.appointment_dialog import AppointmentDialog, PatientChoice, clinic_zone
 from phms_client.ui.context import AppContext
+from phms_client.ui.dates import DAY_DISPLAY, style_date_edit
 
 __all__ = [
     "MARK_STYLE",
@@ -104,6 +108,49 @@ register_constraint_messages(
         "fk_appointment_patient_id_patient": "The patient of this appointment does not exist.",
     }
 )
+
+
+# --------------------------------------------------------------------------- status cell
+
+
+class StatusDelegate(QStyledItemDelegate):
+    """The status cell keeps its colour on the selected row.
+
+    The row highlight is drawn as usual, then the status colour as a rounded badge
+    inset by :attr:`INSET` pixels, so the row reads as selected and the status
+    (missed, due, arrived …) stays visible at a glance.
+    """
+
+    INSET: Final = 3
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex) -> None:
+        if not option.state & QStyle.StateFlag.State_Selected:
+            super().paint(painter, option, index)
+            return
+        background = index.data(Qt.ItemDataRole.BackgroundRole)
+        foreground = index.data(Qt.ItemDataRole.ForegroundRole)
+        if not isinstance(background, QColor):
+            super().paint(painter, option, index)
+            return
+        # The highlight alone (no text), then the badge, then the text in status colours.
+        plain = QStyleOptionViewItem(option)
+        self.initStyleOption(plain, index)
+        plain.text = ""
+        style = plain.widget.style() if plain.widget is not None else None
+        if style is not None:
+            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, plain, painter, plain.widget)
+        rect = option.rect.adjusted(self.INSET, self.INSET, -self.INSET, -self.INSET)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(background)
+        painter.drawRoundedRect(rect, 3, 3)
+        painter.setPen(foreground if isinstance(foreground, QColor) else QColor("#000000"))
+        font = index.data(Qt.ItemDataRole.FontRole)
+        if isinstance(font, QFont):
+            painter.setFont(font)
+        painter.drawText(rect, int(Qt.AlignmentFlag.AlignCenter), str(index.data() or ""))
+        painter.restore()
 
 
 # --------------------------------------------------------------------------- model
@@ -299,7 +346,7 @@ class DayListWidget(QWidget):
         self.today_button.clicked.connect(lambda: self.set_day(self.today()))
         self.date_edit = QDateEdit()
         self.date_edit.setCalendarPopup(True)
-        self.date_edit.setDisplayFormat("ddd d MMM yyyy")
+        style_date_edit(self.date_edit, DAY_DISPLAY)
         self.date_edit.setDate(QDate(self.day.year, self.day.month, self.day.day))
         self.date_edit.dateChanged.connect(self._date_picked)
         self.new_button = QPushButton("New appointment…")
@@ -317,6 +364,8 @@ class DayListWidget(QWidget):
         self.table = QTableView()
         self.table.setObjectName("appointments")
         self.table.setModel(self.model)
+        self.status_delegate = StatusDelegate(self.table)
+        self.table.setItemDelegateForColumn(COL_STATUS, self.status_delegate)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from PySide6.QtCore import QDate, Qt
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QMessageBox, QTableView
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 from sqlalchemy.orm import Session
@@ -25,6 +25,7 @@ from phms_client.ui.day_list import (
     REFRESH_MS,
     DayListModel,
     DayListWidget,
+    StatusDelegate,
 )
 from tests.harness import PgDatabase
 from tests.ui.clinic_support import (
@@ -120,6 +121,39 @@ def test_model_marks_the_day_at_a_fixed_clock(qtmodeltester: ModelTester) -> Non
     ]
     assert model.mark(6) is Mark.CANCELLED_EARLIER
     qtmodeltester.check(model)
+
+
+def test_selected_row_keeps_its_status_colour(qtbot: QtBot) -> None:
+    model = DayListModel(UTC)
+    model.set_rows(DAY, NOW)
+    table = QTableView()
+    qtbot.addWidget(table)
+    table.setModel(model)
+    table.setItemDelegateForColumn(COL_STATUS, StatusDelegate(table))
+    table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
+    table.resize(800, 400)
+    table.show()
+    qtbot.waitExposed(table)
+    row = next(r for r in range(model.rowCount()) if model.mark(r) is Mark.MISSED)
+    table.selectRow(row)
+    table.setFocus()
+    qtbot.wait(20)
+    image = table.viewport().grab().toImage()
+    cell = table.visualRect(model.index(row, COL_STATUS))
+    inset = StatusDelegate.INSET
+    # Inside the badge (left of the text): the status colour, not the highlight.
+    badge = image.pixelColor(cell.left() + inset + 4, cell.center().y())
+    assert badge == QColor(MARK_STYLE[Mark.MISSED][1])
+    # Around it, and in the other cells of the row: the selection highlight.
+    highlight = table.palette().highlight().color()
+
+    def near(colour: QColor) -> bool:  # (the style may shade the highlight slightly)
+        pairs = zip(colour.getRgb()[:3], highlight.getRgb()[:3], strict=True)
+        return all(abs(a - b) <= 8 for a, b in pairs)  # type: ignore[operator]
+
+    assert near(image.pixelColor(cell.left() + 1, cell.center().y()))
+    time_cell = table.visualRect(model.index(row, COL_TIME))
+    assert near(image.pixelColor(time_cell.right() - 2, time_cell.center().y()))
 
 
 def test_model_marks_at_each_30_minute_boundary() -> None:
