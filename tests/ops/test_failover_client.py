@@ -9,6 +9,7 @@ re-subscribes on the new primary, and the form's contents are saved there.
 from __future__ import annotations
 
 import psycopg
+import shiboken6
 from pytestqt.qtbot import QtBot
 
 from phms_client.clinical.demographics import DemographicsEntry
@@ -54,7 +55,8 @@ def test_unsaved_form_is_saved_to_the_promoted_standby(
         # The new primary's NOTIFY reaches the re-subscribed listener.
         qtbot.waitUntil(lambda: any(c.get("table") == "patient" for c in changes), timeout=5_000)
         assert session.presented == []
-        form.discard()
+        if shiboken6.isValid(form):  # a saved form closes itself
+            form.discard()
 
     with psycopg.connect(primary_standby.superuser_conninfo(1)) as conn:
         row = conn.execute(
