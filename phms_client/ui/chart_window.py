@@ -46,8 +46,9 @@ from phms_client.services.patients import PatientDetails
 from phms_client.ui.chart_clinical import ClinicalChartView
 from phms_client.ui.conflict_dialog import describe_change
 from phms_client.ui.context import AppContext
+from phms_client.ui.edit_window import LOCKED_TITLE
 from phms_client.ui.guard import while_alive
-from phms_client.ui.patient_form import LOCKED_TITLE, can_edit_patients
+from phms_client.ui.patient_form import can_edit_patients
 from phms_client.ui.record_forms.common import can_edit_clinical
 from phms_client.ui.record_forms.launcher import RecordForms
 

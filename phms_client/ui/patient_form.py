@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from PySide6.QtCore import Qt, Signal
@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QTableView,
@@ -55,7 +54,7 @@ from phms_client.services.patients import (
 )
 from phms_client.ui.conflict_dialog import Choice, ConflictDialog, describe_change
 from phms_client.ui.context import AppContext
-from phms_client.ui.guard import while_alive
+from phms_client.ui.edit_window import EditWindow
 from phms_client.ui.patient_model import PatientTableModel, setup_patient_view
 
 __all__ = [
@@ -68,7 +67,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-LOCKED_TITLE: Final = "PHMS — locked"
 EDITING_GROUPS: Final = frozenset({"clerk", "clinician", "admin"})
 FIELD_ORDER: Final = tuple(DemographicsEntry.__dataclass_fields__)
 
@@ -196,7 +194,7 @@ class DuplicateDialog(QDialog):
 # --------------------------------------------------------------------------- the form
 
 
-class PatientForm(QDialog):
+class PatientForm(EditWindow):
     """Create a patient (``patient_id=None``) or edit one. Non-modal."""
 
     #: Saved on the server; carries the new :class:`PatientDetails`.
@@ -206,6 +204,8 @@ class PatientForm(QDialog):
     #: The edit form has loaded (or reloaded) the record from the server.
     loaded = Signal(object)
 
+    WHAT = "patient"
+
     def __init__(
         self,
         ctx: AppContext,
@@ -214,27 +214,13 @@ class PatientForm(QDialog):
         prefill: DemographicsEntry | None = None,
         parent: QWidget | None = None,
     ):
-        super().__init__(parent)
-        self.ctx = ctx
+        super().__init__(ctx, parent)
         self.patient_id = patient_id
         self.details: PatientDetails | None = None
         self.conflict_dialog: ConflictDialog | None = None
         self.duplicate_dialog: DuplicateDialog | None = None
-        self.discard_box: QMessageBox | None = None
-        self._version: int | None = None
-        self._online = ctx.connection.online
         self._may_edit = can_edit_patients(ctx)
         self._ready = patient_id is None
-        self._saving = False
-        self._live_pending = False
-        self._closing_ok = False
-        self._data_hidden = False
-        self._title = ""
-        self._waiting_to_load = False
-        self._connected = True
-        self._keys: set[object] = set()
-        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        self.setModal(False)
 
         self._build()
         if prefill is not None:
@@ -249,8 +235,7 @@ class PatientForm(QDialog):
             self._set_status("Loading the patient…")
             self.fields_box.setEnabled(False)
             self._load()
-        ctx.connection.online_changed.connect(self.set_editable)
-        ctx.live.changed.connect(self._on_live_change)
+        self._follow_connection()
         self._update_buttons()
         self.code_edit.setFocus()
 
@@ -473,37 +458,8 @@ class PatientForm(QDialog):
 
     # ----------------------------------------------------------------- state
 
-    def set_editable(self, editable: bool) -> None:
-        """Offline: Save is disabled; the contents stay, and may still be typed into."""
-        self._online = editable
-        if editable:
-            self.connection_banner.hide()
-            if self._waiting_to_load:
-                self._waiting_to_load = False
-                self._set_status("Loading the patient…")
-                self._load()
-        else:
-            self.connection_banner.setText(
-                "The connection to the server is lost. What you typed is kept in this window; "
-                "Save is available again once PHMS has reconnected."
-            )
-            self.connection_banner.show()
-        self._update_buttons()
-
-    def hide_patient_data(self, hidden: bool) -> None:
-        """For the idle lock: nothing of the patient visible, not even in the title."""
-        self._data_hidden = hidden
-        self.content.setVisible(not hidden)
-        self.locked_label.setVisible(hidden)
-        if hidden and self.windowTitle() != LOCKED_TITLE:
-            self._title = self.windowTitle()
-            self.setWindowTitle(LOCKED_TITLE)
-        elif not hidden and self.windowTitle() == LOCKED_TITLE:
-            self.setWindowTitle(self._title)
-        for dialog in (self.conflict_dialog, self.duplicate_dialog):
-            if dialog is not None:
-                dialog.setVisible(not hidden)
-        self._update_buttons()
+    def _open_dialogs(self) -> tuple[QDialog | None, ...]:
+        return (self.conflict_dialog, self.duplicate_dialog)
 
     def _update_buttons(self) -> None:
         self.save_button.setEnabled(self.can_save)
@@ -513,39 +469,6 @@ class PatientForm(QDialog):
             self.save_button.setToolTip("Not connected to the server.")
         else:
             self.save_button.setToolTip("Save (Ctrl+S)")
-
-    def _set_saving(self, saving: bool) -> None:
-        self._saving = saving
-        self._set_status("Saving…" if saving else "")
-        self._update_buttons()
-        if not saving and self._live_pending:
-            self._live_pending = False
-            self._check_remote()
-
-    def _set_status(self, text: str) -> None:
-        self.status_label.setText(text)
-        self.status_label.setVisible(bool(text))
-
-    def _run(
-        self,
-        name: str,
-        fn: Callable[[], Any],
-        on_success: Callable[[Any], object],
-        on_error: Callable[[BaseException], object],
-    ) -> None:
-        key = (name, id(self))
-        self._keys.add(key)
-        self.ctx.tasks.run(
-            fn,
-            on_success=while_alive(self, on_success),
-            on_error=while_alive(self, on_error),
-            key=key,
-        )
-
-    def _cancel_tasks(self) -> None:
-        for key in self._keys:
-            self.ctx.tasks.cancel(key)
-        self._keys.clear()
 
     # ----------------------------------------------------------------- loading
 
@@ -821,45 +744,3 @@ class PatientForm(QDialog):
         self._update_buttons()
         self._set_status("Loading the patient…")
         self._load()
-
-    # ----------------------------------------------------------------- closing
-
-    def discard(self) -> None:
-        """Close without asking, throwing away unsaved entries (e.g. quitting anyway)."""
-        self._closing_ok = True
-        self.reject()
-
-    def reject(self) -> None:
-        if self._closing_ok or not self.is_dirty():
-            super().reject()
-            return
-        if self.discard_box is not None:
-            self.discard_box.raise_()
-            return
-        box = QMessageBox(
-            QMessageBox.Icon.Question,
-            "PHMS — Discard changes?",
-            "Close this form and throw away what you typed?",
-            QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
-            self,
-        )
-        box.setInformativeText("Your entries have not been saved.")
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        self.discard_box = box
-        box.finished.connect(lambda _: self._discard_decided(box))
-        box.open()
-
-    def _discard_decided(self, box: QMessageBox) -> None:
-        self.discard_box = None
-        button = box.clickedButton()
-        box.deleteLater()
-        if button is not None and box.standardButton(button) == QMessageBox.StandardButton.Discard:
-            self.discard()
-
-    def done(self, result: int) -> None:
-        self._cancel_tasks()
-        if self._connected:
-            self._connected = False
-            self.ctx.connection.online_changed.disconnect(self.set_editable)
-            self.ctx.live.changed.disconnect(self._on_live_change)
-        super().done(result)

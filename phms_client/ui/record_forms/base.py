@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
     QDialog,
     QHBoxLayout,
     QLabel,
-    QMessageBox,
     QPushButton,
     QScrollArea,
     QVBoxLayout,
@@ -38,7 +37,7 @@ from phms_client.services import chart as chart_service
 from phms_client.services import clinical_rules, patients
 from phms_client.services.chart import EntryNotFound, StaleEntry, Stamp
 from phms_client.ui.context import AppContext
-from phms_client.ui.guard import while_alive
+from phms_client.ui.edit_window import EditWindow
 from phms_client.ui.record_forms.common import (
     HINT_STYLE,
     DecimalField,
@@ -50,11 +49,9 @@ from phms_client.ui.record_forms.common import (
 )
 from phms_client.ui.record_forms.conflict import Choice, RecordConflictDialog, changed_by
 
-__all__ = ["LOCKED_TITLE", "RecordForm", "describe_stamp"]
+__all__ = ["RecordForm", "describe_stamp"]
 
 log = logging.getLogger(__name__)
-
-LOCKED_TITLE: Final = "PHMS — locked"
 
 
 def describe_stamp(stamp: Stamp) -> str:
@@ -70,7 +67,7 @@ def describe_stamp(stamp: Stamp) -> str:
     return text + "."
 
 
-class RecordForm(QDialog):
+class RecordForm(EditWindow):
     """Base of the assessment, vasodilator challenge and 6-minute walk forms."""
 
     #: Saved on the server; carries the record as stored (with derived values).
@@ -84,8 +81,6 @@ class RecordForm(QDialog):
 
     #: ``phms.<TABLE>``: the table the form writes (for notifications and deletion).
     TABLE: ClassVar[str] = ""
-    #: "assessment", "6-minute walk" … as the user reads it.
-    WHAT: ClassVar[str] = ""
 
     def __init__(
         self,
@@ -97,28 +92,14 @@ class RecordForm(QDialog):
         today: Callable[[], dt.date] = dt.date.today,
         parent: QWidget | None = None,
     ):
-        super().__init__(parent)
-        self.ctx = ctx
+        super().__init__(ctx, parent)
         self.record_id = record_id
         self.record: Any = None
         self.conflict_dialog: RecordConflictDialog | None = None
-        self.discard_box: QMessageBox | None = None
         self.reason_dialog: ReasonDialog | None = None
         self.fields: dict[str, DecimalField] = {}
-        self._version: int | None = None
         self._today = today
-        self._online = ctx.connection.online
         self._may_edit = can_edit_clinical(ctx)
-        self._saving = False
-        self._live_pending = False
-        self._closing_ok = False
-        self._data_hidden = False
-        self._waiting_to_load = False
-        self._connected = True
-        self._title = ""
-        self._keys: set[object] = set()
-        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        self.setModal(False)
 
         self.header = StudyHeader(ctx, today=today)
         self.header.patient_loaded.connect(self._patient_loaded)
@@ -137,8 +118,7 @@ class RecordForm(QDialog):
             self._load()
         elif patient_code:
             self.header.set_patient_code(patient_code)
-        ctx.connection.online_changed.connect(self.set_editable)
-        ctx.live.changed.connect(self._on_live_change)
+        self._follow_connection()
         self.set_editable(self._online)
         if record_id is None and not patient_code:
             self.header.date_edit.setFocus()
@@ -290,37 +270,8 @@ class RecordForm(QDialog):
     def is_dirty(self) -> bool:
         return self.snapshot() != self._baseline
 
-    def set_editable(self, editable: bool) -> None:
-        """Offline: Save waits for the reconnect; what is typed stays."""
-        self._online = editable
-        if editable:
-            self.connection_banner.hide()
-            if self._waiting_to_load:
-                self._waiting_to_load = False
-                self._set_status(f"Loading the {self.WHAT}…")
-                self._load()
-        else:
-            self.connection_banner.setText(
-                "The connection to the server is lost. What you typed is kept in this window; "
-                "Save is available again once PHMS has reconnected."
-            )
-            self.connection_banner.show()
-        self._update_buttons()
-
-    def hide_patient_data(self, hidden: bool) -> None:
-        """For the idle lock: nothing of the patient visible, not even in the title."""
-        self._data_hidden = hidden
-        self.content.setVisible(not hidden)
-        self.locked_label.setVisible(hidden)
-        if hidden and self.windowTitle() != LOCKED_TITLE:
-            self._title = self.windowTitle()
-            self.setWindowTitle(LOCKED_TITLE)
-        elif not hidden and self.windowTitle() == LOCKED_TITLE:
-            self.setWindowTitle(self._title)
-        for dialog in (self.conflict_dialog, self.reason_dialog):
-            if dialog is not None:
-                dialog.setVisible(not hidden)
-        self._update_buttons()
+    def _open_dialogs(self) -> tuple[QDialog | None, ...]:
+        return (self.conflict_dialog, self.reason_dialog)
 
     def _update_buttons(self) -> None:
         self.save_button.setEnabled(self.can_save)
@@ -345,34 +296,6 @@ class RecordForm(QDialog):
             self._title = title
         else:
             self.setWindowTitle(title)
-
-    def _set_status(self, text: str) -> None:
-        self.status_label.setText(text)
-        self.status_label.setVisible(bool(text))
-
-    def _set_saving(self, saving: bool) -> None:
-        self._saving = saving
-        self._set_status("Saving…" if saving else "")
-        self._update_buttons()
-        if not saving and self._live_pending:
-            self._live_pending = False
-            self._check_remote()
-
-    def _run(
-        self,
-        name: str,
-        fn: Callable[[], Any],
-        on_success: Callable[[Any], object],
-        on_error: Callable[[BaseException], object],
-    ) -> None:
-        key = (name, id(self))
-        self._keys.add(key)
-        self.ctx.tasks.run(
-            fn,
-            on_success=while_alive(self, on_success),
-            on_error=while_alive(self, on_error),
-            key=key,
-        )
 
     # ----------------------------------------------------------------- patient
 
@@ -733,41 +656,6 @@ class RecordForm(QDialog):
 
     # ----------------------------------------------------------------- closing
 
-    def reject(self) -> None:
-        if self._closing_ok or not self.is_dirty():
-            super().reject()
-            return
-        if self.discard_box is not None:
-            self.discard_box.raise_()
-            return
-        box = QMessageBox(
-            QMessageBox.Icon.Question,
-            "PHMS — Discard changes?",
-            "Close this form and throw away what you typed?",
-            QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
-            self,
-        )
-        box.setInformativeText("Your entries have not been saved.")
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        self.discard_box = box
-        box.finished.connect(lambda _: self._discard_decided(box))
-        box.open()
-
-    def _discard_decided(self, box: QMessageBox) -> None:
-        self.discard_box = None
-        button = box.clickedButton()
-        box.deleteLater()
-        if button is not None and box.standardButton(button) == QMessageBox.StandardButton.Discard:
-            self._closing_ok = True
-            self.reject()
-
-    def done(self, result: int) -> None:
-        for key in self._keys:
-            self.ctx.tasks.cancel(key)
-        self._keys.clear()
+    def _cancel_tasks(self) -> None:
+        super()._cancel_tasks()
         self.header.cancel()
-        if self._connected:
-            self._connected = False
-            self.ctx.connection.online_changed.disconnect(self.set_editable)
-            self.ctx.live.changed.disconnect(self._on_live_change)
-        super().done(result)

@@ -1,0 +1,191 @@
+"""What the non-modal editing windows share: the patient form and the clinical record forms.
+
+Their state while saving, offline handling (contents kept, Save waits for the
+reconnect), hiding for the idle lock, the task bookkeeping, live notes arriving
+and "close with unsaved changes?". Each form builds its own widgets and says how
+it loads, saves and compares; the names this class uses are listed under
+"for subclasses".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ClassVar, Final
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialog, QLabel, QMessageBox, QPushButton, QWidget
+
+from phms_client.ui.context import AppContext
+from phms_client.ui.guard import while_alive
+
+__all__ = ["LOCKED_TITLE", "EditWindow"]
+
+LOCKED_TITLE: Final = "PHMS — locked"
+
+
+class EditWindow(QDialog):
+    """Base of :class:`PatientForm` and :class:`RecordForm`. Non-modal, deleted on close."""
+
+    #: "patient", "assessment", "6-minute walk" … as the user reads it.
+    WHAT: ClassVar[str] = ""
+
+    # Built by the subclass.
+    content: QWidget
+    locked_label: QLabel
+    connection_banner: QLabel
+    status_label: QLabel
+    save_button: QPushButton
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.ctx = ctx
+        self.discard_box: QMessageBox | None = None
+        self._version: int | None = None
+        self._online = ctx.connection.online
+        self._saving = False
+        self._live_pending = False
+        self._closing_ok = False
+        self._data_hidden = False
+        self._title = ""
+        self._waiting_to_load = False
+        self._connected = True
+        self._keys: set[object] = set()
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.setModal(False)
+
+    # ----------------------------------------------------------------- for subclasses
+
+    def is_dirty(self) -> bool:
+        raise NotImplementedError
+
+    def _update_buttons(self) -> None:
+        raise NotImplementedError
+
+    def _load(self) -> None:
+        raise NotImplementedError
+
+    def _check_remote(self) -> None:
+        raise NotImplementedError
+
+    def _on_live_change(self, payload: Mapping[str, Any]) -> None:
+        raise NotImplementedError
+
+    def _open_dialogs(self) -> Iterable[QDialog | None]:
+        """The form's own dialogs that may be open (hidden with it by the idle lock)."""
+        return ()
+
+    # ----------------------------------------------------------------- state
+
+    def _follow_connection(self) -> None:
+        """Follow going offline / online and the live change notes, until :meth:`done`."""
+        self.ctx.connection.online_changed.connect(self.set_editable)
+        self.ctx.live.changed.connect(self._on_live_change)
+
+    def set_editable(self, editable: bool) -> None:
+        """Offline: Save waits for the reconnect; what is typed stays."""
+        self._online = editable
+        if editable:
+            self.connection_banner.hide()
+            if self._waiting_to_load:
+                self._waiting_to_load = False
+                self._set_status(f"Loading the {self.WHAT}…")
+                self._load()
+        else:
+            self.connection_banner.setText(
+                "The connection to the server is lost. What you typed is kept in this window; "
+                "Save is available again once PHMS has reconnected."
+            )
+            self.connection_banner.show()
+        self._update_buttons()
+
+    def hide_patient_data(self, hidden: bool) -> None:
+        """For the idle lock: nothing of the patient visible, not even in the title."""
+        self._data_hidden = hidden
+        self.content.setVisible(not hidden)
+        self.locked_label.setVisible(hidden)
+        if hidden and self.windowTitle() != LOCKED_TITLE:
+            self._title = self.windowTitle()
+            self.setWindowTitle(LOCKED_TITLE)
+        elif not hidden and self.windowTitle() == LOCKED_TITLE:
+            self.setWindowTitle(self._title)
+        for dialog in self._open_dialogs():
+            if dialog is not None:
+                dialog.setVisible(not hidden)
+        self._update_buttons()
+
+    def _set_saving(self, saving: bool) -> None:
+        self._saving = saving
+        self._set_status("Saving…" if saving else "")
+        self._update_buttons()
+        if not saving and self._live_pending:
+            self._live_pending = False
+            self._check_remote()
+
+    def _set_status(self, text: str) -> None:
+        self.status_label.setText(text)
+        self.status_label.setVisible(bool(text))
+
+    # ----------------------------------------------------------------- tasks
+
+    def _run(
+        self,
+        name: str,
+        fn: Callable[[], Any],
+        on_success: Callable[[Any], object],
+        on_error: Callable[[BaseException], object],
+    ) -> None:
+        key = (name, id(self))
+        self._keys.add(key)
+        self.ctx.tasks.run(
+            fn,
+            on_success=while_alive(self, on_success),
+            on_error=while_alive(self, on_error),
+            key=key,
+        )
+
+    def _cancel_tasks(self) -> None:
+        for key in self._keys:
+            self.ctx.tasks.cancel(key)
+        self._keys.clear()
+
+    # ----------------------------------------------------------------- closing
+
+    def discard(self) -> None:
+        """Close without asking, throwing away unsaved entries (e.g. quitting anyway)."""
+        self._closing_ok = True
+        self.reject()
+
+    def reject(self) -> None:
+        if self._closing_ok or not self.is_dirty():
+            super().reject()
+            return
+        if self.discard_box is not None:
+            self.discard_box.raise_()
+            return
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "PHMS — Discard changes?",
+            "Close this form and throw away what you typed?",
+            QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        box.setInformativeText("Your entries have not been saved.")
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        self.discard_box = box
+        box.finished.connect(lambda _: self._discard_decided(box))
+        box.open()
+
+    def _discard_decided(self, box: QMessageBox) -> None:
+        self.discard_box = None
+        button = box.clickedButton()
+        box.deleteLater()
+        if button is not None and box.standardButton(button) == QMessageBox.StandardButton.Discard:
+            self.discard()
+
+    def done(self, result: int) -> None:
+        self._cancel_tasks()
+        if self._connected:
+            self._connected = False
+            self.ctx.connection.online_changed.disconnect(self.set_editable)
+            self.ctx.live.changed.disconnect(self._on_live_change)
+        super().done(result)
