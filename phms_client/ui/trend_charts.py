@@ -26,7 +26,7 @@ from PySide6.QtWidgets import QGridLayout, QWidget
 
 from phms_client.services.chart import AssessmentRecord, Chart, WalkRecord
 
-__all__ = ["TrendCharts", "TrendSeries", "trend_series"]
+__all__ = ["TrendCharts", "TrendSeries", "month_ticks", "trend_series", "x_margin", "y_range"]
 
 Point = tuple[dt.date, float]
 
@@ -37,6 +37,12 @@ ORANGE: Final = "#d9661f"
 GREY: Final = "#8a8a8a"
 #: Plain labels on the peptides' log axis (pyqtgraph would write 2·10³ and crowd them).
 PEPTIDE_TICKS: Final = (10, 30, 100, 200, 300, 500, 1000, 2000, 5000, 10000, 30000, 100000)
+#: The least y span each chart shows (peptides in decades of the log axis), so one
+#: measurement, or a flat course, is not drawn against a meaningless 53.6–54.4 scale.
+MIN_SPAN: Final = {"walk": 100.0, "peptide": 0.6, "mpap": 10.0, "pvr": 2.0}
+#: Up to this many days the x axis names months (pyqtgraph would often label just a year).
+MONTH_TICKS_UP_TO_DAYS: Final = 2 * 366
+MONTHS: Final = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,50 @@ def trend_series(chart: Chart) -> TrendSeries:
 
 def _stamp(day: dt.date) -> float:
     return dt.datetime(day.year, day.month, day.day, 12, tzinfo=dt.UTC).timestamp()
+
+
+def x_margin(first: dt.date, last: dt.date) -> float:
+    """Seconds either side of the dates: 8 % of the course, at least 30 days, so the
+    first and last points (and their symbols) sit inside the plot, not on its edge."""
+    return max(30 * 86400.0, (_stamp(last) - _stamp(first)) * 0.08)
+
+
+def y_range(values: Sequence[float], min_span: float, log: bool = False) -> tuple[float, float]:
+    """The y range for ``values``: at least ``min_span`` (and ±10 % of a single value on a
+    linear axis) centred on them, plus 10 % padding; log10 units when ``log``."""
+    ys = [math.log10(v) for v in values if v > 0] if log else list(values)
+    if not ys:
+        return (0.0, 1.0)
+    low, high = min(ys), max(ys)
+    middle = (low + high) / 2
+    span = max(high - low, min_span, 0.0 if log else 0.2 * abs(middle))
+    if span > high - low:
+        low, high = middle - span / 2, middle + span / 2
+    pad = span * 0.1
+    return (low - pad, high + pad)
+
+
+def month_ticks(start: float, end: float) -> list[tuple[float, str]] | None:
+    """Month ticks between two timestamps (``Nov 2025``, ``Feb 2026``, ``May`` …), every
+    1, 2, 3 or 6 months so there are at most 6; None for longer spans (years suffice)."""
+    if end - start > MONTH_TICKS_UP_TO_DAYS * 86400.0:
+        return None
+    first = dt.datetime.fromtimestamp(start, dt.UTC)
+    last = dt.datetime.fromtimestamp(end, dt.UTC)
+    months = (last.year - first.year) * 12 + last.month - first.month + 1
+    step = next((s for s in (1, 2, 3, 6) if months / s <= 6), 12)
+    ticks: list[tuple[float, str]] = []
+    year, month = first.year, first.month
+    shown_year: int | None = None
+    while (year, month) <= (last.year, last.month):
+        stamp = dt.datetime(year, month, 1, tzinfo=dt.UTC).timestamp()
+        if (month - 1) % step == 0 and start <= stamp <= end:
+            label = MONTHS[month - 1]
+            if year != shown_year:
+                label, shown_year = f"{label} {year}", year
+            ticks.append((stamp, label))
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return ticks
 
 
 class TrendCharts(QWidget):
@@ -204,10 +254,13 @@ class TrendCharts(QWidget):
             item.enableAutoRange()
         dates = s.dates
         x_range = None
+        ticks = None
         if dates:
-            first, last = _stamp(dates[0]), _stamp(dates[-1])
-            margin = max(15 * 86400.0, (last - first) * 0.05)
-            x_range = (first - margin, last + margin)
+            margin = x_margin(dates[0], dates[-1])
+            x_range = (_stamp(dates[0]) - margin, _stamp(dates[-1]) + margin)
+            ticks = month_ticks(*x_range)
+        for plot in self.plots.values():
+            plot.getPlotItem().getAxis("bottom").setTicks(None if ticks is None else [ticks])
 
         def finish(key: str, points: Sequence[Point], *lines: float, log: bool = False) -> None:
             plot = self.plots[key]
@@ -218,6 +271,9 @@ class TrendCharts(QWidget):
                 self._cut_off(plot, value, log)
             if x_range is not None:
                 plot.setXRange(*x_range, padding=0)
+            if key in MIN_SPAN:
+                values = [v for _, v in points]
+                plot.setYRange(*y_range(values, MIN_SPAN[key], log), padding=0)
 
         self._line(self.plots["walk"], s.walk_m, BLUE, "6MWD")
         finish("walk", s.walk_m, 440, 165)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 from collections.abc import Iterator
 
 import pytest
@@ -10,7 +12,14 @@ from sqlalchemy.orm import Session
 
 from phms_admin import embedded
 from phms_client.services import chart as chart_service
-from phms_client.ui.trend_charts import TrendCharts, TrendSeries, trend_series
+from phms_client.ui.trend_charts import (
+    MIN_SPAN,
+    TrendCharts,
+    TrendSeries,
+    month_ticks,
+    trend_series,
+    y_range,
+)
 from tests.db.reports_data import add_person, migrated_database
 from tests.harness import PgDatabase
 from tests.ui.reports_env import capture, story_patient
@@ -78,3 +87,66 @@ def test_a_new_patient_shows_empty_charts(qtbot: QtBot, charts: dict[str, object
     widget.show()
     qtbot.waitExposed(widget)
     assert not widget.grab().toImage().isNull()
+
+
+# --------------------------------------------------------------------------- axes
+
+TODAY = dt.date(2026, 11, 24)
+
+
+def ago(days: int) -> dt.date:
+    return TODAY - dt.timedelta(days=days)
+
+
+def test_one_value_gets_a_sensible_range() -> None:
+    low, high = y_range([43.0], MIN_SPAN["mpap"])
+    assert low < 43.0 - 4 and high > 43.0 + 4  # not 42.6–43.4
+    assert abs((low + high) / 2 - 43.0) < 1e-9
+    low, high = y_range([13.24], MIN_SPAN["pvr"])
+    assert high - low >= 0.2 * 13.24  # ±10 % of the value when that is more
+    low, high = y_range([1840.0], MIN_SPAN["peptide"], log=True)
+    assert high - low >= MIN_SPAN["peptide"] and low < math.log10(1840) < high
+    low, high = y_range([290.0, 495.0], MIN_SPAN["walk"])  # a real course: padded only
+    assert 250 < low < 290 and 495 < high < 540
+
+
+def test_months_on_a_short_course_years_on_a_long_one() -> None:
+    start, end = (
+        dt.datetime(2025, 10, 10, tzinfo=dt.UTC).timestamp(),
+        dt.datetime(2026, 11, 25, tzinfo=dt.UTC).timestamp(),
+    )
+    assert [label for _, label in month_ticks(start, end) or []] == [
+        "Jan 2026",
+        "Apr",
+        "Jul",
+        "Oct",
+    ]
+    few = month_ticks(start, dt.datetime(2026, 1, 20, tzinfo=dt.UTC).timestamp())
+    assert [label for _, label in few or []] == ["Nov 2025", "Dec", "Jan 2026"]
+    assert month_ticks(start, start + 3 * 366 * 86400.0) is None
+
+
+def test_single_measurements_and_a_one_year_course(qtbot: QtBot) -> None:
+    widget = TrendCharts()
+    qtbot.addWidget(widget)
+    widget.set_series(
+        TrendSeries(
+            walk_m=((ago(378), 296.0), (ago(198), 402.0), (ago(29), 468.0)),
+            mpap=((ago(380), 43.0),),
+            pvr=((ago(380), 13.24),),
+            dates=(ago(380), ago(378), ago(198), ago(29)),
+        )
+    )
+    widget.resize(660, 540)
+    widget.show()
+    qtbot.waitExposed(widget)
+    (x0, x1), (y0, y1) = widget.plots["mpap"].getPlotItem().getViewBox().viewRange()
+    assert y0 < 43.0 - 4 and y1 > 43.0 + 4
+    # The last walk sits well inside the plot, not on its right edge.
+    last = dt.datetime(ago(29).year, ago(29).month, ago(29).day, 12, tzinfo=dt.UTC).timestamp()
+    assert x1 - last >= 30 * 86400.0 and (x1 - last) / (x1 - x0) > 0.05
+    labels = [
+        label for _, label in widget.plots["walk"].getPlotItem().getAxis("bottom")._tickLevels[0]
+    ]
+    assert labels == ["Jan 2026", "Apr", "Jul", "Oct"]
+    capture(qtbot, widget, "trend-charts-single-values")
