@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from phms_client.clinical.demographics import DemographicsEntry, format_day, parse_day
+from phms_client.services import chart as chart_service
 from phms_client.services.patients import PatientDetails
 from phms_client.ui.chart_window import ChartWindow
 from phms_client.ui.context import AppContext
@@ -266,6 +267,23 @@ class MainWindow(QMainWindow):
             chart.hide_patient_data(True)
         chart.show()
         return chart
+
+    def open_record(self, patient_id: int, table: str, record_id: int) -> None:
+        """Show the patient's chart and open one of its records (from the Error Check).
+
+        An assessment row may be an assessment or a followup; which form fits is
+        asked of the server first.
+        """
+        self.open_chart(patient_id)
+        if table != "assessment":
+            self.record_forms.open_record(table, record_id)
+            return
+
+        def kind() -> str:
+            with self.ctx.db.session() as s:
+                return chart_service.get_assessment(s, record_id).data.kind
+
+        self.ctx.tasks.run(kind, on_success=lambda k: self.record_forms.open_record(k, record_id))
 
     def open_new_patient(self, prefill: DemographicsEntry | None = None) -> PatientForm | None:
         """Open an empty form (prefilled from the search box when it holds an ID, a date or a

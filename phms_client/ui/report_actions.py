@@ -73,8 +73,11 @@ class ReportActions:
         window = self.error_check_window
         if window is None or not shiboken6.isValid(window):
             window = ErrorCheckWindow(self.ctx, self.window)
+            open_record = getattr(self.window, "open_record", None)
             open_chart = getattr(self.window, "open_chart", None)
-            if open_chart is not None:
+            if open_record is not None:
+                window.open_record.connect(open_record)
+            elif open_chart is not None:
                 window.open_record.connect(lambda pid, _table, _rid: open_chart(pid))
             self.error_check_window = window
         window.show()

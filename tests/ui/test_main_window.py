@@ -371,3 +371,51 @@ def test_report_entries_follow_the_group(
         visible = {a.text() for m in menus for a in m.actions() if a.isVisible()} & wanted
         w.close()
     assert visible == expected
+
+
+def test_error_check_hit_opens_the_record_in_the_right_form(qtbot: QtBot, db: PgDatabase) -> None:
+    """Double-clicking an Error Check hit (its open_record signal) shows the chart and
+    opens that very record, in the followup form when the row is a followup."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from phms_client.services import chart, patients
+    from phms_client.services.chart import AssessmentInput, WalkInput
+
+    with app_context(qtbot, config_for(db), "t_clinician", live=False) as s:
+        with s.ctx.db.session() as session:
+            pid = patients.create(
+                session,
+                patients.PatientInput(
+                    patient_code=unique_code(),
+                    family_name="Kovačević",
+                    given_name="Ana",
+                    sex="female",
+                    birth_date=dt.date(1962, 4, 5),
+                ),
+            ).id
+            chart.create_assessment(
+                session,
+                AssessmentInput(pid, dt.date(2024, 1, 10), height_cm=Decimal(165)),
+            )
+            followup = chart.create_assessment(
+                session, AssessmentInput(pid, dt.date(2024, 6, 1), kind="followup", who_fc=2)
+            ).id
+            walk = chart.create_walk(session, WalkInput(pid, dt.date(2024, 6, 1), Decimal(410))).id
+        w = MainWindow(s.ctx)
+        qtbot.addWidget(w)
+        error_check = w.report_actions.open_error_check()
+        error_check.open_record.emit(pid, "assessment", followup)
+        qtbot.waitUntil(lambda: len(w.record_forms.forms()) == 1, timeout=5_000)
+        error_check.open_record.emit(pid, "six_minute_walk", walk)
+        qtbot.waitUntil(lambda: len(w.record_forms.forms()) == 2, timeout=5_000)
+        opened = {
+            (type(f).__name__, f.record_id, getattr(f, "kind", None))
+            for f in w.record_forms.forms()
+        }
+        assert pid in w.charts
+        for form in w.record_forms.forms():
+            form.close()
+        error_check.close()
+        w.close()
+    assert opened == {("AssessmentForm", followup, "followup"), ("WalkForm", walk, None)}

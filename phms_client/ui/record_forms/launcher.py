@@ -101,8 +101,13 @@ class RecordForms(QObject):
 
     def open_entry(self, entry: TimelineEntry) -> RecordForm | None:
         """Open a timeline entry (one window per record; raised if already open)."""
-        table = "assessment" if entry.kind in ("assessment", "followup") else entry.kind
-        key = (table, entry.record_id)
+        return self.open_record(entry.kind, entry.record_id)
+
+    def open_record(self, kind: str, record_id: int) -> RecordForm | None:
+        """Open an existing record of ``kind`` (assessment, followup, vasodilator_challenge,
+        six_minute_walk); one window per record, raised if already open."""
+        table = "assessment" if kind in ("assessment", "followup") else kind
+        key = (table, record_id)
         form = self._by_record.get(key)
         if form is not None and shiboken6.isValid(form) and form.isVisible():
             form.raise_()
@@ -110,7 +115,7 @@ class RecordForms(QObject):
             return form
         if not self.may_enter:
             return None
-        form = form_for(self.ctx, entry.kind, entry.record_id, parent=self.window)
+        form = form_for(self.ctx, kind, record_id, parent=self.window)
         self._by_record[key] = form
         self._keep(form)
         form.show()
