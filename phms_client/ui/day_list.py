@@ -35,7 +35,6 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QAction, QColor, QFont, QPainter, QPalette
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QDateEdit,
     QHBoxLayout,
     QHeaderView,
@@ -60,6 +59,7 @@ from phms_client.services.appointments import AppointmentRow, DayList, StaleAppo
 from phms_client.ui.appointment_dialog import AppointmentDialog, PatientChoice, clinic_zone
 from phms_client.ui.context import AppContext
 from phms_client.ui.dates import DAY_DISPLAY, style_date_edit
+from phms_client.ui.table_view import setup_list_view
 
 __all__ = [
     "MARK_STYLE",
@@ -366,18 +366,8 @@ class DayListWidget(QWidget):
         self.table.setModel(self.model)
         self.status_delegate = StatusDelegate(self.table)
         self.table.setItemDelegateForColumn(COL_STATUS, self.status_delegate)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
-        self.table.setTabKeyNavigation(False)
-        self.table.verticalHeader().hide()
-        self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 10)
+        setup_list_view(self.table, row_padding=10, tab_key_navigation=False)
         header = self.table.horizontalHeader()
-        header.setHighlightSections(False)
-        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(COL_PATIENT, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(COL_NOTE, QHeaderView.ResizeMode.Stretch)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)

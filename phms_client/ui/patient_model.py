@@ -21,10 +21,11 @@ from PySide6.QtCore import (
     Signal,
 )
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import QAbstractItemView, QApplication, QHeaderView, QTableView
+from PySide6.QtWidgets import QApplication, QHeaderView, QTableView
 
 from phms_client.clinical.demographics import SEX_LABELS, STATUS_LABELS, age_on, format_day
 from phms_client.services.patients import PatientSummary
+from phms_client.ui.table_view import setup_list_view
 
 __all__ = ["PATIENT_ID_ROLE", "PatientTableModel", "setup_patient_view"]
 
@@ -175,19 +176,14 @@ _SAMPLES: Final = {
 def setup_patient_view(view: QTableView) -> None:
     """One look for every list of patients: whole rows, steady column widths, the name
     taking the room that is left. Call after ``setModel``."""
-    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    view.setAlternatingRowColors(True)
-    view.setTabKeyNavigation(False)
-    view.setWordWrap(False)
+    setup_list_view(
+        view,
+        row_padding=10,
+        tab_key_navigation=False,
+        resize_mode=QHeaderView.ResizeMode.Interactive,
+    )
     metrics = view.fontMetrics()
-    view.verticalHeader().hide()
-    view.verticalHeader().setDefaultSectionSize(metrics.height() + 10)
     header = view.horizontalHeader()
-    header.setHighlightSections(False)
-    header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
     padding = 3 * metrics.averageCharWidth()
     header_metrics = header.fontMetrics()
     for column, sample in _SAMPLES.items():

@@ -28,7 +28,6 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QCompleter,
@@ -37,7 +36,6 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -71,6 +69,7 @@ from phms_client.ui.record_forms.common import (
     to_qdate,
 )
 from phms_client.ui.record_forms.conflict import Choice, RecordConflictDialog
+from phms_client.ui.table_view import setup_list_view
 
 __all__ = ["KIND_LABELS", "ChartItemsPanel", "ItemDialog", "ItemsModel", "StopDialog"]
 
@@ -420,18 +419,8 @@ class ChartItemsPanel(QWidget):
             view = QTableView()
             view.setObjectName(f"items_{kind}")
             view.setModel(model)
-            view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-            view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-            view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-            view.setAlternatingRowColors(True)
-            view.setWordWrap(False)
-            view.verticalHeader().hide()
-            view.verticalHeader().setDefaultSectionSize(view.fontMetrics().height() + 8)
-            header = view.horizontalHeader()
-            header.setHighlightSections(False)
-            header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-            header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-            header.setStretchLastSection(True)
+            setup_list_view(view)
+            view.horizontalHeader().setStretchLastSection(True)
             view.selectionModel().currentRowChanged.connect(lambda *_: self._update_buttons())
             self.models[kind] = model
             self.views[kind] = view
