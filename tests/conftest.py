@@ -9,35 +9,23 @@ and the client use.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from phms_admin import embedded, migrate
 from phms_client.services import staff
-from tests.harness import STAFF, STAFF_PASSWORD, PgDatabase, create_database
+from tests.harness import STAFF, STAFF_PASSWORD, PgDatabase, create_database, embedded_server
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[embedded.ServerInfo]:
-    # Not under pytest's basetemp: pytest keeps that folder private (0700), and
-    # as root the server runs as its own system user, who must reach its data.
-    base = Path(tempfile.mkdtemp(prefix="phms-test-pg-"))
-    data_dir = base / "data"
-    info = embedded.initdb(data_dir, port=None, listen="127.0.0.1")
-    embedded.start(data_dir)
-    try:
+    with embedded_server("phms-test-pg-") as info:
         yield info
-    finally:
-        embedded.stop(data_dir)
-        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

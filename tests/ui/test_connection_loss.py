@@ -6,8 +6,6 @@ the session's shared one: this module starts a dedicated embedded server.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,39 +14,20 @@ import sqlalchemy as sa
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
-from phms_admin import embedded, migrate
+from phms_admin import embedded
 from phms_client.db.database import Database
 from phms_client.db.errors import ErrorKind
-from phms_client.services import staff
-from tests.harness import STAFF_PASSWORD, PgDatabase, create_database
+from tests import harness
+from tests.harness import PgDatabase
 from tests.ui.shell_support import logged_in_shell, server_settings, write_location
 
 
 @pytest.fixture(scope="module")
 def own_server() -> Iterator[tuple[Path, PgDatabase]]:
-    base = Path(tempfile.mkdtemp(prefix="phms-test-loss-"))
-    data_dir = base / "data"
-    info = embedded.initdb(data_dir, port=None, listen="127.0.0.1")
-    embedded.start(data_dir)
-    try:
-        database = PgDatabase(info, "phms_loss")
-        create_database(info, database.name)
-        migrate.upgrade(database.admin_url)
-        engine = sa.create_engine(database.admin_url, poolclass=sa.pool.NullPool)
-        with engine.begin() as conn:
-            staff.create(conn, "t_clinician", "clinician", STAFF_PASSWORD)
-            # Chosen already: no forced password change at login.
-            conn.execute(
-                sa.text(
-                    "INSERT INTO phms.staff_account (name, must_change_password) "
-                    "VALUES ('t_clinician', false)"
-                )
-            )
-        engine.dispose()
-        yield data_dir, database
-    finally:
-        embedded.stop(data_dir)
-        shutil.rmtree(base, ignore_errors=True)
+    # Chosen already: no forced password change at login.
+    logins = {"t_clinician": "clinician"}
+    with harness.own_server("phms-test-loss-", "phms_loss", logins, passwords_chosen=True) as db:
+        yield db.server.data_dir, db
 
 
 def session_user(db: Database) -> str:

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import shiboken6
@@ -15,14 +12,15 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
-from phms_admin import embedded, migrate
+from phms_admin import embedded
 from phms_client.clinical.demographics import DemographicsEntry
 from phms_client.db.database import Database
-from phms_client.services import patients, staff
+from phms_client.services import patients
 from phms_client.services.patients import PatientDetails, PatientInput
 from phms_client.ui.patient_form import PatientForm
+from tests import harness
 from tests.db.test_client_login import config_for
-from tests.harness import STAFF_PASSWORD, PgDatabase, create_database, unique_code
+from tests.harness import PgDatabase, unique_code
 from tests.ui.patient_env import (
     Session,
     app_context,
@@ -398,22 +396,8 @@ def test_closing_a_changed_form_asks_first(qtbot: QtBot, session: Session) -> No
 @pytest.fixture
 def own_server() -> Iterator[PgDatabase]:
     """A server of its own, which the test may stop and start again."""
-    base = Path(tempfile.mkdtemp(prefix="phms-test-own-pg-"))
-    data_dir = base / "data"
-    info = embedded.initdb(data_dir, port=None, listen="127.0.0.1")
-    embedded.start(data_dir)
-    try:
-        database = PgDatabase(info, "phms")
-        create_database(info, database.name)
-        migrate.upgrade(database.admin_url)
-        engine = sa.create_engine(database.admin_url, poolclass=sa.pool.NullPool)
-        with engine.begin() as conn:
-            staff.create(conn, "t_clerk", "clerk", STAFF_PASSWORD)
-        engine.dispose()
+    with harness.own_server("phms-test-own-pg-", "phms", {"t_clerk": "clerk"}) as database:
         yield database
-    finally:
-        embedded.stop(data_dir)
-        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.mark.slow
