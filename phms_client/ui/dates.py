@@ -1,9 +1,11 @@
-"""One look for every date edit: ``24 Nov 2026``, as demographics write dates.
+"""One look for every date edit: ``24.11.2026``, day first, typed as digits.
 
-``dd.MM.yyyy`` reads as 11 Mar or 3 Nov depending on the reader; the month
-name does not. Month names are English whatever the system locale, matching
-:func:`phms_client.clinical.demographics.format_day` (and typing ``24 Nov 2026``
-works on every machine).
+Dates that are only shown (demographics, charts) use month names
+(:func:`phms_client.clinical.demographics.format_day`), which no reader can
+misread. Date *edits* keep digits: a QDateEdit with a month-name section
+silently ignores a typed month number ("03.03.1956" became 3 Nov 1956), and
+clinic staff type dates as digits. The format is fixed, not the system's, so
+every workstation reads and takes dates the same way.
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ from PySide6.QtWidgets import QDateEdit
 
 __all__ = ["DATE_DISPLAY", "DAY_DISPLAY", "style_date_edit"]
 
-#: Same shape as ``format_day``: ``24 Nov 2026``.
-DATE_DISPLAY: Final = "d MMM yyyy"
+#: Day first, digits: ``24.11.2026``.
+DATE_DISPLAY: Final = "dd.MM.yyyy"
 #: With the weekday, where the day of the week matters (clinic day, appointments).
-DAY_DISPLAY: Final = "ddd d MMM yyyy"
+DAY_DISPLAY: Final = "ddd dd.MM.yyyy"
 _LOCALE: Final = QLocale(QLocale.Language.English, QLocale.Country.UnitedKingdom)
 
 

@@ -224,7 +224,9 @@ def test_unknown_id_offers_new_patient_and_continues_with_it(
     assert form.header.medications_label.text().startswith("No medications current on ")
 
 
-def test_study_date_reads_like_the_demographics(qtbot: QtBot, clinician: Session) -> None:
+def test_study_date_is_day_first_digits(qtbot: QtBot, clinician: Session) -> None:
+    """Typed as digits, like every date edit (phms_client.ui.dates); the header's
+    weekday label names the day in words."""
     form = WalkForm(clinician.ctx, parent=clinician.windows)
     show_form(qtbot, form)
-    assert form.header.date_edit.text() == format_day(TODAY)
+    assert form.header.date_edit.text() == TODAY.strftime("%d.%m.%Y")
