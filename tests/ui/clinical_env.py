@@ -8,11 +8,9 @@ widgets, and the database is asked afterwards what was stored.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -160,21 +158,3 @@ def counting(engine: sa.Engine) -> Iterator[list[str]]:
 def row(admin_engine: sa.Engine, sql: str, **params: Any) -> sa.RowMapping:
     with admin_engine.connect() as conn:
         return conn.execute(sa.text(sql), params).mappings().one()
-
-
-def capture(qtbot: QtBot, widget: QWidget, name: str) -> None:
-    """Render ``widget``; check it is a real picture; with ``PHMS_SCREENSHOTS=DIR`` save it
-    there as ``name.png`` (docs/screenshots)."""
-    qtbot.waitExposed(widget)
-    qtbot.wait(80)  # let layouts settle
-    image = widget.grab().toImage()
-    assert not image.isNull()
-    assert (image.width(), image.height()) == (widget.width(), widget.height())
-    colours = {
-        image.pixel(x, y) for x in range(0, image.width(), 7) for y in range(0, image.height(), 7)
-    }
-    assert len(colours) > 10, f"{name} looks empty"
-    folder = os.environ.get("PHMS_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        assert image.save(str(Path(folder) / f"{name}.png"))

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
+from functools import partial
 
 import shiboken6
 import sqlalchemy as sa
-from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QWidget
-from pytestqt.qtbot import QtBot
 
 from phms_client.db.database import Credentials
 from phms_client.db.errors import UserError
@@ -27,6 +24,7 @@ from tests.db.clinical_data import insert
 from tests.db.reports_data import add_person
 from tests.db.test_client_login import config_for
 from tests.harness import STAFF_PASSWORD, PgDatabase
+from tests.ui import screens
 
 TODAY = dt.date.today()
 
@@ -125,21 +123,8 @@ def story_patient(conn: sa.Connection) -> int:
     return pid
 
 
-def capture(qtbot: QtBot, widget: QWidget, name: str) -> QImage:
-    """Grab the widget; check it is a real picture; save it under PHMS_SCREENSHOTS."""
-    qtbot.waitExposed(widget)
-    qtbot.wait(80)
-    image = widget.grab().toImage()
-    assert not image.isNull()
-    colours = {
-        image.pixel(x, y) for x in range(0, image.width(), 5) for y in range(0, image.height(), 5)
-    }
-    assert len(colours) > 10, f"{name} looks empty"
-    folder = os.environ.get("PHMS_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        assert image.save(str(Path(folder) / f"{name}.png"))
-    return image
+#: Grab, check and (with PHMS_SCREENSHOTS) save a screenshot.
+capture = partial(screens.capture, step=5, same_size=False)
 
 
 def delete_later(widget: QWidget) -> None:

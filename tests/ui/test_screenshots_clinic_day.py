@@ -9,16 +9,13 @@ seeded relative to the server's clock, so every status mark shows.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
+from functools import partial
 
 import pytest
 import sqlalchemy as sa
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 from sqlalchemy.orm import Session
 
@@ -33,6 +30,7 @@ from phms_client.ui.preferences_dialog import PreferencesDialog
 from phms_client.ui.staff_window import StaffWindow
 from tests.db.test_client_login import config_for
 from tests.harness import PgDatabase, create_database
+from tests.ui import screens
 from tests.ui.clinic_support import book, clinic_context, new_patient, server_now
 
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
@@ -70,20 +68,8 @@ STAFF_SHOWN = {
 }
 
 
-def capture(qtbot: QtBot, widget: QWidget, name: str) -> QImage:
-    qtbot.waitExposed(widget)
-    qtbot.wait(50)  # let layouts settle
-    image = widget.grab().toImage()
-    assert not image.isNull()
-    colours = {
-        image.pixel(x, y) for x in range(0, image.width(), 7) for y in range(0, image.height(), 7)
-    }
-    assert len(colours) > 10, f"{name} looks empty"
-    folder = os.environ.get("PHMS_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        assert image.save(str(Path(folder) / f"{name}.png"))
-    return image
+#: Grab, check and (with PHMS_SCREENSHOTS) save a screenshot.
+capture = partial(screens.capture, settle_ms=50, same_size=False)
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,6 @@ from tests.ui.clinical_env import (
     add_challenge,
     add_item,
     add_walk,
-    capture,
     days_ago,
     enter_patient,
     leave,
@@ -39,6 +38,7 @@ from tests.ui.clinical_env import (
     type_into,
 )
 from tests.ui.patient_env import Session, app_context, staff_database
+from tests.ui.screens import capture
 
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
 

@@ -9,14 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
 from phms_admin import demo, migrate
@@ -29,6 +25,7 @@ from phms_client.ui.patient_form import PatientForm
 from tests.db.test_client_login import config_for
 from tests.harness import PgDatabase
 from tests.ui.patient_env import Session, app_context, staff_database, type_text
+from tests.ui.screens import capture
 
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
 
@@ -66,23 +63,6 @@ def clinic(fresh_database: PgDatabase, db: PgDatabase) -> PgDatabase:
 def session(qtbot: QtBot, clinic: PgDatabase) -> Iterator[Session]:
     with app_context(qtbot, config_for(clinic), "t_clerk") as s:
         yield s
-
-
-def capture(qtbot: QtBot, widget: QWidget, name: str) -> QImage:
-    qtbot.waitExposed(widget)
-    qtbot.wait(80)  # let layouts settle
-    image = widget.grab().toImage()
-    assert not image.isNull()
-    assert (image.width(), image.height()) == (widget.width(), widget.height())
-    colours = {
-        image.pixel(x, y) for x in range(0, image.width(), 7) for y in range(0, image.height(), 7)
-    }
-    assert len(colours) > 10, f"{name} looks empty"
-    folder = os.environ.get("PHMS_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        assert image.save(str(Path(folder) / f"{name}.png"))
-    return image
 
 
 def find_id(session: Session, code: str) -> int:

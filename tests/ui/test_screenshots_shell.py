@@ -7,14 +7,13 @@ without it, the test still renders each screen and checks the image is a real pi
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QMainWindow, QWidget
+from PySide6.QtWidgets import QMainWindow
 from pytestqt.qtbot import QtBot
 
 from phms_admin.embedded import free_port
@@ -25,6 +24,7 @@ from phms_client.ui.problem_dialog import ProblemDialog
 from phms_client.ui.settings_dialog import SettingsDialog
 from phms_client.ui.tasks import TaskRunner
 from tests.harness import PgDatabase
+from tests.ui import screens
 from tests.ui.shell_support import (
     Running,
     StandInWindow,
@@ -47,21 +47,8 @@ def window_factory() -> Callable[[AppContext], QMainWindow]:
     return MainWindow
 
 
-def capture(qtbot: QtBot, widget: QWidget, name: str) -> QImage:
-    qtbot.waitExposed(widget)
-    qtbot.wait(50)  # let layouts settle
-    image = widget.grab().toImage()
-    assert not image.isNull()
-    assert (image.width(), image.height()) == (widget.width(), widget.height())
-    colours = {
-        image.pixel(x, y) for x in range(0, image.width(), 7) for y in range(0, image.height(), 7)
-    }
-    assert len(colours) > 10, f"{name} looks empty"
-    folder = os.environ.get("PHMS_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        assert image.save(str(Path(folder) / f"{name}.png"))
-    return image
+#: Grab, check and (with PHMS_SCREENSHOTS) save a screenshot.
+capture = partial(screens.capture, settle_ms=50)
 
 
 @pytest.fixture
