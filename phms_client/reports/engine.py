@@ -28,6 +28,8 @@ import jinja2
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from phms_client.clinical import demographics
+
 __all__ = [
     "MAX_OUTPUT",
     "MAX_RANGE",
@@ -42,20 +44,6 @@ __all__ = [
 MAX_RANGE: Final = 10_000
 MAX_OUTPUT: Final = 2_000_000
 DASH: Final = "—"
-_MONTHS: Final = (
-    "Jan",
-    "Feb",
-    "Mar",
-    "Apr",
-    "May",
-    "Jun",
-    "Jul",
-    "Aug",
-    "Sep",
-    "Oct",
-    "Nov",
-    "Dec",
-)
 _ROMAN: Final = {1: "I", 2: "II", 3: "III", 4: "IV"}
 
 
@@ -90,7 +78,7 @@ def format_day(value: Any) -> str:
     if isinstance(value, dt.datetime):
         value = value.date()
     if isinstance(value, dt.date):
-        return f"{value.day} {_MONTHS[value.month - 1]} {value.year}"
+        return demographics.format_day(value)
     return str(value)
 
 
