@@ -34,7 +34,7 @@ from phms_client.ui.record_forms.common import (
     format_derived,
     show_number,
 )
-from phms_client.ui.table_view import setup_list_view
+from phms_client.ui.table_view import RowsTableModel, setup_list_view
 
 __all__ = [
     "ENTRY_ROLE",
@@ -75,7 +75,7 @@ def _when(moment: dt.datetime) -> str:
     return f"{format_day(local.date())} {local:%H:%M}"
 
 
-class TimelineModel(QAbstractTableModel):
+class TimelineModel(RowsTableModel):
     """Date | Record | Summary | Entered by | Last changed."""
 
     HEADERS: Final = ("Date", "Record", "Summary", "Entered by", "Last changed")
@@ -98,23 +98,6 @@ class TimelineModel(QAbstractTableModel):
             e_table = "assessment" if e.kind in ("assessment", "followup") else e.kind
             if e_table == table and e.record_id == record_id:
                 return n
-        return None
-
-    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if (
-            role == Qt.ItemDataRole.DisplayRole
-            and orientation == Qt.Orientation.Horizontal
-            and 0 <= section < len(self.HEADERS)
-        ):
-            return self.HEADERS[section]
         return None
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -149,7 +132,7 @@ class TimelineModel(QAbstractTableModel):
         return None
 
 
-class RiskCourseModel(QAbstractTableModel):
+class RiskCourseModel(RowsTableModel):
     """The risk stratum per assessment over time (newest first): the course."""
 
     HEADERS: Final = ("Date", "Visit", "WHO-FC", "6MWD", "BNP / NT-proBNP", "Risk")
@@ -165,23 +148,6 @@ class RiskCourseModel(QAbstractTableModel):
 
     def point(self, row: int) -> RiskPoint:
         return self._rows[row]
-
-    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if (
-            role == Qt.ItemDataRole.DisplayRole
-            and orientation == Qt.Orientation.Horizontal
-            and 0 <= section < len(self.HEADERS)
-        ):
-            return self.HEADERS[section]
-        return None
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or index.row() >= len(self._rows):

@@ -19,7 +19,6 @@ from typing import Any, Final
 import psycopg
 import sqlalchemy as sa
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
@@ -47,7 +46,7 @@ from phms_client.db.errors import classify
 from phms_client.services import staff
 from phms_client.services.staff import StaffMember
 from phms_client.ui.context import AppContext
-from phms_client.ui.table_view import setup_list_view
+from phms_client.ui.table_view import RowsTableModel, setup_list_view
 
 __all__ = ["GROUP_TEXT", "AccountDialog", "StaffModel", "StaffWindow", "name_problem"]
 
@@ -98,7 +97,7 @@ def explain(exc: BaseException, address: str = "") -> str:
 # --------------------------------------------------------------------------- model
 
 
-class StaffModel(QAbstractTableModel):
+class StaffModel(RowsTableModel):
     """The staff list as handed to it; it never queries."""
 
     HEADERS: Final = ("User name", "Group", "Login")
@@ -126,23 +125,6 @@ class StaffModel(QAbstractTableModel):
 
     def names(self) -> set[str]:
         return {m.name for m in self._rows}
-
-    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if (
-            role == Qt.ItemDataRole.DisplayRole
-            and orientation == Qt.Orientation.Horizontal
-            and 0 <= section < len(self.HEADERS)
-        ):
-            return self.HEADERS[section]
-        return None
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):

@@ -1,13 +1,19 @@
-"""One look for the read-only lists shown as tables (timeline, risk course, staff, the
-day's appointments, medications, patients): whole rows, one at a time, no editing,
-alternating colours, no row numbers, left-aligned headers that do not light up."""
+"""The read-only lists shown as tables (timeline, risk course, staff, the day's
+appointments, medications, patients): one look for the views (whole rows, one at a
+time, no editing, alternating colours, no row numbers, left-aligned headers that do
+not light up) and one base for the simple row-per-item models."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from collections.abc import Sequence
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
-__all__ = ["setup_list_view"]
+__all__ = ["RowsTableModel", "setup_list_view"]
+
+AnyIndex = QModelIndex | QPersistentModelIndex
 
 
 def setup_list_view(
@@ -35,3 +41,28 @@ def setup_list_view(
     header.setHighlightSections(False)
     header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
     header.setSectionResizeMode(resize_mode)
+
+
+class RowsTableModel(QAbstractTableModel):
+    """A read-only table over ``self._rows`` (one row each) with the column titles
+    ``HEADERS``; subclasses give :meth:`data`."""
+
+    HEADERS: tuple[str, ...] = ()
+    _rows: Sequence[object]
+
+    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if (
+            role == Qt.ItemDataRole.DisplayRole
+            and orientation == Qt.Orientation.Horizontal
+            and 0 <= section < len(self.HEADERS)
+        ):
+            return self.HEADERS[section]
+        return None
