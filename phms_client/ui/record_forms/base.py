@@ -596,6 +596,10 @@ class RecordForm(EditWindow):
         self._check_remote()
 
     def _check_remote(self) -> None:
+        self._fetch_record(self._remote_state)
+
+    def _fetch_record(self, on_success: Callable[[Any], object]) -> None:
+        """The record as the server has it now (task ``live``), to ``on_success``."""
         db, rid = self.ctx.db, self.record_id
         if rid is None:
             return
@@ -604,7 +608,7 @@ class RecordForm(EditWindow):
             with db.session() as s:
                 return self.service_get(s, rid)
 
-        self._run("live", work, self._remote_state, self._remote_failed)
+        self._run("live", work, on_success, self._remote_failed)
 
     def _remote_state(self, theirs: Any) -> None:
         if self._version is None or theirs.stamp.version <= self._version:
@@ -640,19 +644,11 @@ class RecordForm(EditWindow):
         self._check_remote_discarding()
 
     def _check_remote_discarding(self) -> None:
-        db, rid = self.ctx.db, self.record_id
-        if rid is None:
-            return
-
-        def work() -> Any:
-            with db.session() as s:
-                return self.service_get(s, rid)
-
         def show(record: Any) -> None:
             self._set_status("")
             self._show_record(record)
 
-        self._run("live", work, show, self._remote_failed)
+        self._fetch_record(show)
 
     # ----------------------------------------------------------------- closing
 
