@@ -46,7 +46,7 @@ from phms_client.services.patients import PatientDetails
 from phms_client.ui.chart_clinical import ClinicalChartView
 from phms_client.ui.conflict_dialog import describe_change
 from phms_client.ui.context import AppContext
-from phms_client.ui.edit_window import LOCKED_TITLE
+from phms_client.ui.edit_window import LOCKED_TITLE, lockable_layout
 from phms_client.ui.guard import while_alive
 from phms_client.ui.patient_form import can_edit_patients
 from phms_client.ui.record_forms.common import can_edit_clinical
@@ -226,12 +226,7 @@ class ChartWindow(QWidget):
         content.setContentsMargins(0, 0, 0, 0)
         content.addWidget(scroll, 1)
         content.addLayout(buttons)
-        self.locked_label = QLabel("Hidden while PHMS is locked.")
-        self.locked_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.locked_label.hide()
-        outer = QVBoxLayout(self)
-        outer.addWidget(self.content)
-        outer.addWidget(self.locked_label)
+        self.locked_label = lockable_layout(self, self.content)
         if self.clinical is None:
             self.resize(760, 560)
         else:

@@ -13,14 +13,26 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar, Final
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialog, QLabel, QMessageBox, QPushButton, QWidget
+from PySide6.QtWidgets import QDialog, QLabel, QMessageBox, QPushButton, QVBoxLayout, QWidget
 
 from phms_client.ui.context import AppContext
 from phms_client.ui.guard import while_alive
 
-__all__ = ["LOCKED_TITLE", "EditWindow"]
+__all__ = ["LOCKED_TITLE", "EditWindow", "lockable_layout"]
 
 LOCKED_TITLE: Final = "PHMS — locked"
+
+
+def lockable_layout(window: QWidget, content: QWidget) -> QLabel:
+    """Lay ``window`` out as ``content`` and, in its place while PHMS is locked (the
+    caller swaps them), a "Hidden while PHMS is locked." label, which is returned."""
+    label = QLabel("Hidden while PHMS is locked.")
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    label.hide()
+    outer = QVBoxLayout(window)
+    outer.addWidget(content)
+    outer.addWidget(label)
+    return label
 
 
 class EditWindow(QDialog):

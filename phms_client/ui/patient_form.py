@@ -54,7 +54,7 @@ from phms_client.services.patients import (
 )
 from phms_client.ui.conflict_dialog import Choice, ConflictDialog, describe_change
 from phms_client.ui.context import AppContext
-from phms_client.ui.edit_window import EditWindow
+from phms_client.ui.edit_window import EditWindow, lockable_layout
 from phms_client.ui.patient_model import PatientTableModel, setup_patient_view
 
 __all__ = [
@@ -367,12 +367,7 @@ class PatientForm(EditWindow):
         inner.addWidget(self.fields_box)
         inner.addStretch(1)
         inner.addLayout(buttons)
-        self.locked_label = QLabel("Hidden while PHMS is locked.")
-        self.locked_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.locked_label.hide()
-        outer = QVBoxLayout(self)
-        outer.addWidget(self.content)
-        outer.addWidget(self.locked_label)
+        self.locked_label = lockable_layout(self, self.content)
         self.setMinimumWidth(520)
         self._group_changed()
 

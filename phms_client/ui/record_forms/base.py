@@ -37,7 +37,7 @@ from phms_client.services import chart as chart_service
 from phms_client.services import clinical_rules, patients
 from phms_client.services.chart import EntryNotFound, StaleEntry, Stamp
 from phms_client.ui.context import AppContext
-from phms_client.ui.edit_window import EditWindow
+from phms_client.ui.edit_window import EditWindow, lockable_layout
 from phms_client.ui.record_forms.common import (
     HINT_STYLE,
     DecimalField,
@@ -239,12 +239,7 @@ class RecordForm(EditWindow):
         inner.addWidget(scroll, 1)
         inner.addWidget(self.stamp_label)
         inner.addLayout(buttons)
-        self.locked_label = QLabel("Hidden while PHMS is locked.")
-        self.locked_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.locked_label.hide()
-        outer = QVBoxLayout(self)
-        outer.addWidget(self.content)
-        outer.addWidget(self.locked_label)
+        self.locked_label = lockable_layout(self, self.content)
 
     # ----------------------------------------------------------------- state
 
