@@ -156,7 +156,21 @@ class TextEditor(Editor):
         self.edit.setReadOnly(read_only)
 
 
-class IntEditor(Editor):
+class SpinEditor(Editor):
+    """A number in a spin box; read-only shows no arrows."""
+
+    spin: QSpinBox | QDoubleSpinBox
+
+    def set_read_only(self, read_only: bool) -> None:
+        self.spin.setReadOnly(read_only)
+        self.spin.setButtonSymbols(
+            QAbstractSpinBox.ButtonSymbols.NoButtons
+            if read_only
+            else QAbstractSpinBox.ButtonSymbols.UpDownArrows
+        )
+
+
+class IntEditor(SpinEditor):
     def __init__(self, key: str, low: int, high: int, suffix: str = "") -> None:
         self.spin = QSpinBox()
         self.spin.setRange(low, high)
@@ -173,16 +187,8 @@ class IntEditor(Editor):
         self.spin.setValue(int(value))
         self.spin.blockSignals(False)
 
-    def set_read_only(self, read_only: bool) -> None:
-        self.spin.setReadOnly(read_only)
-        self.spin.setButtonSymbols(
-            QAbstractSpinBox.ButtonSymbols.NoButtons
-            if read_only
-            else QAbstractSpinBox.ButtonSymbols.UpDownArrows
-        )
 
-
-class NumberEditor(Editor):
+class NumberEditor(SpinEditor):
     def __init__(self, key: str, low: float, high: float, suffix: str = "") -> None:
         self.spin = QDoubleSpinBox()
         self.spin.setDecimals(1)
@@ -199,14 +205,6 @@ class NumberEditor(Editor):
         self.spin.blockSignals(True)
         self.spin.setValue(float(value))
         self.spin.blockSignals(False)
-
-    def set_read_only(self, read_only: bool) -> None:
-        self.spin.setReadOnly(read_only)
-        self.spin.setButtonSymbols(
-            QAbstractSpinBox.ButtonSymbols.NoButtons
-            if read_only
-            else QAbstractSpinBox.ButtonSymbols.UpDownArrows
-        )
 
 
 class BoolEditor(Editor):
