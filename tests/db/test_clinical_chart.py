@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -30,20 +29,6 @@ D0 = TODAY - dt.timedelta(days=700)
 
 def day(n: int) -> dt.date:
     return D0 + dt.timedelta(days=n)
-
-
-@pytest.fixture(scope="module")
-def clinician(db: PgDatabase) -> Iterator[sa.Engine]:
-    engine = db.engine_for("t_clinician")
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def session(clinician: sa.Engine) -> Iterator[Session]:
-    with Session(clinician) as s:
-        yield s
-        s.rollback()
 
 
 @pytest.fixture

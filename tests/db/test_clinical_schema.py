@@ -22,13 +22,6 @@ from tests.db.clinical_data import TODAY, YEAR_AGO, add_patient, insert, rejecte
 from tests.harness import PgDatabase
 
 
-@pytest.fixture(scope="module")
-def clinician(db: PgDatabase) -> Iterator[sa.Engine]:
-    engine = db.engine_for("t_clinician")
-    yield engine
-    engine.dispose()
-
-
 @pytest.fixture
 def conn(clinician: sa.Engine) -> Iterator[sa.Connection]:
     with clinician.connect() as connection:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
@@ -16,23 +15,8 @@ from phms_client.services import chart, chart_live, clinical_rules
 from phms_client.services.chart import AssessmentInput, ChallengeInput, ItemInput, StepInput
 from phms_schema import ddl_clinical
 from tests.db.clinical_data import TODAY, add_patient
-from tests.harness import PgDatabase
 
 TABLES = ddl_clinical.TABLES
-
-
-@pytest.fixture(scope="module")
-def clinician(db: PgDatabase) -> Iterator[sa.Engine]:
-    engine = db.engine_for("t_clinician")
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def session(clinician: sa.Engine) -> Iterator[Session]:
-    with Session(clinician) as s:
-        yield s
-        s.rollback()
 
 
 def test_every_check_constraint_has_words(admin_engine: sa.Engine) -> None:
