@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 import uuid
@@ -90,6 +91,27 @@ def own_server(
                     )
         engine.dispose()
         yield database
+
+
+@contextmanager
+def settings_restored(admin_engine: sa.Engine) -> Iterator[None]:
+    """Put every site setting back as it was (other tests expect the defaults)."""
+    with admin_engine.connect() as conn:
+        before = {
+            r.key: r.value for r in conn.execute(sa.text("SELECT key, value FROM phms.setting"))
+        }
+    try:
+        yield
+    finally:
+        with admin_engine.begin() as conn:
+            for key, value in before.items():
+                conn.execute(
+                    sa.text(
+                        "UPDATE phms.setting SET value = CAST(:v AS jsonb) "
+                        "WHERE key = :k AND value <> CAST(:v AS jsonb)"
+                    ),
+                    {"k": key, "v": json.dumps(value)},
+                )
 
 
 def unique_code() -> str:

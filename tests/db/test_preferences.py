@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,26 +13,14 @@ from phms_client.clinical.patient_id import PatientIdFormat
 from phms_client.db.errors import ErrorKind, classify
 from phms_client.services import preferences
 from phms_client.services.preferences import SettingValueError, StaleSettings
-from tests.harness import PgDatabase
+from tests.harness import PgDatabase, settings_restored
 
 
 @pytest.fixture
 def restore_settings(admin_engine: sa.Engine) -> Iterator[None]:
     """Put every setting back as it was (other tests expect the defaults)."""
-    with admin_engine.connect() as conn:
-        before = {
-            r.key: r.value for r in conn.execute(sa.text("SELECT key, value FROM phms.setting"))
-        }
-    yield
-    with admin_engine.begin() as conn:
-        for key, value in before.items():
-            conn.execute(
-                sa.text(
-                    "UPDATE phms.setting SET value = CAST(:v AS jsonb) "
-                    "WHERE key = :k AND value <> CAST(:v AS jsonb)"
-                ),
-                {"k": key, "v": json.dumps(value)},
-            )
+    with settings_restored(admin_engine):
+        yield
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ would go to a message box are collected in ``presented``.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -76,27 +75,6 @@ def clinic_context(
         live.stop()
         tasks.shutdown(10_000)
         database.close()
-
-
-@contextmanager
-def settings_restored(admin_engine: sa.Engine) -> Iterator[None]:
-    """Put every site setting back as it was (other tests expect the defaults)."""
-    with admin_engine.connect() as conn:
-        before = {
-            r.key: r.value for r in conn.execute(sa.text("SELECT key, value FROM phms.setting"))
-        }
-    try:
-        yield
-    finally:
-        with admin_engine.begin() as conn:
-            for key, value in before.items():
-                conn.execute(
-                    sa.text(
-                        "UPDATE phms.setting SET value = CAST(:v AS jsonb) "
-                        "WHERE key = :k AND value <> CAST(:v AS jsonb)"
-                    ),
-                    {"k": key, "v": json.dumps(value)},
-                )
 
 
 def setting(engine: sa.Engine, key: str) -> object:

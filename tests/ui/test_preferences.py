@@ -13,8 +13,8 @@ from pytestqt.qtbot import QtBot
 
 from phms_client.services.settings import SiteSettings
 from phms_client.ui.preferences_dialog import READ_ONLY_NOTE, PreferencesDialog
-from tests.harness import PgDatabase
-from tests.ui.clinic_support import Workstation, clinic_context, setting, settings_restored
+from tests.harness import PgDatabase, settings_restored
+from tests.ui.clinic_support import Workstation, clinic_context, setting
 from tests.ui.shell_support import logged_in_shell, server_settings, write_location
 
 
