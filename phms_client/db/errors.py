@@ -23,6 +23,7 @@ __all__ = [
     "SchemaMismatch",
     "UserError",
     "classify",
+    "refused_constraint",
     "register_constraint_messages",
 ]
 
@@ -81,6 +82,14 @@ _CONSTRAINT_MESSAGES: dict[str, str] = {}
 def register_constraint_messages(messages: Mapping[str, str]) -> None:
     """Give constraint names (e.g. ``"ck_patient_dob_not_future"``) plain explanations."""
     _CONSTRAINT_MESSAGES.update(messages)
+
+
+def refused_constraint(exc: BaseException) -> str | None:
+    """The name of the constraint the database refused a statement by, if any."""
+    orig = exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc
+    if not isinstance(orig, psycopg.Error) or orig.diag is None:
+        return None
+    return orig.diag.constraint_name or None
 
 
 # --------------------------------------------------------------------------- texts

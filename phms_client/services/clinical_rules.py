@@ -16,11 +16,8 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Final
 
-import psycopg
-import sqlalchemy as sa
-
 from phms_client.clinical.ranges import FIELD_RANGES
-from phms_client.db.errors import register_constraint_messages
+from phms_client.db.errors import refused_constraint, register_constraint_messages
 
 __all__ = ["CONSTRAINT_FIELDS", "GENERAL", "rejected_field"]
 
@@ -171,8 +168,5 @@ register_constraint_messages({name: text for name, (_, text) in CONSTRAINT_FIELD
 
 def rejected_field(exc: BaseException) -> tuple[str, str] | None:
     """For a save the database refused: ``(field name or GENERAL, plain message)``."""
-    orig = exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc
-    if not isinstance(orig, psycopg.Error) or orig.diag is None:
-        return None
-    name = orig.diag.constraint_name
+    name = refused_constraint(exc)
     return CONSTRAINT_FIELDS.get(name) if name else None

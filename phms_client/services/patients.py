@@ -10,11 +10,10 @@ import datetime as dt
 import re
 from dataclasses import dataclass, fields
 
-import psycopg
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from phms_client.db.errors import register_constraint_messages
+from phms_client.db.errors import refused_constraint, register_constraint_messages
 from phms_schema import Patient
 
 PAGE_SIZE = 50
@@ -337,8 +336,5 @@ register_constraint_messages({name: text for name, (_, text) in CONSTRAINT_FIELD
 
 def rejected_field(exc: BaseException) -> tuple[str, str] | None:
     """For a save the database refused: ``(field name, plain message)``, if one field is meant."""
-    orig = exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc
-    if not isinstance(orig, psycopg.Error) or orig.diag is None:
-        return None
-    name = orig.diag.constraint_name
+    name = refused_constraint(exc)
     return CONSTRAINT_FIELDS.get(name) if name else None
