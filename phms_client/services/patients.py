@@ -17,9 +17,9 @@ from phms_client.db.errors import refused_constraint, register_constraint_messag
 from phms_schema import Patient
 
 PAGE_SIZE = 50
-#: At most this many names that merely contain or resemble the text are ranked
-#: (more only to reach a deep page): a typo of a very common name resembles
-#: thousands, and ranking them all would take a tenth of a second.
+#: At most this many names that contain or resemble the text are ranked (more only
+#: to reach a deep page): a typo of a common name resembles thousands, and ranking
+#: them all would take a tenth of a second at a million patients.
 SIMILAR_CANDIDATES = 1000
 PATIENT: sa.Table = Patient.__table__  # type: ignore[assignment]
 
@@ -121,11 +121,12 @@ def search(
 ) -> list[PatientSummary]:
     """Patients matching ``text``: a birth date, a patient ID prefix, or a name.
 
-    Names match accent- and case-insensitively (see :func:`_search_names`):
-    first the names that start with the text (family name first, then given
-    name first), alphabetically; then, if those are fewer than a page, names
-    that contain it or resemble it (trigram word similarity: typos), best match
-    first. Empty text finds nothing: the list never loads the whole table.
+    Names match accent- and case-insensitively: first the names that start with
+    the text (family name first, then given name first), alphabetically; then,
+    if those are fewer than a page, names that contain it, best match first;
+    if there is no such name at all, names that resemble it (trigram word
+    similarity: typos), best match first. Empty text finds nothing: the list
+    never loads the whole table.
     """
     text = text.strip()
     if not text:
@@ -148,9 +149,12 @@ def search(
 # Name search in one statement, built to stay fast with a million patients: a
 # prefix is a range scan on a C-collated btree (migration 0006) that stops after
 # ``offset + limit`` rows, however common the name. Only when the prefixes fill
-# less than that does the trigram search run (its LIMIT is 0 otherwise, and
-# PostgreSQL then never starts that part of the plan): substring and typo
-# matches must all be ranked, which costs time in proportion to their number.
+# less than that are names *containing* the text looked up (trigram index), and
+# only when nothing at all was found, names *resembling* it (typos: trigram word
+# similarity of the first word typed, so that a common given name typed after a
+# misspelt family name does not make the index read half the table). A tier
+# that is not needed has LIMIT 0 and PostgreSQL never starts it. Look-ups by
+# trigram rank at most SIMILAR_CANDIDATES rows: a common name has thousands.
 # The ranges compare with a bound computed in the statement, so they work in
 # generic plans too (psycopg prepares a statement after five executions).
 _KEY = "phms.search_key(:text)"
@@ -159,6 +163,24 @@ _PREFIX = """{expr} COLLATE "C" >= phms.search_key(:text)
 _FAMILY_FIRST = "p.search_name"
 _GIVEN_FIRST = "phms.search_key(p.given_name || ' ' || p.family_name)"
 _COLS = "p.id, p.patient_code, p.family_name, p.given_name, p.sex, p.birth_date, p.status"
+_FOUND = "(SELECT count(*) FROM family_first) + (SELECT count(*) FROM given_first)"
+#: Ranked trigram matches: ``{where}``, at most :candidates of them, best first.
+_RANKED = f"""
+  SELECT c.*, word_similarity({_KEY}, c.search_name) AS rank FROM (
+    SELECT {_COLS}, p.search_name FROM phms.patient p
+     WHERE {{where}} AND NOT ({_PREFIX.format(expr=_FAMILY_FIRST)})
+     LIMIT CASE WHEN {{gate}} THEN :candidates ELSE 0 END) c
+   ORDER BY rank DESC, c.family_name, c.given_name, c.id LIMIT :n"""
+#: A substring (LIKE, escaped); only from three characters on: a shorter key has no
+#: trigram to look it up by, and the whole index would be read.
+_CONTAINS = f"""p.search_name LIKE '%' || replace(replace(replace({_KEY},
+       '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%'"""
+#: Word similarity of the first word typed (the padding gives even one letter trigrams).
+_RESEMBLES = f"split_part({_KEY}, ' ', 1) <% p.search_name"
+_CONTAINING = _RANKED.format(where="{contains}", gate=f"{_FOUND} < :n")
+_RESEMBLING = _RANKED.format(
+    where=_RESEMBLES, gate=f"{_FOUND} + (SELECT count(*) FROM containing) = 0"
+)
 _NAME_SEARCH = f"""
 WITH family_first AS MATERIALIZED (
   SELECT {_COLS}, {_FAMILY_FIRST} AS sort_key FROM phms.patient p
@@ -170,30 +192,20 @@ given_first AS MATERIALIZED (
      AND {_PREFIX.format(expr=_GIVEN_FIRST)}
      AND NOT ({_PREFIX.format(expr=_FAMILY_FIRST)})
    ORDER BY {_GIVEN_FIRST} COLLATE "C", p.id LIMIT :n),
-resembling AS MATERIALIZED (
-  SELECT c.*, word_similarity({_KEY}, c.search_name) AS rank FROM (
-    SELECT {_COLS}, p.search_name FROM phms.patient p
-     WHERE {{resembles}}
-       AND NOT ({_PREFIX.format(expr=_FAMILY_FIRST)})
-     LIMIT CASE WHEN (SELECT count(*) FROM family_first) + (SELECT count(*) FROM given_first)
-                     < :n THEN :candidates ELSE 0 END) c
-   ORDER BY rank DESC, c.family_name, c.given_name, c.id LIMIT :n)
+containing AS MATERIALIZED ({_CONTAINING}),
+resembling AS MATERIALIZED ({_RESEMBLING})
 SELECT id, patient_code, family_name, given_name, sex, birth_date, status FROM (
   SELECT *, 0 AS tier, 0 AS rank FROM family_first
   UNION ALL SELECT *, 1, 0 FROM given_first
   UNION ALL SELECT id, patient_code, family_name, given_name, sex, birth_date, status, '', 2,
-                   rank FROM resembling
-             WHERE id NOT IN (SELECT id FROM given_first)) hits
+                   rank FROM containing
+             WHERE id NOT IN (SELECT id FROM given_first)
+  UNION ALL SELECT id, patient_code, family_name, given_name, sex, birth_date, status, '', 3,
+                   rank FROM resembling) hits
  ORDER BY tier, rank DESC, sort_key COLLATE "C", family_name, given_name, id
  OFFSET :offset LIMIT :limit"""
-#: Word similarity (typos); the padding gives even a one-letter key trigrams.
-_RESEMBLES_SHORT = f"{_KEY} <% p.search_name"
-#: A substring (LIKE, escaped) too; only from three characters on: a shorter key has
-#: no trigram to look the substring up by, and the whole index would be read.
-_RESEMBLES = f"""(p.search_name LIKE '%' || replace(replace(replace({_KEY},
-       '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%' OR {_RESEMBLES_SHORT})"""
 _NAME_STATEMENTS = {
-    short: sa.text(_NAME_SEARCH.format(resembles=_RESEMBLES_SHORT if short else _RESEMBLES))
+    short: sa.text(_NAME_SEARCH.format(contains="false" if short else _CONTAINS))
     for short in (False, True)
 }
 
