@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from benchmarks.latency_proxy import LatencyProxy, ProxyThread
 from phms_client.db.database import Credentials, Database
-from phms_client.services import chart
+from phms_client.services import chart, patients
 from tests.db.clinical_data import add_patient, insert
 from tests.db.test_client_login import config_for
 from tests.harness import STAFF_PASSWORD, PgDatabase
@@ -74,3 +74,23 @@ def test_inside_a_unit_of_work_it_joins_the_transaction(db: PgDatabase) -> None:
     finally:
         client.close()
     assert _accesses(db, pid) == 0
+
+
+def test_chart_with_details_is_one_statement_and_matches_get(db: PgDatabase) -> None:
+    pid = _patient_with_records(db, 3)
+    with ProxyThread(LatencyProxy("127.0.0.1", db.server.port)) as proxy:
+        client = Database(
+            config_for(db, port=proxy.port), Credentials("t_clinician", STAFF_PASSWORD)
+        )
+        try:
+            with client.session() as s:
+                s.execute(sa.text("SELECT 1"))
+            proxy.counters.reset()
+            with client.session() as s:
+                details, loaded = chart.load_chart_with_details(s, pid)
+            assert proxy.counters.round_trips == 2
+            with client.session() as s:
+                assert details == patients.get(s, pid)
+                assert loaded == chart.load_chart(s, pid)
+        finally:
+            client.close()
