@@ -13,12 +13,13 @@ from phms_schema.report_template import ReportTemplate
 from phms_schema.setting import Setting
 from phms_schema.site_secret import SiteSecret
 from phms_schema.staff_account import StaffAccount
+from phms_schema.value_tally import ValueTally
 from phms_schema.vasodilator import VasodilatorChallenge, VasodilatorStep
 from phms_schema.walk import SixMinuteWalk
 
 #: The alembic revision this code was built for. The client's schema gate and
 #: ``phms-admin db check`` compare it with the database's ``alembic_version``.
-SCHEMA_REVISION = "0006"
+SCHEMA_REVISION = "0007"
 
 __all__ = [
     "SCHEMA",
@@ -36,6 +37,7 @@ __all__ = [
     "SiteSecret",
     "SixMinuteWalk",
     "StaffAccount",
+    "ValueTally",
     "VasodilatorChallenge",
     "VasodilatorStep",
 ]

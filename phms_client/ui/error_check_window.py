@@ -1,7 +1,7 @@
 """Tools > Error Check: run the check in the background, list the hits, open a record.
 
-The check runs on the task runner (never on the GUI thread) with progress per
-table and a Cancel button that stops the statement on the server
+The check runs on the task runner (never on the GUI thread) with its progress
+in steps and a Cancel button that stops the statement on the server
 (:class:`~phms_client.services.error_check.CancelToken`). The result table's
 model holds the rows it is given and never queries. Double-click (or Enter) on a
 row emits :attr:`ErrorCheckWindow.open_record` with (patient id, record table,
@@ -34,6 +34,7 @@ from phms_client.db.errors import classify
 from phms_client.reports.engine import format_day
 from phms_client.services.error_check import (
     FIELDS,
+    STEPS,
     Cancelled,
     CancelToken,
     ErrorCheckHit,
@@ -180,9 +181,9 @@ class ErrorCheckWindow(QWidget):
         self.cancel_button.clicked.connect(self.cancel)
         self.cancel_button.setEnabled(False)
         self.progress = QProgressBar()
-        self.progress.setRange(0, len(FIELDS))
+        self.progress.setRange(0, len(STEPS))
         self.progress.setValue(0)
-        self.progress.setFormat("%v of %m tables")
+        self.progress.setFormat("%v of %m steps")
         self.status = QLabel("Not run yet.")
         self.status.setWordWrap(True)
         self.status.setObjectName("error_check_status")
@@ -234,9 +235,9 @@ class ErrorCheckWindow(QWidget):
         db = self.ctx.db
         progress = self._progress
 
-        def report(done: int, total: int, table: str) -> None:
+        def report(done: int, total: int, step: str) -> None:
             if shiboken6.isValid(self):
-                progress.emit(done, total, table)
+                progress.emit(done, total, step)
 
         def job() -> ErrorCheckResult:
             with db.session() as session:
@@ -258,11 +259,11 @@ class ErrorCheckWindow(QWidget):
 
     # -------------------------------------------------------------- internals
 
-    def _show_progress(self, done: int, total: int, table: str) -> None:
+    def _show_progress(self, done: int, total: int, step: str) -> None:
         self.progress.setMaximum(total)
         self.progress.setValue(done)
-        if table and self._token is not None and not self._token.cancelled:
-            self.status.setText(f"Checking {table.replace('_', ' ')}s…")
+        if step and self._token is not None and not self._token.cancelled:
+            self.status.setText(f"{step}…")
 
     def _idle(self) -> None:
         self._token = None

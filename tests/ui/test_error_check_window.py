@@ -14,7 +14,7 @@ from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
 from phms_admin import embedded
-from phms_client.services.error_check import ErrorCheckHit
+from phms_client.services.error_check import STEPS, ErrorCheckHit
 from phms_client.ui.error_check_window import HIT_ROLE, ErrorCheckModel, ErrorCheckWindow
 from tests.db.clinical_data import insert
 from tests.db.reports_data import add_person, migrated_database
@@ -148,7 +148,7 @@ def test_run_lists_the_planted_errors_and_opens_them(
             (*checked_db["height"], "height_cm"),  # type: ignore[misc]
         }
         assert "2 values more than 6 SD" in window.status.text()
-        assert window.progress.value() == window.progress.maximum() == 3
+        assert window.progress.value() == window.progress.maximum() == len(STEPS)
         window.table.resizeColumnsToContents()
         capture(qtbot, window, "error-check")
 
@@ -173,7 +173,7 @@ def test_cancel_stops_a_check_waiting_on_the_server(
         window.show()
         window.start()
         assert window.running and not window.run_button.isEnabled()
-        qtbot.waitUntil(lambda: "six minute walk" in window.status.text(), timeout=10_000)
+        qtbot.waitUntil(lambda: STEPS[-1] in window.status.text(), timeout=10_000)
         with qtbot.waitSignal(window.finished, timeout=10_000) as done:
             qtbot.mouseClick(window.cancel_button, Qt.MouseButton.LeftButton)
         conn.rollback()
