@@ -40,7 +40,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from benchmarks import error_check_counts, generate, naive, server
+from benchmarks import generate, naive, server
 from benchmarks.latency_proxy import LatencyProxy, ProxyThread
 from phms_admin import embedded
 from phms_client.config import ClientConfig
@@ -358,7 +358,7 @@ def bench_chart(target: Target, plan: Plan, log: Callable[[str], None]) -> dict[
 
 
 def _as_chart_window_opens(s: Any, pid: int) -> Any:
-    """What ``ui.chart_window`` does for a clinician: the chart, then the demographics."""
+    """How ``ui.chart_window`` opened a chart before: the chart, then the demographics."""
     loaded = chart.load_chart(s, pid)
     patients.get(s, pid)
     return loaded
@@ -394,12 +394,14 @@ def _typical_patient(target: Target) -> int:
 def bench_error_check(target: Target, plan: Plan, log: Callable[[str], None]) -> dict[str, Any]:
     try:
         from phms_client.services import error_check
+        from phms_schema import ddl_tally
     except ImportError:
         return {"available": False}
     db = target.client()
     out: dict[str, Any] = {"available": True}
     try:
-        log("error check: design")
+        out["tally_rows"] = _tally_rows(target)
+        log("error check: design (from the value tally)")
         t0 = time.perf_counter()
         with db.session() as s:
             result = error_check.run_error_check(s)
@@ -409,53 +411,76 @@ def bench_error_check(target: Target, plan: Plan, log: Callable[[str], None]) ->
             "fields_checked": result.fields_checked,
             "threshold_sd": str(result.threshold_sd),
         }
-        if error_check_counts.applicable(error_check):
-            log("error check: proposal (counts per value)")
+        # Some hits, so that the scan for their rows is part of what is timed.
+        out["sensitive"] = _error_check_at(db, error_check, Decimal(6))
+        log("error check: recount (the same statement, counts from the records)")
+        recount = error_check.statement(ddl_tally.recount())
+        for key, n_sd in (("recount", result.threshold_sd), ("recount_sensitive", Decimal(6))):
             t0 = time.perf_counter()
-            with db.session() as s, error_check_counts.installed(error_check):
-                proposal = error_check.run_error_check(s, result.threshold_sd)
-            same = sorted(
-                (h.table, h.field, h.record_id, h.value) for h in proposal.hits
-            ) == sorted((h.table, h.field, h.record_id, h.value) for h in result.hits)
-            out["proposal"] = {
+            with db.session() as s:
+                rows = s.execute(recount, {"n_sd": n_sd}).mappings().all()
+            hits = sorted(
+                (r["source_table"], r["field"], r["record_id"]) for r in rows if r["field"]
+            )
+            reference = result if key == "recount" else out["sensitive"].pop("result")
+            out[key] = {
                 "s": time.perf_counter() - t0,
-                "hits": len(proposal.hits),
-                "fields_checked": proposal.fields_checked,
-                "same_hits": same and proposal.fields_checked == result.fields_checked,
+                "hits": len(hits),
+                "same_hits": hits
+                == sorted((h.table, h.field, h.record_id) for h in reference.hits),
             }
         if plan.naive_error_check:
             log("error check: naive (every value to the client)")
             t0 = time.perf_counter()
             with db.session() as s:
-                hits, fields_checked, values = _naive_error_check(
+                hits_n, fields_checked, values = _naive_error_check(
                     s, error_check, result.threshold_sd
                 )
             out["naive"] = {
                 "s": time.perf_counter() - t0,
-                "hits": hits,
+                "hits": hits_n,
                 "fields_checked": fields_checked,
                 "values": values,
             }
     finally:
         db.close()
+    out["sensitive"].pop("result", None)
     return out
+
+
+def _error_check_at(db: Database, module: Any, n_sd: Decimal) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    with db.session() as s:
+        result = module.run_error_check(s, n_sd)
+    return {
+        "s": time.perf_counter() - t0,
+        "hits": len(result.hits),
+        "threshold_sd": str(n_sd),
+        "result": result,
+    }
+
+
+def _tally_rows(target: Target) -> int:
+    engine = sa.create_engine(target.admin_url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(sa.text("SELECT count(*) FROM phms.value_tally")).scalar_one())
+    finally:
+        engine.dispose()
 
 
 def _naive_error_check(s: Any, module: Any, n_sd: Decimal) -> tuple[int, int, int]:
     """The same rule computed in Python: every value of every field fetched, sorted."""
+    from phms_schema import ddl_tally
+
     hits = checked = values_seen = 0
-    live = {
-        "assessment": "NOT entered_in_error",
-        "six_minute_walk": "NOT entered_in_error",
-        "vasodilator_step": "NOT entered_in_error",
-    }
     for table, fields in module.FIELDS.items():
         for name in fields:
             values = sorted(
                 s.execute(
                     sa.text(
-                        f"SELECT {name}::numeric FROM phms.{table}"
-                        f" WHERE {live[table]} AND {name} IS NOT NULL"
+                        f"SELECT t.{name}::numeric FROM phms.{table} t"
+                        f" WHERE {ddl_tally.live(table)} AND t.{name} IS NOT NULL"
                     )
                 ).scalars()
             )
@@ -682,13 +707,16 @@ def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
         )
     ec = results["error_check"]
     if ec.get("available"):
-        proposal = ec.get("proposal")
-        extra = f" (proposed rewrite: {proposal['s']:.1f} s)" if proposal else ""
+        worst = max(ec["design"]["s"], ec["sensitive"]["s"])
         rows.append(
             {
                 "target": "Error Check over the whole database ≤ 5 s",
-                "figure": f"{ec['design']['s']:.1f} s{extra}",
-                "met": ec["design"]["s"] <= TARGETS["error_check_s"],
+                "figure": (
+                    f"{ec['design']['s']:.2f} s at {ec['design']['threshold_sd']} SD, "
+                    f"{ec['sensitive']['s']:.2f} s at {ec['sensitive']['threshold_sd']} SD "
+                    f"({ec['sensitive']['hits']:,} hits)"
+                ),
+                "met": worst <= TARGETS["error_check_s"],
             }
         )
     else:
@@ -854,10 +882,10 @@ def render(results: dict[str, Any], *, command: str, notes: Sequence[str] = ()) 
             )
     out += [
         "",
-        "The chart window (`ui/chart_window.py`) opens a clinician's chart with "
-        "`load_chart` and then `patients.get` in the same session (the demographics form "
-        "needs the row's version and contact fields); `chart.load_chart_with_details` "
-        "gives both from the one statement:",
+        "The chart window (`ui/chart_window.py`) needs the demographics row too (its form "
+        "needs the row's version and contact fields). It used to call `load_chart` and "
+        "then `patients.get` in the same session; it now calls "
+        "`chart.load_chart_with_details`, which gives both from the one statement:",
         "",
         "| Delay (one way) | Chart | load_chart + get: statements | round trips | ms | "
         "load_chart_with_details: statements | round trips | ms |",
@@ -886,22 +914,35 @@ def render(results: dict[str, Any], *, command: str, notes: Sequence[str] = ()) 
             f"{d['fields_checked']} fields checked.",
             "",
         ]
-        if "proposal" in ec:
-            p = ec["proposal"]
-            out += [
-                "Proposed rewrite of its statement (`benchmarks/error_check_counts.py`: counts "
-                "per distinct value from one GROUPING SETS aggregate instead of ranking every "
-                f"value; not used by the client): {p['s']:.1f} s, {p['hits']} hits, "
-                f"{'the same hits and fields' if p['same_hits'] else 'DIFFERENT hits'} "
-                f"({_ratio(d['s'], p['s'])} faster).",
-                "",
-            ]
+        sens = ec["sensitive"]
+        out += [
+            f"At {sens['threshold_sd']} SD, so that there are hits and the tables holding "
+            f"them are scanned: **{sens['s']:.2f} s**, {sens['hits']:,} hits. The check reads "
+            f"`phms.value_tally` ({ec['tally_rows']:,} rows: one per distinct value of a "
+            "field) instead of every value, and scans a table for rows only when one of its "
+            "fields has a value beyond the bounds.",
+            "",
+        ]
+        for key, n_sd in (
+            ("recount", d["threshold_sd"]),
+            ("recount_sensitive", sens["threshold_sd"]),
+        ):
+            if key in ec:
+                r, mine = ec[key], (d if key == "recount" else sens)
+                out += [
+                    f"Without the tally (the same statement, counts per distinct value "
+                    f"aggregated from the records on each run), {n_sd} SD: {r['s']:.1f} s, "
+                    f"{r['hits']:,} hits, "
+                    f"{'the same hits' if r['same_hits'] else 'DIFFERENT hits'} "
+                    f"({_ratio(r['s'], mine['s'])} the design's time).",
+                    "",
+                ]
         if "naive" in ec:
             n = ec["naive"]
             out += [
                 f"Naive baseline (every value fetched to the client, sorted and trimmed in "
                 f"Python, {n['values']:,} values): {n['s']:.1f} s, {n['hits']} hits "
-                f"({_ratio(n['s'], d['s'])} of the design's time).",
+                f"({_ratio(n['s'], d['s'])} the design's time).",
                 "",
             ]
 
@@ -982,27 +1023,29 @@ def findings(results: dict[str, Any]) -> list[str]:
     window, together = big50.get("window"), big50.get("window_one_statement")
     if window and together:
         out.append(
-            f"- **Chart window.** As the window opens it today (chart, then demographics) "
-            f"it takes {window['round_trips']} round trips, {window['ms_p50']:.0f} ms at "
-            "50 ms for the big chart: the second statement brings BEGIN and COMMIT back. "
+            f"- **Chart window.** As the window opened it before (chart, then demographics) "
+            f"it took {window['round_trips']} round trips, {window['ms_p50']:.0f} ms at "
+            "50 ms for the big chart: the second statement brought BEGIN and COMMIT back. "
             "Added `chart.load_chart_with_details`, the same statement returning the "
             f"demographics row too: {together['round_trips']} round trips, "
-            f"{together['ms_p50']:.0f} ms. The window should call it (a one-line change "
-            "in `_load_with_chart`, left to the UI)."
+            f"{together['ms_p50']:.0f} ms. The chart window now opens with it."
         )
     ec = results["error_check"]
-    if ec.get("available") and ec["design"]["s"] > TARGETS["error_check_s"]:
-        proposal = ec.get("proposal", {})
+    if ec.get("available"):
+        recount = ec.get("recount", {}).get("s")
         out.append(
-            f"- **Error Check: not met** ({ec['design']['s']:.0f} s). Its statement ranks "
-            "every value of a field with a window function (a sort of "
-            f"{ec.get('naive', {}).get('values', 0):,} values). The proposed statement "
-            f"(`benchmarks/error_check_counts.py`) takes {proposal.get('s', 0):.1f} s with "
-            "the same hits; what is left is one hash-aggregate pass over every value, "
-            "most of it the assessments' 17 fields. Under 5 s needs that pass split "
-            "over both cores (e.g. the assessment fields in two statements on two "
-            "connections) or per-field value counts kept up to date by the database. "
-            "The Error Check is the reports engineer's module: proposed, not applied."
+            "- **Error Check.** It ranked every value of each field with a window function: "
+            "93 s at a million patients in the previous run (a sort of "
+            f"{ec.get('naive', {}).get('values', 0):,} values). Counting each distinct "
+            "value instead gives the same trimmed mean and SD"
+            + (f" ({recount:.1f} s here, *without the tally* above)" if recount else "")
+            + "; that is still one pass over every value. Changed: migration 0007 keeps "
+            "those counts in `phms.value_tally`, written by row triggers as +1/−1 deltas "
+            "(no shared counter, so concurrent writers never wait on each other), folded "
+            "by each run; the check is one statement over the tally "
+            f"({ec['tally_rows']:,} rows) that scans a table only for fields with a value "
+            f"beyond the bounds: {ec['design']['s']:.2f} s, {ec['sensitive']['s']:.2f} s "
+            "with hits to fetch."
         )
     start = results["startup"]["design"]
     if start.get("p50_s"):
