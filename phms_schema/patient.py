@@ -56,9 +56,10 @@ class Patient(Audited, Base):
             postgresql_ops={"search_name": "gin_trgm_ops"},
         ),
         Index("ix_patient_birth_date", "birth_date"),
-        # Prefix search, both COLLATE "C" in migration 0006 (byte-wise ranges on every
-        # server locale); written here as alembic reflects them, without the collation.
+        # Prefix search, COLLATE "C" in migrations 0006 and 0008 (byte-wise ranges on
+        # every server locale); written here as alembic reflects them, without it.
         Index("ix_patient_search_name_prefix", "search_name"),
+        Index("ix_patient_code_prefix", "patient_code"),
         Index(
             "ix_patient_given_first_prefix",
             text("phms.search_key((given_name || ' ') || family_name)"),

@@ -138,9 +138,11 @@ def search(
             Patient.family_name, Patient.given_name, Patient.id
         )
     elif any(ch.isdigit() for ch in text) and _CODE_LIKE.match(text.upper()):
-        stmt = base.where(Patient.patient_code.startswith(text.upper(), autoescape=True)).order_by(
-            Patient.patient_code
-        )
+        # A byte-wise range (index ix_patient_code_prefix, migration 0008): LIKE would
+        # use no index on a server whose locale does not sort byte-wise.
+        code = Patient.patient_code.collate("C")
+        prefix = text.upper()
+        stmt = base.where(code >= prefix, code < prefix + _LAST_CHARACTER).order_by(code)
     else:
         return _search_names(session, text, offset=offset, limit=limit)
     return _summaries(session.execute(stmt.offset(offset).limit(limit)))
@@ -158,6 +160,8 @@ def search(
 # The ranges compare with a bound computed in the statement, so they work in
 # generic plans too (psycopg prepares a statement after five executions).
 _KEY = "phms.search_key(:text)"
+#: Sorts after every character: ``prefix <= x < prefix + _LAST_CHARACTER`` is a prefix.
+_LAST_CHARACTER = "\U0010ffff"
 _PREFIX = """{expr} COLLATE "C" >= phms.search_key(:text)
          AND {expr} COLLATE "C" < phms.search_key(:text) || U&'\\+10FFFF'"""
 _FAMILY_FIRST = "p.search_name"

@@ -6,7 +6,10 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
+from phms_admin import embedded, migrate
 from phms_client.db.database import Credentials, Database
 from phms_client.services import patients
 from tests.db.test_client_login import config_for
@@ -74,3 +77,79 @@ def test_short_text_finds_by_prefix(clerk_db: Database) -> None:
         created = patients.create(s, person("Ÿ" + _tag(), given="Q"))
     with clerk_db.session() as s:
         assert created.id in [p.id for p in patients.search(s, "y", limit=500)]
+
+
+def test_a_name_with_a_letter_dropped_is_found(clerk_db: Database) -> None:
+    """The typo tier's word similarity is lowered for the client's sessions: at
+    pg_trgm's default (0.6) "Kowlski" misses "Kowalski" (0.55)."""
+    tag = _tag()
+    with clerk_db.session() as s:
+        created = patients.create(s, person("Kowalski", given=f"Jan{tag}"))
+    with clerk_db.session() as s:
+        assert s.execute(sa.text("SHOW pg_trgm.word_similarity_threshold")).scalar() == "0.45"
+        assert created.id in [p.id for p in patients.search(s, f"Kowlski Jan{tag}")]
+        assert created.id in [p.id for p in patients.search(s, "Kowlski", limit=500)]
+
+
+@pytest.fixture
+def libc_database(db: PgDatabase, pg_server: embedded.ServerInfo) -> Iterator[PgDatabase]:
+    """A database whose locale does not sort byte-wise, as on a distribution server
+    created with a libc locale (Debian: ``pg_createcluster --locale C.UTF-8``)."""
+    database = PgDatabase(pg_server, f"phms_libc_{uuid.uuid4().hex[:8]}")
+    postgres = sa.create_engine(
+        pg_server.url("postgres"), isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool
+    )
+    with postgres.connect() as conn:
+        conn.execute(
+            sa.text(
+                f'CREATE DATABASE "{database.name}" TEMPLATE template0 LOCALE_PROVIDER libc'
+                " LC_COLLATE 'C.utf8' LC_CTYPE 'C.utf8'"
+            )
+        )
+    try:
+        migrate.upgrade(database.admin_url)
+        yield database
+    finally:
+        with postgres.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE "{database.name}" WITH (FORCE)'))
+        postgres.dispose()
+
+
+def _plan_of_search(engine: sa.Engine, text: str) -> str:
+    """EXPLAIN of the statement ``patients.search`` sends, sequential scans disabled
+    (the tables are small: the question is whether an index *can* answer it)."""
+    sent: list[tuple[str, object]] = []
+
+    def keep(_conn: object, _cursor: object, statement: str, params: object, *_: object) -> None:
+        if not statement.startswith("EXPLAIN"):
+            sent.append((statement, params))
+
+    with engine.connect() as conn:
+        sa.event.listen(conn, "before_cursor_execute", keep)
+        conn.exec_driver_sql("SET enable_seqscan = off")
+        with Session(bind=conn) as s:
+            patients.search(s, text)
+        statement, params = sent[-1]
+        rows = conn.exec_driver_sql(f"EXPLAIN {statement}", params).scalars()  # type: ignore[arg-type]
+        return "\n".join(rows)
+
+
+def test_prefixes_are_index_ranges_on_a_locale_that_is_not_bytewise(
+    libc_database: PgDatabase,
+) -> None:
+    engine = sa.create_engine(libc_database.admin_url, poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:
+        collation = conn.execute(
+            sa.text("SELECT datcollate FROM pg_database WHERE datname = current_database()")
+        ).scalar()
+        assert collation == "C.utf8"
+        for i in range(30):
+            patients.create(Session(bind=conn), person(f"Libc{chr(97 + i % 26)}name", given="Ida"))
+        conn.execute(sa.text("ANALYZE phms.patient"))
+    try:
+        id_plan = _plan_of_search(engine, "000")
+        assert "ix_patient_code_prefix" in id_plan and "Index Cond" in id_plan, id_plan
+        name_plan = _plan_of_search(engine, "libcb")
+        assert "ix_patient_search_name_prefix" in name_plan, name_plan
+    finally:
+        engine.dispose()
