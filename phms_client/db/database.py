@@ -29,9 +29,9 @@ class Credentials:
 #: Settings every session starts with, sent in the connection's startup packet
 #: (no extra round trip). The name search's typo tier (``services.patients``)
 #: matches by trigram word similarity; at pg_trgm's default of 0.6 a name with one
-#: letter dropped is missed ("Kowlski": 0.55 against "Kowalski"). At a million
-#: patients 0.45 found the intended patient for 85 of 116 misspelt keystrokes
-#: instead of 42, at the same speed (docs/benchmarks.md).
+#: letter dropped is missed ("Kowlski": 0.55 against "Kowalski"). The benchmark
+#: (docs/benchmarks.md, Findings) compares both on misspelt keystrokes at a million
+#: patients: 0.45 lists the family meant about twice as often, at the same speed.
 SESSION_SETTINGS = {"pg_trgm.word_similarity_threshold": "0.45"}
 
 

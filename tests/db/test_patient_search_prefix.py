@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from phms_admin import embedded, migrate
 from phms_client.db.database import Credentials, Database
 from phms_client.services import patients
+from tests.db.reports_data import migrated_database
 from tests.db.test_client_login import config_for
 from tests.db.test_client_patients import person
 from tests.harness import STAFF_PASSWORD, PgDatabase
@@ -89,6 +90,38 @@ def test_a_name_with_a_letter_dropped_is_found(clerk_db: Database) -> None:
         assert s.execute(sa.text("SHOW pg_trgm.word_similarity_threshold")).scalar() == "0.45"
         assert created.id in [p.id for p in patients.search(s, f"Kowlski Jan{tag}")]
         assert created.id in [p.id for p in patients.search(s, "Kowlski", limit=500)]
+
+
+def test_a_misspelt_common_name_with_a_given_name_finds_that_person(
+    db: PgDatabase, pg_server: embedded.ServerInfo
+) -> None:
+    """Every word typed must resemble the name. With only the first word, a typo of a
+    family name borne by more than SIMILAR_CANDIDATES patients ranked an arbitrary
+    thousand of them, and the person whose given name was typed could be missing."""
+    with migrated_database(pg_server) as own:
+        common = patients.SIMILAR_CANDIDATES + 200
+        admin = sa.create_engine(own.admin_url, poolclass=sa.pool.NullPool)
+        with admin.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO phms.patient (patient_code, family_name, given_name, sex,"
+                    " birth_date) SELECT lpad(g::text, 7, '0') || '-1', 'Nowakowski',"
+                    " 'Anna', 'female', DATE '1970-01-01' FROM generate_series(1, :n) g"
+                ),
+                {"n": common},
+            )
+        admin.dispose()
+        database = Database(config_for(own), Credentials("t_clerk", STAFF_PASSWORD))
+        try:
+            with database.session() as s:
+                meant = patients.create(s, person("Nowakowski", given="Zuzanna"))
+            with database.session() as s:
+                found = patients.search(s, "Nowakowki Zuzanna")
+                assert found and found[0].id == meant.id
+                # The family name alone still lists the many who bear it.
+                assert len(patients.search(s, "Nowakowki")) == patients.PAGE_SIZE
+        finally:
+            database.close()
 
 
 @pytest.fixture
