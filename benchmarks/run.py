@@ -1069,8 +1069,8 @@ def findings(results: dict[str, Any]) -> list[str]:
         f"{_ms(results['search']['categories']['name prefix'].get('ranked_all', {}).get('p95'))}"
         ' ms for name prefixes). Changed: migration 0006 (two `COLLATE "C"` btree '
         "indexes) and a tiered statement in `services/patients.py` — prefixes as range "
-        "scans that stop after a page, then substrings, then (nothing found) typos of the "
-        "first word, at most 1,000 trigram candidates ranked. The slowest keystrokes left "
+        "scans that stop after a page, then substrings, then (nothing found) look-alikes of "
+        "the first two words, at most 1,000 trigram candidates ranked. The slowest keystrokes left "
         "are misspellings of the commonest names (the trigram index reads long posting "
         "lists). "
         + (_typo_finding(typo["quality"]) if "quality" in typo else "")
