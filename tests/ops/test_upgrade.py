@@ -180,3 +180,12 @@ def test_lost_rows_names_every_table_that_shrank_or_vanished() -> None:
         "phms.old: 3 rows before, the table is gone",
         "phms.patient: 10 rows before, 9 after",
     ]
+
+
+def test_lost_rows_allows_the_value_tally_to_fold() -> None:
+    """Each Error Check folds the tally's deltas into fewer rows: not a loss."""
+    before = {"phms.value_tally": 500, "phms.patient": 10}
+    assert upgrade.lost_rows(before, {"phms.value_tally": 20, "phms.patient": 10}) == []
+    assert upgrade.lost_rows(before, {"phms.patient": 10}) == [
+        "phms.value_tally: 500 rows before, the table is gone"
+    ]
