@@ -210,6 +210,11 @@ BEGIN
   IF TG_OP = 'UPDATE' AND NEW.challenge_id <> OLD.challenge_id THEN
     {_raise("challenge_fixed", "A step cannot be moved to another challenge")};
   END IF;
+  -- Wait for a session deleting the challenge as entered in error (it updates the
+  -- row), and keep it from doing so until this one ends: otherwise a step could be
+  -- written to a challenge deleted meanwhile, and the value tally would count it
+  -- (0009; the challenge's own writer already holds a stronger lock on it).
+  PERFORM FROM {SCHEMA}.vasodilator_challenge c WHERE c.id = NEW.challenge_id FOR SHARE;
   IF NEW.entered_in_error THEN
     RETURN NEW;
   END IF;
@@ -283,6 +288,11 @@ _GRADE_SIGNATURES = (
 
 def create_functions() -> list[str]:
     return [f"CREATE FUNCTION {SCHEMA}.{sig} {body}" for sig, body in {**_RULES, **_GRADES}.items()]
+
+
+def replace_step_rules() -> str:
+    """The current ``step_rules`` over an older one (migration 0009)."""
+    return f"CREATE OR REPLACE FUNCTION {SCHEMA}.step_rules() {_RULES['step_rules()']}"
 
 
 def create_triggers() -> list[str]:

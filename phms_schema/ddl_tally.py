@@ -96,30 +96,7 @@ BEGIN
    GROUP BY f.field, f.value;
   RETURN NULL;
 END $$""",
-        # Fold each (table, field, value) into one row; returns the rows removed.
-        # Rows inserted meanwhile by other sessions are not seen, so not touched.
-        f"""CREATE FUNCTION {SCHEMA}.value_tally_compact() RETURNS bigint
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
-DECLARE
-  removed bigint;
-  added bigint;
-BEGIN
-  WITH split AS (
-    SELECT source_table, field, value FROM {TABLE}
-     GROUP BY source_table, field, value HAVING count(*) > 1
-  ), gone AS (
-    DELETE FROM {TABLE} t USING split s
-     WHERE t.source_table = s.source_table AND t.field = s.field AND t.value = s.value
-    RETURNING t.source_table, t.field, t.value, t.n
-  ), folded AS (
-    INSERT INTO {TABLE} (source_table, field, value, n)
-    SELECT source_table, field, value, sum(n) FROM gone
-     GROUP BY source_table, field, value HAVING sum(n) <> 0
-    RETURNING 1
-  )
-  SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM folded) INTO removed, added;
-  RETURN removed - added;
-END $$""",
+        compact_function(),
         # Recount from the records (owner only: after a bulk load or a TRUNCATE).
         f"""CREATE FUNCTION {SCHEMA}.value_tally_rebuild() RETURNS bigint
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
@@ -135,6 +112,45 @@ BEGIN
   RETURN counted;
 END $$""",
     ]
+
+
+#: pg_try_advisory_xact_lock key of the compaction: "PHMT" in ASCII.
+COMPACT_LOCK_KEY = 0x50484D54
+
+
+def compact_function(*, replace: bool = False) -> str:
+    """Fold each (table, field, value) into one row; returns the rows removed.
+
+    Rows inserted meanwhile by other sessions are not seen, so not touched. One
+    compaction at a time: another one returns 0 at once instead of waiting for
+    the row locks, which the first holds until its transaction ends (0009).
+    """
+    create = "CREATE OR REPLACE" if replace else "CREATE"
+    return f"""{create} FUNCTION {SCHEMA}.value_tally_compact() RETURNS bigint
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+DECLARE
+  removed bigint;
+  added bigint;
+BEGIN
+  IF NOT pg_try_advisory_xact_lock({COMPACT_LOCK_KEY}) THEN
+    RETURN 0;
+  END IF;
+  WITH split AS (
+    SELECT source_table, field, value FROM {TABLE}
+     GROUP BY source_table, field, value HAVING count(*) > 1
+  ), gone AS (
+    DELETE FROM {TABLE} t USING split s
+     WHERE t.source_table = s.source_table AND t.field = s.field AND t.value = s.value
+    RETURNING t.source_table, t.field, t.value, t.n
+  ), folded AS (
+    INSERT INTO {TABLE} (source_table, field, value, n)
+    SELECT source_table, field, value, sum(n) FROM gone
+     GROUP BY source_table, field, value HAVING sum(n) <> 0
+    RETURNING 1
+  )
+  SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM folded) INTO removed, added;
+  RETURN removed - added;
+END $$"""
 
 
 def create_triggers() -> list[str]:

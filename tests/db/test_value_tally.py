@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import statistics
+import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from decimal import Decimal
@@ -193,6 +196,80 @@ def test_the_migration_counts_existing_records(
         clinician.dispose()
 
 
+def test_a_step_waits_for_its_challenge_being_deleted(own_db: PgDatabase) -> None:
+    """One session deletes a challenge as entered in error; another meanwhile adds a
+    step to it and changes an existing one. They wait for the first, are refused once
+    it commits, and the tally still equals a recount."""
+    engine = own_db.engine_for("t_clinician")
+    with engine.begin() as conn:
+        ids = add_records(conn, random.Random(21), 2)
+    challenge, step = ids["challenge"][0], ids["step"][1]
+    deleting = engine.connect()
+    delete_in_error(deleting, "vasodilator_challenge", challenge)
+    outcomes: dict[str, BaseException | None] = {}
+
+    def write(name: str, statement: str) -> None:
+        with engine.connect() as conn:
+            try:
+                conn.execute(sa.text(statement), {"c": challenge, "s": step})
+                conn.commit()
+                outcomes[name] = None
+            except sa.exc.DBAPIError as exc:
+                outcomes[name] = exc
+
+    writers = [
+        threading.Thread(
+            target=write,
+            args=(
+                "insert",
+                "INSERT INTO phms.vasodilator_step (challenge_id, step_no, agent, dose,"
+                " dose_unit, mpap_mmhg) VALUES (:c, 2, 'IV adenosine', 100, 'µg/kg/min', 77)",
+            ),
+        ),
+        threading.Thread(
+            target=write,
+            args=("update", "UPDATE phms.vasodilator_step SET mpap_mmhg = 78 WHERE id = :s"),
+        ),
+    ]
+    for thread in writers:
+        thread.start()
+    time.sleep(1.0)
+    assert outcomes == {}  # both wait for the deleting session
+    deleting.commit()
+    deleting.close()
+    for thread in writers:
+        thread.join(timeout=30)
+    assert set(outcomes) == {"insert", "update"}
+    for exc in outcomes.values():
+        assert isinstance(exc, sa.exc.IntegrityError)
+        assert exc.orig.diag.constraint_name == "ck_vasodilator_step_challenge_live"  # type: ignore[union-attr]
+    with engine.begin() as conn:
+        assert net_tally(conn) == recount(conn)
+    engine.dispose()
+
+
+def test_a_second_compaction_does_not_wait_for_the_first(own_db: PgDatabase) -> None:
+    engine = own_db.engine_for("t_clinician")
+    with engine.begin() as conn:
+        ids = add_records(conn, random.Random(2), 4)
+        for row_id in ids["assessment"]:
+            update(conn, "assessment", row_id, mpap_mmhg=Decimal(33))
+    first, second = engine.connect(), engine.connect()
+    try:
+        second.execute(sa.text("SET lock_timeout = '1s'"))
+        compact = sa.text("SELECT phms.value_tally_compact()")
+        assert first.execute(compact).scalar_one() > 0  # holds its locks: not committed
+        assert second.execute(compact).scalar_one() == 0  # returns at once
+        second.commit()
+        first.commit()
+    finally:
+        first.close()
+        second.close()
+    with engine.begin() as conn:
+        assert net_tally(conn) == recount(conn)
+    engine.dispose()
+
+
 def test_writers_do_not_wait_on_each_other_or_on_compaction(own_db: PgDatabase) -> None:
     """Two open transactions write the same values, a third compacts meanwhile: none
     waits (lock_timeout would fail it), and after both commit the sums are right."""
@@ -235,6 +312,21 @@ def test_the_check_from_the_tally_equals_the_check_from_the_records(
             counted = conn.execute(from_records, {"n_sd": n_sd}).all()
             assert sorted(tallied, key=repr) == sorted(counted, key=repr)
         hits = conn.execute(error_check.statement(), {"n_sd": 5}).all()
+        # The trimmed mean and SD, against Python's statistics on the raw values.
+        for hit in (h for h in hits if h.field):
+            values = sorted(
+                conn.execute(
+                    sa.text(
+                        f"SELECT t.{hit.field} FROM phms.{hit.source_table} t"
+                        f" WHERE t.{hit.field} IS NOT NULL AND {ddl_tally.live(hit.source_table)}"
+                    )
+                ).scalars()
+            )
+            cut = len(values) // 8
+            middle = values[cut : len(values) - cut]
+            assert hit.n == len(values)
+            assert hit.mean == pytest.approx(statistics.mean(middle), rel=Decimal("1e-12"))
+            assert hit.sd == pytest.approx(statistics.stdev(middle), rel=Decimal("1e-12"))
         assert {(r.source_table, r.field) for r in hits if r.field} == {
             ("assessment", "height_cm"),
             ("six_minute_walk", "distance_m"),
