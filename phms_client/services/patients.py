@@ -128,7 +128,7 @@ def search(
     similarity: typos), best match first. Empty text finds nothing: the list
     never loads the whole table.
     """
-    text = text.strip()
+    text = " ".join(text.split())  # the words, one space apart
     if not text:
         return []
     base = sa.select(*_SUMMARY_COLS)
@@ -154,7 +154,8 @@ def search(
 # less than that are names *containing* the text looked up (trigram index), and
 # only when nothing at all was found, names *resembling* it (typos: trigram word
 # similarity of the first and second word typed, so that the person meant is among
-# the SIMILAR_CANDIDATES ranked even when the family name is a common one). A tier
+# the SIMILAR_CANDIDATES ranked even when the family name is a common one; if that
+# finds nobody, of the first word alone). A tier
 # that is not needed has LIMIT 0 and PostgreSQL never starts it. Look-ups by
 # trigram rank at most SIMILAR_CANDIDATES rows: a common name has thousands.
 # The ranges compare with a bound computed in the statement, so they work in
@@ -184,11 +185,18 @@ _CONTAINS = f"""p.search_name LIKE '%' || replace(replace(replace({_KEY},
 #: decides whether the second word's trigrams are worth reading from the index
 #: (measured at a million patients: faster than filtering the candidates by a
 #: function call, common given names included; docs/benchmarks.md).
-_RESEMBLES = f"""split_part({_KEY}, ' ', 1) <% p.search_name
-     AND (split_part({_KEY}, ' ', 2) = '' OR split_part({_KEY}, ' ', 2) <% p.search_name)"""
+_RESEMBLES_FIRST = f"split_part({_KEY}, ' ', 1) <% p.search_name"
+_SECOND = f"split_part({_KEY}, ' ', 2)"
+_RESEMBLES = f"{_RESEMBLES_FIRST} AND ({_SECOND} = '' OR {_SECOND} <% p.search_name)"
 _CONTAINING = _RANKED.format(where="{contains}", gate=f"{_FOUND} < :n")
 _RESEMBLING = _RANKED.format(
     where=_RESEMBLES, gate=f"{_FOUND} + (SELECT count(*) FROM containing) = 0"
+)
+#: Both words misspelt ("Kowlski Jn"): the first word alone, as the last resort.
+_RESEMBLING_FIRST = _RANKED.format(
+    where=_RESEMBLES_FIRST,
+    gate=f"{_SECOND} <> '' AND {_FOUND} + (SELECT count(*) FROM containing)"
+    " + (SELECT count(*) FROM resembling) = 0",
 )
 _NAME_SEARCH = f"""
 WITH family_first AS MATERIALIZED (
@@ -202,7 +210,8 @@ given_first AS MATERIALIZED (
      AND NOT ({_PREFIX.format(expr=_FAMILY_FIRST)})
    ORDER BY {_GIVEN_FIRST} COLLATE "C", p.id LIMIT :n),
 containing AS MATERIALIZED ({_CONTAINING}),
-resembling AS MATERIALIZED ({_RESEMBLING})
+resembling AS MATERIALIZED ({_RESEMBLING}),
+resembling_first AS MATERIALIZED ({_RESEMBLING_FIRST})
 SELECT id, patient_code, family_name, given_name, sex, birth_date, status FROM (
   SELECT *, 0 AS tier, 0 AS rank FROM family_first
   UNION ALL SELECT *, 1, 0 FROM given_first
@@ -210,7 +219,9 @@ SELECT id, patient_code, family_name, given_name, sex, birth_date, status FROM (
                    rank FROM containing
              WHERE id NOT IN (SELECT id FROM given_first)
   UNION ALL SELECT id, patient_code, family_name, given_name, sex, birth_date, status, '', 3,
-                   rank FROM resembling) hits
+                   rank FROM resembling
+  UNION ALL SELECT id, patient_code, family_name, given_name, sex, birth_date, status, '', 4,
+                   rank FROM resembling_first) hits
  ORDER BY tier, rank DESC, sort_key COLLATE "C", family_name, given_name, id
  OFFSET :offset LIMIT :limit"""
 _NAME_STATEMENTS = {

@@ -118,8 +118,12 @@ def test_a_misspelt_common_name_with_a_given_name_finds_that_person(
             with database.session() as s:
                 found = patients.search(s, "Nowakowki Zuzanna")
                 assert found and found[0].id == meant.id
-                # The family name alone still lists the many who bear it.
+                # The family name alone still lists the many who bear it; so does a
+                # second word misspelt too (the first word alone, as the last resort),
+                # however many spaces were typed.
                 assert len(patients.search(s, "Nowakowki")) == patients.PAGE_SIZE
+                assert len(patients.search(s, "Nowakowki Zznx")) == patients.PAGE_SIZE
+                assert patients.search(s, "  Nowakowki   Zuzanna ")[0].id == meant.id
         finally:
             database.close()
 
