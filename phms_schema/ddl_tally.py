@@ -7,7 +7,10 @@ A record's values count while it is live: not entered in error and, for a
 challenge step, its challenge not entered in error either. Deleting a
 challenge as entered in error therefore takes its live steps' values away.
 Deleted rows (only the owner can delete clinical rows) take their values away
-too; TRUNCATE is not followed: run ``phms.value_tally_rebuild()`` after one.
+too; TRUNCATE is not followed, nor is deleting a live challenge together with
+its steps in one statement (the steps no longer see a live challenge): run
+``phms.value_tally_rebuild()`` after either. A step waits for a session
+deleting its challenge (``step_rules`` locks the challenge row, 0009).
 """
 
 from __future__ import annotations
