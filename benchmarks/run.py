@@ -1053,7 +1053,8 @@ def _typo_finding(quality: dict[str, Any]) -> str:
         f"{p['ms']['p95']:.1f} / {d['ms']['p95']:.1f} ms. A name with one letter dropped "
         "scores 0.55 ('Kowlski' against 'Kowalski'). A second word typed must resemble "
         "the name too (`services/patients.py`), so that the person meant is among the "
-        "candidates ranked when the family name is common. Most keystrokes still empty "
+        "candidates ranked when the family name is common (when nobody resembles both, "
+        "the first word alone). Most keystrokes still empty "
         "are the first letters after the misspelling, or short names with a letter "
         "dropped ('Roić' for 'Rosić'), which share too few trigrams. "
     )
