@@ -101,6 +101,12 @@ def add_records(conn: sa.Connection, rng: random.Random, patients: int) -> dict[
     return ids
 
 
+def add_records_to_fold(conn: sa.Connection, *, seed: int, patients: int) -> None:
+    """Records whose mPAP is then changed to one value: deltas for compaction to fold."""
+    for row_id in add_records(conn, random.Random(seed), patients)["assessment"]:
+        update(conn, "assessment", row_id, mpap_mmhg=Decimal(35))
+
+
 def delete_in_error(conn: sa.Connection, table: str, row_id: int) -> None:
     update(conn, table, row_id, entered_in_error=True, error_reason="wrong patient")
 
@@ -147,9 +153,7 @@ def test_every_kind_of_change_keeps_the_tally_equal_to_a_recount(own_db: PgDatab
 def test_compaction_folds_rows_and_keeps_the_sums(own_db: PgDatabase) -> None:
     engine = own_db.engine_for("t_clinician")
     with engine.begin() as conn:
-        ids = add_records(conn, random.Random(3), 8)
-        for row_id in ids["assessment"]:
-            update(conn, "assessment", row_id, mpap_mmhg=Decimal(35))
+        add_records_to_fold(conn, seed=3, patients=8)
         net, rows = net_tally(conn), tally_rows(conn)
         removed = conn.execute(sa.text("SELECT phms.value_tally_compact()")).scalar_one()
         assert removed > 0 and tally_rows(conn) == rows - removed
@@ -251,9 +255,7 @@ def test_a_step_waits_for_its_challenge_being_deleted(own_db: PgDatabase) -> Non
 def test_a_second_compaction_does_not_wait_for_the_first(own_db: PgDatabase) -> None:
     engine = own_db.engine_for("t_clinician")
     with engine.begin() as conn:
-        ids = add_records(conn, random.Random(2), 4)
-        for row_id in ids["assessment"]:
-            update(conn, "assessment", row_id, mpap_mmhg=Decimal(33))
+        add_records_to_fold(conn, seed=2, patients=4)
     first, second = engine.connect(), engine.connect()
     try:
         second.execute(sa.text("SET lock_timeout = '1s'"))
