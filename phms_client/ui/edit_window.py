@@ -1,7 +1,8 @@
 """What the non-modal editing windows share: the patient form and the clinical record forms.
 
 Their state while saving, offline handling (contents kept, Save waits for the
-reconnect), hiding for the idle lock, the task bookkeeping, live notes arriving
+reconnect), hiding for the idle lock, their background tasks (``tasks``, and
+``_save``, which shows "Saving…" and reports to ``_saved``), live notes arriving
 and "close with unsaved changes?". Each form builds its own widgets and says how
 it loads, saves and compares; the names this class uses are listed under
 "for subclasses".
@@ -14,9 +15,10 @@ from typing import Any, ClassVar, Final
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QLabel, QMessageBox, QPushButton, QVBoxLayout, QWidget
+from sqlalchemy.orm import Session
 
 from phms_client.ui.context import AppContext
-from phms_client.ui.guard import while_alive
+from phms_client.ui.guard import OwnedTasks
 
 __all__ = ["LOCKED_TITLE", "EditWindow", "lockable_layout"]
 
@@ -61,7 +63,7 @@ class EditWindow(QDialog):
         self._title = ""
         self._waiting_to_load = False
         self._connected = True
-        self._keys: set[object] = set()
+        self.tasks = OwnedTasks(self, ctx)
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.setModal(False)
 
@@ -80,6 +82,12 @@ class EditWindow(QDialog):
         raise NotImplementedError
 
     def _on_live_change(self, payload: Mapping[str, Any]) -> None:
+        raise NotImplementedError
+
+    def _saved(self, result: Any) -> None:
+        raise NotImplementedError
+
+    def _save_failed(self, exc: BaseException) -> None:
         raise NotImplementedError
 
     def _open_dialogs(self) -> Iterable[QDialog | None]:
@@ -139,26 +147,18 @@ class EditWindow(QDialog):
 
     # ----------------------------------------------------------------- tasks
 
-    def _run(
+    def _save(
         self,
-        name: str,
-        fn: Callable[[], Any],
-        on_success: Callable[[Any], object],
-        on_error: Callable[[BaseException], object],
+        call: Callable[[Session], Any],
+        on_error: Callable[[BaseException], object] | None = None,
     ) -> None:
-        key = (name, id(self))
-        self._keys.add(key)
-        self.ctx.tasks.run(
-            fn,
-            on_success=while_alive(self, on_success),
-            on_error=while_alive(self, on_error),
-            key=key,
-        )
+        """Save in the background: "Saving…" until the result reaches ``_saved`` (or the
+        error ``on_error``, by default ``_save_failed``)."""
+        self._set_saving(True)
+        self.tasks.run_in_session("save", call, self._saved, on_error or self._save_failed)
 
     def _cancel_tasks(self) -> None:
-        for key in self._keys:
-            self.ctx.tasks.cancel(key)
-        self._keys.clear()
+        self.tasks.cancel_all()
 
     # ----------------------------------------------------------------- closing
 

@@ -468,14 +468,11 @@ class PatientForm(EditWindow):
     # ----------------------------------------------------------------- loading
 
     def _load(self) -> None:
-        db, pid = self.ctx.db, self.patient_id
+        pid = self.patient_id
         assert pid is not None
-
-        def work() -> PatientDetails:
-            with db.session() as s:
-                return patients.get(s, pid)
-
-        self._run("load", work, self._show_details, self._load_failed)
+        self.tasks.run_in_session(
+            "load", lambda s: patients.get(s, pid), self._show_details, self._load_failed
+        )
 
     def _show_details(self, details: PatientDetails) -> None:
         self.details = details
@@ -560,14 +557,13 @@ class PatientForm(EditWindow):
             self._update(data, self._version)
 
     def _check_new(self, data: PatientInput) -> None:
-        db = self.ctx.db
-
-        def work() -> NewPatientCheck:
-            with db.session() as s:
-                return patients.check_new(s, data)
-
         self._set_saving(True)
-        self._run("save", work, lambda result: self._checked_new(data, result), self._save_failed)
+        self.tasks.run_in_session(
+            "save",
+            lambda s: patients.check_new(s, data),
+            lambda result: self._checked_new(data, result),
+            self._save_failed,
+        )
 
     def _checked_new(self, data: PatientInput, result: NewPatientCheck) -> None:
         self._set_saving(False)
@@ -605,25 +601,15 @@ class PatientForm(EditWindow):
             self.family_edit.setFocus()
 
     def _create(self, data: PatientInput) -> None:
-        db = self.ctx.db
-
-        def work() -> PatientDetails:
-            with db.session() as s:
-                return patients.create(s, data)
-
-        self._set_saving(True)
-        self._run("save", work, self._saved, self._save_failed)
+        self._save(lambda s: patients.create(s, data))
 
     def _update(self, data: PatientInput, version: int) -> None:
-        db, pid = self.ctx.db, self.patient_id
+        pid = self.patient_id
         assert pid is not None
-
-        def work() -> PatientDetails:
-            with db.session() as s:
-                return patients.update(s, pid, version, data)
-
-        self._set_saving(True)
-        self._run("save", work, self._saved, lambda exc: self._update_failed(data, exc))
+        self._save(
+            lambda s: patients.update(s, pid, version, data),
+            lambda exc: self._update_failed(data, exc),
+        )
 
     def _saved(self, details: PatientDetails) -> None:
         self.details = details
@@ -703,15 +689,12 @@ class PatientForm(EditWindow):
         self._check_remote()
 
     def _check_remote(self) -> None:
-        db, pid = self.ctx.db, self.patient_id
+        pid = self.patient_id
         if pid is None:
             return
-
-        def work() -> PatientDetails:
-            with db.session() as s:
-                return patients.get(s, pid)
-
-        self._run("live", work, self._remote_state, self._remote_failed)
+        self.tasks.run_in_session(
+            "live", lambda s: patients.get(s, pid), self._remote_state, self._remote_failed
+        )
 
     def _remote_state(self, theirs: PatientDetails) -> None:
         if self._version is None or theirs.version <= self._version:

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from sqlalchemy.orm import Session
 
 from phms_client.clinical.demographics import format_day
 from phms_client.db.errors import ErrorKind, classify
@@ -323,18 +324,17 @@ class RecordForm(EditWindow):
     # ----------------------------------------------------------------- loading
 
     def _load(self) -> None:
-        db, rid = self.ctx.db, self.record_id
+        rid, get = self.record_id, self.service_get
         assert rid is not None
 
-        def work() -> tuple[Any, PatientContext]:
-            with db.session() as s:
-                record = self.service_get(s, rid)
-                details = patients.get(s, record.data.patient_id)
-                day = record.data.study_date
-                loaded = chart_service.load_chart(s, details.id, as_of=day)
-                return record, PatientContext(details, loaded, loaded.medications, day)
+        def work(s: Session) -> tuple[Any, PatientContext]:
+            record = get(s, rid)
+            details = patients.get(s, record.data.patient_id)
+            day = record.data.study_date
+            loaded = chart_service.load_chart(s, details.id, as_of=day)
+            return record, PatientContext(details, loaded, loaded.medications, day)
 
-        self._run("load", work, self._show_loaded, self._load_failed)
+        self.tasks.run_in_session("load", work, self._show_loaded, self._load_failed)
 
     def _show_loaded(self, result: tuple[Any, PatientContext]) -> None:
         record, context = result
@@ -428,25 +428,15 @@ class RecordForm(EditWindow):
             self._update(data, self._version)
 
     def _create(self, data: Any) -> None:
-        db = self.ctx.db
-
-        def work() -> Any:
-            with db.session() as s:
-                return self.service_create(s, data)
-
-        self._set_saving(True)
-        self._run("save", work, self._saved, self._save_failed)
+        create = self.service_create
+        self._save(lambda s: create(s, data))
 
     def _update(self, data: Any, version: int) -> None:
-        db, rid = self.ctx.db, self.record_id
+        rid, update = self.record_id, self.service_update
         assert rid is not None
-
-        def work() -> Any:
-            with db.session() as s:
-                return self.service_update(s, rid, version, data)
-
-        self._set_saving(True)
-        self._run("save", work, self._saved, lambda exc: self._update_failed(data, exc))
+        self._save(
+            lambda s: update(s, rid, version, data), lambda exc: self._update_failed(data, exc)
+        )
 
     def _saved(self, record: Any) -> None:
         self.record = record
@@ -547,16 +537,15 @@ class RecordForm(EditWindow):
         dialog.deleteLater()
         if result != QDialog.DialogCode.Accepted or not self.can_save:
             return
-        db, rid, version, table = self.ctx.db, self.record_id, self._version, self.TABLE
+        rid, version, table = self.record_id, self._version, self.TABLE
         assert rid is not None and version is not None
 
-        def work() -> int:
-            with db.session() as s:
-                chart_service.delete_record(s, table, rid, version, reason)  # type: ignore[arg-type]
+        def work(s: Session) -> int:
+            chart_service.delete_record(s, table, rid, version, reason)  # type: ignore[arg-type]
             return rid
 
         self._set_saving(True)
-        self._run("delete", work, self._deleted, self._delete_failed)
+        self.tasks.run_in_session("delete", work, self._deleted, self._delete_failed)
 
     def _deleted(self, record_id: int) -> None:
         self._set_saving(False)
@@ -595,15 +584,10 @@ class RecordForm(EditWindow):
 
     def _fetch_record(self, on_success: Callable[[Any], object]) -> None:
         """The record as the server has it now (task ``live``), to ``on_success``."""
-        db, rid = self.ctx.db, self.record_id
+        rid, get = self.record_id, self.service_get
         if rid is None:
             return
-
-        def work() -> Any:
-            with db.session() as s:
-                return self.service_get(s, rid)
-
-        self._run("live", work, on_success, self._remote_failed)
+        self.tasks.run_in_session("live", lambda s: get(s, rid), on_success, self._remote_failed)
 
     def _remote_state(self, theirs: Any) -> None:
         if self._version is None or theirs.stamp.version <= self._version:

@@ -44,6 +44,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from sqlalchemy.orm import Session
 
 from phms_client.clinical.demographics import format_day
 from phms_client.db.errors import ErrorKind, classify
@@ -59,7 +60,7 @@ from phms_client.services.chart import (
 )
 from phms_client.ui.context import AppContext
 from phms_client.ui.dates import style_date_edit
-from phms_client.ui.guard import while_alive
+from phms_client.ui.guard import OwnedTasks
 from phms_client.ui.record_forms.common import (
     HINT_STYLE,
     ReasonDialog,
@@ -381,7 +382,7 @@ class ChartItemsPanel(QWidget):
         self._online = ctx.connection.online
         self._may_edit = can_edit_clinical(ctx)
         self._busy = False
-        self._keys: set[object] = set()
+        self.tasks = OwnedTasks(self, ctx)
         self._build()
         self.set_editable(self._online)
         if autoload:
@@ -554,13 +555,13 @@ class ChartItemsPanel(QWidget):
         return self.models[kind].item(index.row()).id if index.isValid() else None
 
     def reload(self) -> None:
-        db, pid, day = self.ctx.db, self.patient_id, self._as_of
-
-        def work() -> Chart:
-            with db.session() as s:
-                return chart_service.load_chart(s, pid, as_of=day)
-
-        self._run("load", work, self._loaded, self._failed)
+        pid, day = self.patient_id, self._as_of
+        self.tasks.run_in_session(
+            "load",
+            lambda s: chart_service.load_chart(s, pid, as_of=day),
+            self._loaded,
+            self._failed,
+        )
 
     def _loaded(self, chart: Chart) -> None:
         self.set_chart(chart)
@@ -572,26 +573,8 @@ class ChartItemsPanel(QWidget):
         if self._autoload:
             self.reload()
 
-    def _run(
-        self,
-        name: str,
-        fn: Callable[[], Any],
-        on_success: Callable[[Any], object],
-        on_error: Callable[[BaseException], object],
-    ) -> None:
-        key = (name, id(self))
-        self._keys.add(key)
-        self.ctx.tasks.run(
-            fn,
-            on_success=while_alive(self, on_success),
-            on_error=while_alive(self, on_error),
-            key=key,
-        )
-
     def cancel(self) -> None:
-        for key in self._keys:
-            self.ctx.tasks.cancel(key)
-        self._keys.clear()
+        self.tasks.cancel_all()
 
     # ----------------------------------------------------------------- actions
 
@@ -673,23 +656,17 @@ class ChartItemsPanel(QWidget):
             self.reload()
 
     def _add(self, kind: ItemKind, data: ItemInput) -> None:
-        db = self.ctx.db
-
-        def work() -> ChartItem:
-            with db.session() as s:
-                return chart_service.add_item(s, kind, data)
-
         self._busy_with("Adding…")
-        self._run(
-            "write", work, lambda item: self._done(kind, f"Added {item.data.name}."), self._failed
+        self.tasks.run_in_session(
+            "write",
+            lambda s: chart_service.add_item(s, kind, data),
+            lambda item: self._done(kind, f"Added {item.data.name}."),
+            self._failed,
         )
 
     def _stop(self, item: ChartItem, version: int, day: dt.date, reason: str) -> None:
-        db = self.ctx.db
-
-        def work() -> ChartItem:
-            with db.session() as s:
-                return chart_service.stop_item(s, item.kind, item.id, version, day, reason)
+        def work(s: Session) -> ChartItem:
+            return chart_service.stop_item(s, item.kind, item.id, version, day, reason)
 
         def failed(exc: BaseException) -> None:
             if isinstance(exc, StaleEntry) and isinstance(exc.theirs, ChartItem):
@@ -701,7 +678,7 @@ class ChartItemsPanel(QWidget):
                 self._failed(exc)
 
         self._busy_with("Stopping…")
-        self._run(
+        self.tasks.run_in_session(
             "write",
             work,
             lambda stopped: self._done(
@@ -736,11 +713,8 @@ class ChartItemsPanel(QWidget):
         self._open(dialog, done)
 
     def _delete(self, item: ChartItem, reason: str) -> None:
-        db = self.ctx.db
-
-        def work() -> None:
-            with db.session() as s:
-                chart_service.delete_item(s, item.kind, item.id, item.stamp.version, reason)
+        def work(s: Session) -> None:
+            chart_service.delete_item(s, item.kind, item.id, item.stamp.version, reason)
 
         def failed(exc: BaseException) -> None:
             if isinstance(exc, StaleEntry):
@@ -757,7 +731,7 @@ class ChartItemsPanel(QWidget):
                 self._failed(exc)
 
         self._busy_with("Deleting…")
-        self._run(
+        self.tasks.run_in_session(
             "write",
             work,
             lambda _: self._done(item.kind, f"Deleted {item.data.name} (entered in error)."),
