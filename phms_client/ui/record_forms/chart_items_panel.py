@@ -64,6 +64,7 @@ from phms_client.ui.guard import OwnedTasks
 from phms_client.ui.record_forms.common import (
     HINT_STYLE,
     ReasonDialog,
+    ReasonRequired,
     banner,
     can_edit_clinical,
     from_qdate,
@@ -274,7 +275,7 @@ class ItemDialog(QDialog):
             super().accept()
 
 
-class StopDialog(QDialog):
+class StopDialog(ReasonRequired):
     """Stop an entry as of a date (the study date by default), with a reason."""
 
     def __init__(
@@ -330,17 +331,6 @@ class StopDialog(QDialog):
     @property
     def stopped_on(self) -> dt.date:
         return from_qdate(self.date_edit.date())
-
-    @property
-    def reason(self) -> str:
-        return " ".join(self.reason_combo.currentText().split())
-
-    def _update(self, *_: Any) -> None:
-        self.ok_button.setEnabled(bool(self.reason))
-
-    def accept(self) -> None:
-        if self.reason:
-            super().accept()
 
 
 # --------------------------------------------------------------------------- the panel

@@ -60,6 +60,7 @@ __all__ = [
     "DerivedRows",
     "PatientContext",
     "ReasonDialog",
+    "ReasonRequired",
     "StudyHeader",
     "banner",
     "can_edit_clinical",
@@ -657,7 +658,26 @@ class StudyHeader(QWidget):
 # --------------------------------------------------------------------------- reasons
 
 
-class ReasonDialog(QDialog):
+class ReasonRequired(QDialog):
+    """A dialog whose OK needs a reason typed in ``reason_combo`` (spaces collapsed).
+    Subclasses build ``reason_combo`` and ``ok_button`` and call ``_update`` on edits."""
+
+    reason_combo: QComboBox
+    ok_button: QPushButton
+
+    @property
+    def reason(self) -> str:
+        return " ".join(self.reason_combo.currentText().split())
+
+    def _update(self, *_: Any) -> None:
+        self.ok_button.setEnabled(bool(self.reason))
+
+    def accept(self) -> None:
+        if self.reason:
+            super().accept()
+
+
+class ReasonDialog(ReasonRequired):
     """Ask for a reason (deleting as entered in error); OK only with a reason typed."""
 
     def __init__(
@@ -701,17 +721,6 @@ class ReasonDialog(QDialog):
         layout.addWidget(self.buttons)
         self.setMinimumWidth(460)
         self._update()
-
-    @property
-    def reason(self) -> str:
-        return " ".join(self.reason_combo.currentText().split())
-
-    def _update(self, *_: Any) -> None:
-        self.ok_button.setEnabled(bool(self.reason))
-
-    def accept(self) -> None:
-        if self.reason:
-            super().accept()
 
 
 # --------------------------------------------------------------------------- derived values
