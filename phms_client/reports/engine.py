@@ -14,7 +14,12 @@ when a letter goes out with a blank.
 
 Output is HTML, autoescaped: a value containing ``<`` is shown, never
 interpreted. Size limits stop a runaway template: ``range`` gives at most
-:data:`MAX_RANGE` items and the output at most :data:`MAX_OUTPUT` characters.
+:data:`MAX_RANGE` items, ``*`` and ``**`` may not make huge values
+(:mod:`.sandbox`) and the output is at most :data:`MAX_OUTPUT` characters.
+
+:func:`render` and :func:`check_template` run the template *here*, with no
+time or memory limit: the client calls them only inside the report process of
+:mod:`phms_client.reports.bounded`, which adds both.
 """
 
 from __future__ import annotations
@@ -26,9 +31,14 @@ from typing import Any, Final
 
 import jinja2
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from phms_client.clinical import demographics
+from phms_client.reports.sandbox import (
+    MAX_RANGE,
+    LimitExceeded,
+    RestrictedEnvironment,
+    limited_range,
+)
 
 __all__ = [
     "MAX_OUTPUT",
@@ -41,19 +51,36 @@ __all__ = [
     "roman",
 ]
 
-MAX_RANGE: Final = 10_000
 MAX_OUTPUT: Final = 2_000_000
 DASH: Final = "—"
 _ROMAN: Final = {1: "I", 2: "II", 3: "III", 4: "IV"}
 
 
 class TemplateProblem(Exception):
-    """The template cannot be rendered; ``str()`` says why and where, in plain words."""
+    """The template cannot be rendered; ``str()`` says why and where, in plain words.
 
-    def __init__(self, message: str, line: int | None = None) -> None:
+    ``template`` is the template's name when known: "Template “Clinic letter”,
+    line 3: …"; without it "Line 3: …".
+    """
+
+    def __init__(self, message: str, line: int | None = None, template: str | None = None) -> None:
         self.message = message
         self.line = line
-        super().__init__(message if line is None else f"Line {line}: {message}")
+        self.template = template
+        super().__init__(self._text())
+
+    def _text(self) -> str:
+        where = f"Template “{self.template}”" if self.template else ""
+        if self.line is not None:
+            where = f"{where}, line {self.line}" if where else f"Line {self.line}"
+        return f"{where}: {self.message}" if where else self.message
+
+    def __str__(self) -> str:
+        return self._text()
+
+    def named(self, template: str) -> TemplateProblem:
+        """The same problem, naming the template."""
+        return TemplateProblem(self.message, self.line, template)
 
 
 # ----------------------------------------------------------------- filters
@@ -96,18 +123,11 @@ def _or_dash(value: Any, text: str = DASH) -> Any:
     return text if value is None or value == "" else value
 
 
-def _safe_range(*args: int) -> range:
-    r = range(*args)
-    if len(r) > MAX_RANGE:
-        raise SecurityError(f"range() is limited to {MAX_RANGE} items in a report")
-    return r
-
-
 # ------------------------------------------------------------- environment
 
 
-def _environment() -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(
+def _environment() -> RestrictedEnvironment:
+    env = RestrictedEnvironment(
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -119,7 +139,7 @@ def _environment() -> ImmutableSandboxedEnvironment:
     env.filters["day"] = format_day
     env.filters["roman"] = roman
     env.filters["or_dash"] = _or_dash
-    env.globals = {"range": _safe_range}
+    env.globals = {"range": limited_range}
     return env
 
 
@@ -132,6 +152,8 @@ def _compile(body: str) -> jinja2.Template:
     except jinja2.TemplateSyntaxError as exc:
         problem = f"the template is not well formed: {exc.message}"
         raise TemplateProblem(problem, exc.lineno) from exc
+    except RecursionError as exc:
+        raise TemplateProblem("the template is nested too deeply to be read") from exc
 
 
 def _line_of(exc: BaseException) -> int | None:
@@ -170,6 +192,8 @@ def _collect(generate: Callable[[], Iterator[str]]) -> str:
             parts.append(chunk)
     except TemplateProblem:
         raise
+    except LimitExceeded as exc:
+        raise TemplateProblem(f"it {exc}", _line_of(exc)) from exc
     except SecurityError as exc:
         raise TemplateProblem(
             f"the template tried something reports may not do ({exc})", _line_of(exc)
@@ -180,6 +204,10 @@ def _collect(generate: Callable[[], Iterator[str]]) -> str:
         ) from exc
     except jinja2.TemplateError as exc:
         raise TemplateProblem(str(exc), _line_of(exc)) from exc
+    except RecursionError as exc:
+        raise TemplateProblem(
+            "the template calls itself without end (a macro that calls itself?)"
+        ) from exc
     except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
         raise TemplateProblem(f"{type(exc).__name__}: {exc}", _line_of(exc)) from exc
     return "".join(parts)
