@@ -7,7 +7,8 @@ so no template may freeze one. Two layers:
    repetitions up front, with a clear reason;
 2. every render runs in a separate *report process* (:mod:`.worker`, started
    with multiprocessing's ``spawn``): the client waits at most
-   :data:`TIME_LIMIT_S` seconds for the report and then kills the process; the
+   :data:`TIME_LIMIT_S` seconds for the report (plus up to
+   :data:`COMPILE_LIMIT_S` to compile a long template) and then kills the process; the
    process cannot use more than :data:`MEMORY_LIMIT_MB` MB for a render
    (:mod:`.memory_limit`); its answer is at most a few MB of JSON.
 
@@ -32,6 +33,7 @@ from phms_client.reports import worker
 from phms_client.reports.engine import MAX_OUTPUT, TemplateProblem
 
 __all__ = [
+    "COMPILE_LIMIT_S",
     "MEMORY_LIMIT_MB",
     "TIME_LIMIT_S",
     "ReportProcessFailed",
@@ -42,6 +44,9 @@ __all__ = [
 
 #: Longest a render may take, in seconds (the process's start is not counted).
 TIME_LIMIT_S: Final = 2.0
+#: Longest compiling a template may take, in seconds: a 200,000-character template
+#: full of placeholders takes a few seconds; a letter a few hundredths.
+COMPILE_LIMIT_S: Final = 10.0
 #: Most memory a render may use, in MB, over what the report process needs to start.
 MEMORY_LIMIT_MB: Final = 256
 #: Longest a report process may take to start (a cold start on a slow workstation).
@@ -53,6 +58,10 @@ _MAX_REPLY_BYTES: Final = 4 * MAX_OUTPUT + 4096  # UTF-8 has at most 4 bytes a c
 
 class ReportProcessFailed(RuntimeError):
     """The report process could not be started (not the template's fault)."""
+
+
+class _TooSlow(Exception):
+    """The report process did not answer in time; ``str()`` is what ran over."""
 
 
 def plain(value: Any) -> Any:
@@ -103,9 +112,19 @@ class _ReportProcess:
             return None
         return json.loads(self.conn.recv_bytes(_MAX_REPLY_BYTES).decode("utf-8"))
 
-    def render(self, body: str, context: Mapping[str, Any], timeout: float) -> Any:
+    def render(
+        self, body: str, context: Mapping[str, Any], compile_limit: float, time_limit: float
+    ) -> Any:
+        """The process's answer; raises _TooSlow when compiling or rendering ran over."""
         self.conn.send((body, context))
-        return self._reply(timeout)
+        reply = self._reply(compile_limit)
+        if reply is None:
+            raise _TooSlow(f"took longer than {compile_limit:g} s to compile")
+        if reply.get("compiled"):
+            reply = self._reply(time_limit)
+            if reply is None:
+                raise _TooSlow(f"took longer than {time_limit:g} s")
+        return reply
 
     def stop(self) -> None:
         """End the process now (it is killed, not asked) and wait until it is gone."""
@@ -161,7 +180,8 @@ def render_bounded(
     """``body`` rendered over ``context`` as HTML, in the report process.
 
     Raises :class:`TemplateProblem` naming ``template`` when the template
-    cannot be rendered, took longer than ``time_limit`` seconds or used more
+    cannot be rendered, took longer than ``time_limit`` seconds (or
+    :data:`COMPILE_LIMIT_S` to compile) or used more
     than :data:`MEMORY_LIMIT_MB` MB (the process is then stopped and replaced),
     and :class:`ReportProcessFailed` when no report process could be started.
     """
@@ -170,7 +190,9 @@ def render_bounded(
     keep = False
     try:
         try:
-            reply = process.render(body, data, time_limit)
+            reply = process.render(body, data, COMPILE_LIMIT_S, time_limit)
+        except _TooSlow as exc:
+            raise TemplateProblem(f"it {exc} and was stopped", template=template) from None
         except EOFError:
             process.process.join(5)
             code = process.process.exitcode
@@ -183,10 +205,6 @@ def render_bounded(
             raise TemplateProblem(
                 "the report would be too long; check the template's loops", template=template
             ) from exc
-        if reply is None:
-            raise TemplateProblem(
-                f"it took longer than {time_limit:g} s and was stopped", template=template
-            )
         if reply.get("memory"):
             raise TemplateProblem(
                 f"it used more than {MEMORY_LIMIT_MB} MB and was stopped", template=template

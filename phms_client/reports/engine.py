@@ -25,6 +25,7 @@ time or memory limit: the client calls them only inside the report process of
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Iterator, Mapping
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Final
@@ -45,9 +46,11 @@ __all__ = [
     "MAX_RANGE",
     "TemplateProblem",
     "check_template",
+    "compile_template",
     "format_day",
     "format_number",
     "render",
+    "render_compiled",
     "roman",
 ]
 
@@ -146,7 +149,10 @@ def _environment() -> RestrictedEnvironment:
 _ENV: Final = _environment()
 
 
-def _compile(body: str) -> jinja2.Template:
+@functools.lru_cache(maxsize=16)
+def compile_template(body: str) -> jinja2.Template:
+    """``body`` compiled (the last few are kept: printing one letter after another
+    compiles it once); :class:`TemplateProblem` if it is not well formed."""
     try:
         return _ENV.from_string(body)
     except jinja2.TemplateSyntaxError as exc:
@@ -169,12 +175,16 @@ def _line_of(exc: BaseException) -> int | None:
 
 def check_template(body: str) -> None:
     """Raise :class:`TemplateProblem` if ``body`` is not a well-formed template."""
-    _compile(body)
+    compile_template(body)
 
 
 def render(body: str, context: Mapping[str, Any]) -> str:
     """The template ``body`` rendered over ``context`` (plain frozen data) as HTML."""
-    template = _compile(body)
+    return render_compiled(compile_template(body), context)
+
+
+def render_compiled(template: jinja2.Template, context: Mapping[str, Any]) -> str:
+    """A template from :func:`compile_template` rendered over ``context`` as HTML."""
     return _collect(lambda: template.generate(**context))
 
 

@@ -6,13 +6,16 @@ database connection, no window, no password. It caps its own memory
 (:mod:`.memory_limit`), says it is ready, then answers jobs until told to stop.
 
 A job is ``(body, context)``: the template text and the render context as plain
-data (dicts, tuples, strings, numbers, dates), made read-only again here. The
-answer is one JSON object, never a pickle, so that the client trusts nothing
-but text from this process:
+data (dicts, tuples, strings, numbers, dates), made read-only again here.
+Answers are JSON objects, never pickles, so that the client trusts nothing but
+text from this process:
 
-- ``{"html": "..."}``: the report;
-- ``{"problem": "...", "line": 3}``: the template cannot be rendered;
-- ``{"memory": true}``: the render needed more than the cap (this process then ends).
+- ``{"compiled": true}`` as soon as the template is compiled (a long template
+  takes longer to compile than to render, so the client times the two apart);
+- then ``{"html": "..."}``, the report;
+- or, instead of either, ``{"problem": "...", "line": 3}``: the template cannot
+  be compiled or rendered;
+- or ``{"memory": true}``: it needed more than the cap (this process then ends).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from multiprocessing.connection import Connection
 from types import MappingProxyType
 from typing import Any
 
-from phms_client.reports.engine import TemplateProblem, render
+from phms_client.reports.engine import TemplateProblem, compile_template, render_compiled
 from phms_client.reports.memory_limit import limit_memory
 
 __all__ = ["freeze", "serve"]
@@ -42,9 +45,11 @@ def _answer(conn: Connection, reply: Mapping[str, Any]) -> None:
     conn.send_bytes(json.dumps(reply, ensure_ascii=False).encode("utf-8"))
 
 
-def _render(body: str, context: Mapping[str, Any]) -> dict[str, Any]:
+def _render(conn: Connection, body: str, context: Mapping[str, Any]) -> dict[str, Any]:
     try:
-        return {"html": render(body, freeze(context))}
+        template = compile_template(body)
+        _answer(conn, {"compiled": True})
+        return {"html": render_compiled(template, freeze(context))}
     except TemplateProblem as exc:
         return {"problem": exc.message, "line": exc.line}
     except MemoryError:
@@ -66,7 +71,7 @@ def serve(conn: Connection, memory_bytes: int) -> None:
             return
         body, context = job
         try:
-            reply = _render(body, context)
+            reply = _render(conn, body, context)
         except MemoryError:
             reply = None
         if reply is None:
