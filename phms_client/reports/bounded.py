@@ -64,6 +64,10 @@ class _TooSlow(Exception):
     """The report process did not answer in time; ``str()`` is what ran over."""
 
 
+class _Gone(Exception):
+    """The report process had ended before it was given the job (not the template's doing)."""
+
+
 def plain(value: Any) -> Any:
     """The render context as plain data for the report process: read-only mappings
     become dicts, sequences tuples; strings, numbers, dates and None stay."""
@@ -88,9 +92,11 @@ class _ReportProcess:
         )
         try:
             self.process.start()
+            ready = self._reply(START_TIMEOUT_S)
+        except (OSError, EOFError, ValueError):
+            ready = None
         finally:
             child_end.close()
-        ready = self._reply(START_TIMEOUT_S)
         if not isinstance(ready, dict) or not ready.get("ready"):
             self.stop()
             raise ReportProcessFailed("The report process did not start")
@@ -115,8 +121,12 @@ class _ReportProcess:
     def render(
         self, body: str, context: Mapping[str, Any], compile_limit: float, time_limit: float
     ) -> Any:
-        """The process's answer; raises _TooSlow when compiling or rendering ran over."""
-        self.conn.send((body, context))
+        """The process's answer; raises _TooSlow when compiling or rendering ran over,
+        _Gone when the process was not there to take the job."""
+        try:
+            self.conn.send((body, context))
+        except OSError as exc:
+            raise _Gone from exc
         reply = self._reply(compile_limit)
         if reply is None:
             raise _TooSlow(f"took longer than {compile_limit:g} s to compile")
@@ -128,9 +138,10 @@ class _ReportProcess:
 
     def stop(self) -> None:
         """End the process now (it is killed, not asked) and wait until it is gone."""
-        if self.process.is_alive():
+        if self.process.pid is not None and self.process.is_alive():
             self.process.kill()
-        self.process.join(5)
+        if self.process.pid is not None:
+            self.process.join(5)
         self.conn.close()
         if self.process.exitcode is not None:
             self.process.close()
@@ -187,6 +198,21 @@ def render_bounded(
     """
     data = plain(context)
     process = _take()
+    try:
+        return _render_in(process, body, data, template, time_limit)
+    except _Gone:
+        # A warm process that ended meanwhile (killed from outside, say): one more try.
+        return _render_in(_take(), body, data, template, time_limit)
+
+
+def _render_in(
+    process: _ReportProcess,
+    body: str,
+    data: Mapping[str, Any],
+    template: str | None,
+    time_limit: float,
+) -> str:
+    """Render in ``process``; keep it warm afterwards unless it was stopped."""
     keep = False
     try:
         try:
@@ -201,7 +227,7 @@ def render_bounded(
                 "the template probably asks for too much",
                 template=template,
             ) from None
-        except OSError as exc:
+        except OSError as exc:  # recv_bytes: the answer is longer than any report may be
             raise TemplateProblem(
                 "the report would be too long; check the template's loops", template=template
             ) from exc

@@ -197,3 +197,19 @@ def test_the_report_process_caps_its_memory() -> None:
     render_bounded("warm", {})
     (process,) = bounded._idle
     assert process.memory_limited
+
+
+def test_a_warm_process_that_was_killed_from_outside_is_replaced() -> None:
+    render_bounded("warm", {})
+    (process,) = bounded._idle
+    process.process.kill()
+    process.process.join(5)
+    assert render_bounded("{{ 6 * 7 }}", {}) == "42"
+    # ... also when it dies just as the job is sent (the pipe is broken then).
+    (process,) = bounded._idle
+    bounded._idle.clear()
+    process.process.kill()
+    process.process.join(5)
+    bounded._idle.append(process)
+    process.alive = lambda: True  # type: ignore[method-assign]  # as if it died after the check
+    assert render_bounded("{{ 6 * 7 }}", {}) == "42"
