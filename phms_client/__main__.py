@@ -1,5 +1,11 @@
+import multiprocessing
 import sys
 
-from phms_client.app import main
+if __name__ == "__main__":
+    # In the PyInstaller bundle the report process (phms_client.reports.bounded) is this
+    # same program started again; freeze_support() runs it and exits before any window.
+    multiprocessing.freeze_support()
 
-sys.exit(main())
+    from phms_client.app import main
+
+    sys.exit(main())

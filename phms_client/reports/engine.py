@@ -14,46 +14,76 @@ when a letter goes out with a blank.
 
 Output is HTML, autoescaped: a value containing ``<`` is shown, never
 interpreted. Size limits stop a runaway template: ``range`` gives at most
-:data:`MAX_RANGE` items and the output at most :data:`MAX_OUTPUT` characters.
+:data:`MAX_RANGE` items, ``*`` and ``**`` may not make huge values
+(:mod:`.sandbox`) and the output is at most :data:`MAX_OUTPUT` characters.
+
+:func:`render` and :func:`check_template` run the template *here*, with no
+time or memory limit: the client calls them only inside the report process of
+:mod:`phms_client.reports.bounded`, which adds both.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Iterator, Mapping
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Final
 
 import jinja2
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from phms_client.clinical import demographics
+from phms_client.reports.sandbox import (
+    MAX_RANGE,
+    LimitExceeded,
+    RestrictedEnvironment,
+    limited_range,
+)
 
 __all__ = [
     "MAX_OUTPUT",
     "MAX_RANGE",
     "TemplateProblem",
     "check_template",
+    "compile_template",
     "format_day",
     "format_number",
     "render",
+    "render_compiled",
     "roman",
 ]
 
-MAX_RANGE: Final = 10_000
 MAX_OUTPUT: Final = 2_000_000
 DASH: Final = "—"
 _ROMAN: Final = {1: "I", 2: "II", 3: "III", 4: "IV"}
 
 
 class TemplateProblem(Exception):
-    """The template cannot be rendered; ``str()`` says why and where, in plain words."""
+    """The template cannot be rendered; ``str()`` says why and where, in plain words.
 
-    def __init__(self, message: str, line: int | None = None) -> None:
+    ``template`` is the template's name when known: "Template “Clinic letter”,
+    line 3: …"; without it "Line 3: …".
+    """
+
+    def __init__(self, message: str, line: int | None = None, template: str | None = None) -> None:
         self.message = message
         self.line = line
-        super().__init__(message if line is None else f"Line {line}: {message}")
+        self.template = template
+        super().__init__(self._text())
+
+    def _text(self) -> str:
+        where = f"Template “{self.template}”" if self.template else ""
+        if self.line is not None:
+            where = f"{where}, line {self.line}" if where else f"Line {self.line}"
+        return f"{where}: {self.message}" if where else self.message
+
+    def __str__(self) -> str:
+        return self._text()
+
+    def named(self, template: str) -> TemplateProblem:
+        """The same problem, naming the template."""
+        return TemplateProblem(self.message, self.line, template)
 
 
 # ----------------------------------------------------------------- filters
@@ -96,18 +126,11 @@ def _or_dash(value: Any, text: str = DASH) -> Any:
     return text if value is None or value == "" else value
 
 
-def _safe_range(*args: int) -> range:
-    r = range(*args)
-    if len(r) > MAX_RANGE:
-        raise SecurityError(f"range() is limited to {MAX_RANGE} items in a report")
-    return r
-
-
 # ------------------------------------------------------------- environment
 
 
-def _environment() -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(
+def _environment() -> RestrictedEnvironment:
+    env = RestrictedEnvironment(
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -119,19 +142,24 @@ def _environment() -> ImmutableSandboxedEnvironment:
     env.filters["day"] = format_day
     env.filters["roman"] = roman
     env.filters["or_dash"] = _or_dash
-    env.globals = {"range": _safe_range}
+    env.globals = {"range": limited_range}
     return env
 
 
 _ENV: Final = _environment()
 
 
-def _compile(body: str) -> jinja2.Template:
+@functools.lru_cache(maxsize=16)
+def compile_template(body: str) -> jinja2.Template:
+    """``body`` compiled (the last few are kept: printing one letter after another
+    compiles it once); :class:`TemplateProblem` if it is not well formed."""
     try:
         return _ENV.from_string(body)
     except jinja2.TemplateSyntaxError as exc:
         problem = f"the template is not well formed: {exc.message}"
         raise TemplateProblem(problem, exc.lineno) from exc
+    except RecursionError as exc:
+        raise TemplateProblem("the template is nested too deeply to be read") from exc
 
 
 def _line_of(exc: BaseException) -> int | None:
@@ -147,12 +175,16 @@ def _line_of(exc: BaseException) -> int | None:
 
 def check_template(body: str) -> None:
     """Raise :class:`TemplateProblem` if ``body`` is not a well-formed template."""
-    _compile(body)
+    compile_template(body)
 
 
 def render(body: str, context: Mapping[str, Any]) -> str:
     """The template ``body`` rendered over ``context`` (plain frozen data) as HTML."""
-    template = _compile(body)
+    return render_compiled(compile_template(body), context)
+
+
+def render_compiled(template: jinja2.Template, context: Mapping[str, Any]) -> str:
+    """A template from :func:`compile_template` rendered over ``context`` as HTML."""
     return _collect(lambda: template.generate(**context))
 
 
@@ -170,6 +202,8 @@ def _collect(generate: Callable[[], Iterator[str]]) -> str:
             parts.append(chunk)
     except TemplateProblem:
         raise
+    except LimitExceeded as exc:
+        raise TemplateProblem(f"it {exc}", _line_of(exc)) from exc
     except SecurityError as exc:
         raise TemplateProblem(
             f"the template tried something reports may not do ({exc})", _line_of(exc)
@@ -180,6 +214,10 @@ def _collect(generate: Callable[[], Iterator[str]]) -> str:
         ) from exc
     except jinja2.TemplateError as exc:
         raise TemplateProblem(str(exc), _line_of(exc)) from exc
+    except RecursionError as exc:
+        raise TemplateProblem(
+            "the template calls itself without end (a macro that calls itself?)"
+        ) from exc
     except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
         raise TemplateProblem(f"{type(exc).__name__}: {exc}", _line_of(exc)) from exc
     return "".join(parts)

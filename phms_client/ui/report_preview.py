@@ -8,7 +8,12 @@ and the PDF all lay out the same way (``phms_client.reports.pdf``).
 
 Admins also get **Edit template…**: the template text in a plain editor with
 **Try** (render it here without saving) and **Save** (versioned: a template
-changed by someone else meanwhile is not overwritten).
+changed by someone else meanwhile is not overwritten; a template that does not
+render over sample data within the time and memory limits is not saved).
+
+Every render, saved or draft, runs in the report process of
+:mod:`phms_client.reports.bounded` (at most 2 s and 256 MB), from the task
+runner's thread: the window never waits for it.
 """
 
 from __future__ import annotations
@@ -39,7 +44,8 @@ from PySide6.QtWidgets import (
 )
 
 from phms_client.db.errors import classify
-from phms_client.reports.engine import TemplateProblem, render
+from phms_client.reports.bounded import ReportProcessFailed, render_bounded
+from phms_client.reports.engine import TemplateProblem
 from phms_client.reports.pdf import REPORT_CSS, html_to_pdf, print_html
 from phms_client.reports.tables import to_csv, to_xlsx
 from phms_client.services import reports
@@ -197,11 +203,13 @@ class ReportPreview(QWidget):
                 if kind == "individual":
                     assert pid is not None
                     context = reports.individual_context(session, pid, hospital_id=hospital_id)
-                    return RenderedReport(f"{name} (draft)", kind, render(body, context))
+                    html = render_bounded(body, context, template=f"{name} (draft)")
+                    return RenderedReport(f"{name} (draft)", kind, html)
                 context, stats = reports.statistical_context(
                     session, date_from=start, date_to=end, hospital_id=hospital_id
                 )
-                return RenderedReport(f"{name} (draft)", kind, render(body, context), stats)
+                html = render_bounded(body, context, template=f"{name} (draft)")
+                return RenderedReport(f"{name} (draft)", kind, html, stats)
 
         self.status.setText("Preparing the report…")
         self.ctx.tasks.run(
@@ -292,7 +300,9 @@ class ReportPreview(QWidget):
 
     def _failed(self, exc: BaseException) -> None:
         if isinstance(exc, TemplateProblem):
-            message = f"The template cannot be used: {exc}"
+            message = f"The report cannot be made. {exc}"
+        elif isinstance(exc, ReportProcessFailed):
+            message = f"The report cannot be made: {exc}. Try again; if it persists, restart PHMS."
         else:
             error = classify(exc, address=self.ctx.db.address)
             message = f"{error.title}. {error.message}"
@@ -313,7 +323,9 @@ class TemplateEditor(QDialog):
         self.template = template
         self.setWindowTitle(f"Edit template — {template.name}")
         self.name = QLineEdit(template.name)
+        self.name.setMaxLength(reports.MAX_NAME)
         self.description = QLineEdit(template.description)
+        self.description.setMaxLength(reports.MAX_DESCRIPTION)
         self.body = QPlainTextEdit(template.body)
         self.body.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         font = self.body.font()
@@ -351,6 +363,12 @@ class TemplateEditor(QDialog):
 
     def save(self) -> None:
         db, template, data = self.preview.ctx.db, self.template, self.data()
+        if len(data.body) > reports.MAX_BODY:
+            self.message.setText(
+                f"Not saved: the text is {len(data.body):,} characters long; "
+                f"a template may have at most {reports.MAX_BODY:,}."
+            )
+            return
 
         def job() -> TemplateInfo:
             with db.session() as session:
@@ -369,7 +387,7 @@ class TemplateEditor(QDialog):
     def _failed(self, exc: BaseException) -> None:
         self.save_button.setEnabled(True)
         if isinstance(exc, TemplateProblem):
-            text = f"Not saved: {exc}"
+            text = f"Not saved. {exc}"
         elif isinstance(exc, reports.StaleTemplate):
             text = (
                 f"Not saved: {exc.theirs.updated_by} changed this template meanwhile. "

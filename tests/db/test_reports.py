@@ -289,20 +289,30 @@ def test_auditors_never_get_an_individual_chart(
 def test_a_stored_template_cannot_escape_the_sandbox(
     engines: dict[str, sa.Engine], cohort: dict[str, int]
 ) -> None:
-    evil = TemplateInput(
-        "Escape attempt",
-        "individual",
-        "<p>{{ patient.name }}</p>\n{{ ''.__class__.__mro__[1].__subclasses__() }}",
-    )
-    with Session(engines["t_admin"]) as s, s.begin():
-        saved = reports.create_template(s, evil)  # compiles: the sandbox stops it at run time
+    body = "<p>{{ patient.name }}</p>\n{{ ''.__class__.__mro__[1].__subclasses__() }}"
+    evil = TemplateInput("Escape attempt", "individual", body)
+    with (
+        Session(engines["t_admin"]) as s,
+        pytest.raises(TemplateProblem, match=r"“Escape attempt”, line 2: .*may not do"),
+    ):
+        reports.create_template(s, evil)  # the check before saving renders it: refused
+    with engines["t_admin"].begin() as conn:  # as an older client (or psql) could have
+        saved_id = conn.execute(
+            sa.text(
+                "INSERT INTO phms.report_template (name, kind, body)"
+                " VALUES ('Escape attempt', 'individual', :b) RETURNING id"
+            ),
+            {"b": body},
+        ).scalar_one()
     with (
         Session(engines["t_clinician"]) as s,
         s.begin(),
-        pytest.raises(TemplateProblem, match=r"Line 2: .*may not do.*__class__") as info,
+        pytest.raises(
+            TemplateProblem, match=r"“Escape attempt”, line 2: .*may not do.*__class__"
+        ) as info,
     ):
-        reports.render_individual(s, saved.id, cohort["zoe"])
-    assert info.value.line == 2
+        reports.render_individual(s, saved_id, cohort["zoe"])
+    assert info.value.line == 2 and info.value.template == "Escape attempt"
 
 
 def test_a_letter_template_is_not_run_as_a_statistical_one(engines: dict[str, sa.Engine]) -> None:

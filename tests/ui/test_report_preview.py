@@ -131,8 +131,8 @@ def test_admin_edits_a_template_from_the_preview(
         editor = preview.edit_template()
         assert editor is not None
         editor.body.setPlainText(
-            "<p>{{ body.weight_kg|num }} kg"
-            "{% if body.weight_to_ideal > 1.5 %} (Obese){% endif %}</p>"
+            "{% if body %}<p>{{ body.weight_kg|num }} kg"
+            "{% if body.weight_to_ideal > 1.5 %} (Obese){% endif %}</p>{% endif %}"
         )
         with qtbot.waitSignal(preview.rendered, timeout=20_000) as tried:
             editor.try_it()
@@ -159,23 +159,44 @@ def test_admin_edits_a_template_from_the_preview(
         assert env.presented == []
 
 
+def show_template(qtbot: QtBot, preview: ReportPreview, name: str) -> ReportPreview:
+    """Open ``preview`` and show template ``name`` (whatever the first one does)."""
+    qtbot.addWidget(preview)
+    with qtbot.waitSignal(preview.templates_loaded, timeout=20_000):
+        preview.show()
+    names = [t.name for t in preview.templates]
+    if preview.current_template().name != name:
+        with qtbot.waitSignal(preview.rendered, timeout=20_000):
+            preview.template_box.setCurrentIndex(names.index(name))
+    qtbot.waitUntil(lambda: preview.report is not None, timeout=20_000)
+    return preview
+
+
+def store_directly(database: PgDatabase, name: str, body: str) -> None:
+    """A template written past the client's check (as an older client, or psql, could)."""
+    engine = database.engine_for("t_admin")
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO phms.report_template (name, kind, body) VALUES (:n, 'individual', :b)"
+            ),
+            {"n": name, "b": body},
+        )
+    engine.dispose()
+
+
 def test_a_template_that_escapes_the_sandbox_is_reported(
     qtbot: QtBot, own_db: tuple[PgDatabase, int]
 ) -> None:
     database, pid = own_db
-    engine = database.engine_for("t_admin")
-    with Session(engine) as s, s.begin():
-        reports.create_template(
-            s, TemplateInput("Bad", "individual", "{{ patient.__class__.__mro__ }}")
-        )
-    engine.dispose()
+    store_directly(database, "Bad", "{{ patient.__class__.__mro__ }}")
     with report_context(database, "t_clinician") as env:
         preview = ReportPreview(env.ctx, "individual", pid)
         qtbot.addWidget(preview)
         with qtbot.waitSignal(preview.failed, timeout=20_000) as failed:
             preview.show()  # "Bad" is the first template by name
         assert preview.current_template().name == "Bad"
-        assert "The template cannot be used: Line 1" in failed.args[0]
+        assert "The report cannot be made. Template “Bad”, line 1" in failed.args[0]
         assert "__class__" in failed.args[0]
         assert not preview.pdf_button.isEnabled()
         assert preview.status.text() == failed.args[0]
@@ -183,6 +204,67 @@ def test_a_template_that_escapes_the_sandbox_is_reported(
         with qtbot.waitSignal(preview.rendered, timeout=20_000):
             preview.template_box.setCurrentIndex(names.index("Clinic letter"))
         assert preview.pdf_button.isEnabled()
+        assert env.presented == []
+
+
+RUNAWAY = (
+    "<p>{{ patient.name }}</p>{% for i in range(10000) %}{% for j in range(10000) %}"
+    "{% for k in range(10000) %}{% endfor %}{% endfor %}{% endfor %}"
+)
+
+
+def test_a_runaway_template_is_stopped_and_the_window_stays_responsive(
+    qtbot: QtBot, own_db: tuple[PgDatabase, int]
+) -> None:
+    database, pid = own_db
+    store_directly(database, "Runaway letter", RUNAWAY)
+    with report_context(database, "t_clinician") as env:
+        preview = show_template(qtbot, ReportPreview(env.ctx, "individual", pid), "Clinic letter")
+        names = [t.name for t in preview.templates]
+        with qtbot.waitSignal(preview.failed, timeout=20_000) as failed:
+            preview.template_box.setCurrentIndex(names.index("Runaway letter"))
+            # The render runs off the GUI thread: the window keeps answering meanwhile.
+            assert preview.status.text() == "Preparing the report…"
+            preview.resize(840, 640)
+            qtbot.wait(100)
+        assert failed.args[0] == (
+            "The report cannot be made. "
+            "Template “Runaway letter”: it took longer than 2 s and was stopped"
+        )
+        capture(qtbot, preview, "report-template-stopped")
+        names = [t.name for t in preview.templates]
+        with qtbot.waitSignal(preview.rendered, timeout=20_000):
+            preview.template_box.setCurrentIndex(names.index("Clinic letter"))
+        assert env.presented == []
+
+
+def test_the_editor_refuses_to_save_a_hostile_template(
+    qtbot: QtBot, own_db: tuple[PgDatabase, int]
+) -> None:
+    database, pid = own_db
+    with report_context(database, "t_admin") as env:
+        preview = show_template(qtbot, ReportPreview(env.ctx, "individual", pid), "Clinic letter")
+        editor = preview.edit_template()
+        assert editor is not None
+        qtbot.addWidget(editor)
+        assert editor.name.maxLength() == reports.MAX_NAME
+        assert editor.description.maxLength() == reports.MAX_DESCRIPTION
+        before = editor.template
+        editor.body.setPlainText("<p>{{ patient.name }}</p>\n{{ 'a' * 10**9 }}")
+        editor.save()
+        qtbot.waitUntil(lambda: editor.save_button.isEnabled(), timeout=20_000)
+        assert editor.message.text() == (
+            f"Not saved. Template “{before.name}”, line 2: it asks for a text of "
+            "1,000,000,000 characters (the limit is 2,000,000)"
+        )
+        capture(qtbot, editor, "report-template-not-saved")
+        editor.body.setPlainText("x" * (reports.MAX_BODY + 1))
+        editor.save()
+        assert "at most 200,000" in editor.message.text()
+        engine = database.engine_for("t_admin")
+        with Session(engine) as s:
+            assert reports.get_template(s, before.id).body == before.body
+        engine.dispose()
         assert env.presented == []
 
 

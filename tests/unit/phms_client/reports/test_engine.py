@@ -80,7 +80,6 @@ def test_filters_directly() -> None:
         ("{% set d = {'a': 1} %}{{ d.update({'b': 2}) }}", "update"),
         ("{% set d = {'a': 1} %}{{ d.pop('a') }}", "pop"),
         ("{{ '{0.__class__}'.format(1) }}", "__class__"),
-        ("{{ range(1000000)|length }}", "range"),
     ],
 )
 def test_sandbox_escapes_fail_with_a_clear_message(body: str, why: str) -> None:
