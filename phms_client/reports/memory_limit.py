@@ -7,10 +7,8 @@ never by the client itself. Past the cap an allocation fails with
 - **Windows**: the process puts itself in a Job Object with a per-process
   committed-memory limit (``kernel32`` through :mod:`ctypes`, which every
   Python has).
-- **Linux and other POSIX systems**: ``RLIMIT_AS``, the address-space limit.
-  :mod:`resource` exists only there, so it is imported inside
-  :func:`_limit_posix` alone, which runs only when ``sys.platform`` is not
-  Windows; nothing imports it at module level.
+- **Linux**: ``RLIMIT_AS``, the address-space limit, set through psutil
+  (``prlimit``), so the client imports no POSIX-only module.
 
 The cap is the memory the process already has (Python and Jinja, measured at
 the start) plus ``extra`` bytes for the render itself.
@@ -20,7 +18,8 @@ from __future__ import annotations
 
 import ctypes
 import sys
-from pathlib import Path
+
+import psutil
 
 __all__ = ["limit_memory"]
 
@@ -32,30 +31,21 @@ def limit_memory(extra: int) -> bool:
     return _limit_posix(extra)
 
 
-# ---------------------------------------------------------------- POSIX only
-
-
-def _address_space_now() -> int:
-    """Bytes of address space this process maps now (Linux ``/proc``; else a fair guess)."""
-    try:
-        pages = int(Path("/proc/self/statm").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 256 * 1024 * 1024
-    import os
-
-    return pages * os.sysconf("SC_PAGE_SIZE")
+# ---------------------------------------------------------------- elsewhere
 
 
 def _limit_posix(extra: int) -> bool:
-    import resource  # POSIX only: this function never runs on Windows
-
-    cap = _address_space_now() + extra
-    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    if hard != resource.RLIM_INFINITY:
+    # psutil sets RLIMIT_AS through prlimit(2), so no POSIX-only module is imported.
+    me = psutil.Process()
+    if not hasattr(psutil, "RLIMIT_AS"):
+        return False
+    cap = me.memory_info().vms + extra
+    _soft, hard = me.rlimit(psutil.RLIMIT_AS)
+    if hard != psutil.RLIM_INFINITY:
         cap = min(cap, hard)
     try:
-        resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
-    except (ValueError, OSError):
+        me.rlimit(psutil.RLIMIT_AS, (cap, hard))
+    except (ValueError, OSError, psutil.Error):
         return False
     return True
 
