@@ -100,3 +100,24 @@ def test_0010_downgrade_puts_back_the_functions_of_0009(fresh_database: PgDataba
     assert _functions(url) != before
     migrate.downgrade(url, "0009")
     assert _functions(url) == before
+
+
+def test_0010_takes_login_and_password_away_from_the_groups(fresh_database: PgDatabase) -> None:
+    """A group given a password and LOGIN before 0010 (the hole it closes) cannot log in after."""
+    url = fresh_database.admin_url
+    migrate.upgrade(url, "0009")
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:
+        conn.execute(sa.text("ALTER ROLE phms_admin LOGIN PASSWORD 'group-password-1'"))
+    migrate.upgrade(url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT rolname, rolcanlogin, rolpassword FROM pg_authid "
+                "WHERE rolname = ANY(:r) ORDER BY 1"
+            ),
+            {"r": [OWNER, *GROUPS.values()]},
+        ).all()
+    engine.dispose()
+    assert len(rows) == 5
+    assert all(not can_login and password is None for _, can_login, password in rows), rows
