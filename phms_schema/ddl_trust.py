@@ -10,6 +10,8 @@ fooled by its caller:
   ``phms.staff_login_required`` refuses the groups, the owner, superusers and
   every other role PHMS does not manage, with a sentence that says why.
 - ``phms.log_chart_access`` records only patients that exist.
+- Each password set through PHMS leaves its verifier's fingerprint in the audit
+  trail (:data:`FINGERPRINT_KEY`).
 
 ``tests/db/test_security_definer.py`` lists every SECURITY DEFINER function in
 the database and checks these settings, so a new one cannot slip through.
@@ -59,6 +61,22 @@ def _refuse(message: str, *args: str, hint: str = "", code: str = "invalid_param
     params = "".join(f", {a}" for a in args)
     using = f"ERRCODE = '{code}'" + (f",\n        HINT = '{hint}'" if hint else "")
     return f"RAISE EXCEPTION '{message}'{params}\n      USING {using};"
+
+
+#: Audit detail of every password set through PHMS: the SHA-256 of the SCRAM verifier.
+#: It reveals nothing of the password (the verifier's salt is not in it), yet lets the
+#: superuser see whether a login's verifier is still the one PHMS set
+#: (``phms-admin user password-check``), i.e. whether it was changed with plain ALTER ROLE.
+FINGERPRINT_KEY = "verifier_sha256"
+_FINGERPRINT_KEY = f"'{FINGERPRINT_KEY}'"
+
+#: Events whose details carry :data:`FINGERPRINT_KEY`.
+PASSWORD_EVENTS = ("CREATE", "RESET_PASSWORD", "CHANGE_OWN_PASSWORD")
+
+
+def fingerprint(expression: str) -> str:
+    """SQL: the fingerprint of the verifier ``expression`` (hex SHA-256)."""
+    return f"encode(sha256(convert_to({expression}, 'UTF8')), 'hex')"
 
 
 _MANAGE_ON_SERVER = "Manage it on the server as the database superuser, not through PHMS."
@@ -158,7 +176,9 @@ BEGIN
     RAISE EXCEPTION 'A user named "%" already exists', p_name USING ERRCODE = 'duplicate_object';
   END IF;
   EXECUTE format('CREATE ROLE %I LOGIN PASSWORD %L IN ROLE %I', p_name, p_verifier, p_group);
-  PERFORM audit.log_action('staff', p_name, 'CREATE', jsonb_build_object('group', p_group));
+  PERFORM audit.log_action('staff', p_name, 'CREATE',
+                           jsonb_build_object('group', p_group, {_FINGERPRINT_KEY},
+                                              {fingerprint("p_verifier")}));
 END $$""",
     "staff_set_enabled(p_name text, p_enabled boolean)": f"""RETURNS void
   LANGUAGE plpgsql {_DEFINER} AS $$
@@ -181,7 +201,8 @@ BEGIN
   EXECUTE format('ALTER ROLE %I PASSWORD %L', p_name, p_verifier);
   INSERT INTO {SCHEMA}.staff_account (name, must_change_password) VALUES (p_name, true)
     ON CONFLICT (name) DO UPDATE SET must_change_password = true;
-  PERFORM audit.log_action('staff', p_name, 'RESET_PASSWORD', NULL);
+  PERFORM audit.log_action('staff', p_name, 'RESET_PASSWORD',
+                           jsonb_build_object({_FINGERPRINT_KEY}, {fingerprint("p_verifier")}));
 END $$""",
     "staff_set_group(p_name text, p_group text)": f"""RETURNS void
   LANGUAGE plpgsql {_DEFINER} AS $$
@@ -207,7 +228,8 @@ BEGIN
   EXECUTE format('ALTER ROLE %I PASSWORD %L', session_user, p_verifier);
   INSERT INTO {SCHEMA}.staff_account (name, must_change_password) VALUES (session_user, false)
     ON CONFLICT (name) DO UPDATE SET must_change_password = false;
-  PERFORM audit.log_action('staff', session_user, 'CHANGE_OWN_PASSWORD', NULL);
+  PERFORM audit.log_action('staff', session_user, 'CHANGE_OWN_PASSWORD',
+                           jsonb_build_object({_FINGERPRINT_KEY}, {fingerprint("p_verifier")}));
 END $$""",
     "log_chart_access(p_patient_id bigint)": f"""RETURNS void
   LANGUAGE plpgsql {_DEFINER} AS $$
