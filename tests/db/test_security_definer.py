@@ -90,6 +90,8 @@ def test_a_temp_table_named_like_the_catalog_is_not_read(db: PgDatabase) -> None
         # An empty pg_roles: every name looks free. A pg_auth_members and pg_roles
         # saying that postgres is a plain clerk.
         conn.execute(sa.text("CREATE TEMP TABLE pg_roles (oid oid, rolname name)"))
+        # Readable by the functions' owner, or it would fail on "permission denied".
+        conn.execute(sa.text("GRANT SELECT ON pg_temp.pg_roles TO PUBLIC"))
         with pytest.raises(sa.exc.DBAPIError) as info, conn.begin_nested():
             conn.execute(
                 sa.text("SELECT phms.staff_create('t_clerk', 'phms_clerk', :v)"),
@@ -114,6 +116,7 @@ def test_a_temp_table_named_like_the_catalog_is_not_read(db: PgDatabase) -> None
                 "         AS member"
             )
         )
+        conn.execute(sa.text("GRANT SELECT ON pg_temp.pg_auth_members TO PUBLIC"))
         for sql in (
             "SELECT phms.staff_set_password('postgres', :v)",
             "SELECT phms.staff_set_enabled('postgres', false)",
