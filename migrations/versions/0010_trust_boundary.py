@@ -18,6 +18,9 @@ Create Date: 2026-12-03
 - The staff groups and the owner are made NOLOGIN without a password, in case
   that was done before (with a warning naming the role).
 - ``phms.log_chart_access`` refuses a patient id that does not exist.
+- Every password PHMS sets (``staff_create``, ``staff_set_password``,
+  ``change_own_password``) leaves the SHA-256 of its verifier in the audit row,
+  for ``phms-admin user password-check``.
 
 The downgrade puts the previous definitions back (it leaves the groups NOLOGIN).
 """
