@@ -31,6 +31,15 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 SYSTEM_USER = "phms_postgres"
 
 
+#: A plain-text password (``ALTER ROLE … PASSWORD 'x'``) must be 12 characters or more,
+#: with letters and non-letters, and must not contain the login's name. The server
+#: cannot judge a pre-hashed SCRAM verifier (docs/admin-guide.md, "Passwords").
+PASSWORD_RULES = (
+    "shared_preload_libraries = 'passwordcheck'",
+    "passwordcheck.min_password_length = 12",
+)
+
+
 class ServerError(Exception):
     """A server operation failed; the message says what to do."""
 
@@ -242,6 +251,7 @@ def _configure(info: ServerInfo) -> None:
         "logging_collector = off",
         "max_connections = 200",
         "shared_buffers = '128MB'",
+        *PASSWORD_RULES,
     ]
     with conf.open("a") as f:
         f.write("\n".join(lines) + "\n")
@@ -273,10 +283,19 @@ def status(data_dir: Path) -> bool:
     return True
 
 
+def _ensure_password_rules(data_dir: Path) -> None:
+    """Servers made before the password rules get them at their next start."""
+    conf = data_dir / "postgresql.conf"
+    if "passwordcheck" not in conf.read_text():
+        with conf.open("a") as f:
+            f.write("\n# --- PHMS password rules ---\n" + "\n".join(PASSWORD_RULES) + "\n")
+
+
 def start(data_dir: Path) -> ServerInfo:
     info = read_info(data_dir)
     if status(data_dir):
         return info
+    _ensure_password_rules(data_dir)
     log = data_dir / "server.log"
     _run(["pg_ctl", "start", "-D", str(data_dir), "-w", "-t", "60", "-l", str(log)], timeout=90)
     return info

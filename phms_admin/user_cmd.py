@@ -6,6 +6,7 @@ import argparse
 import getpass
 import sys
 
+from phms_admin import password_check
 from phms_admin.connection import CommandError, connect, resolve_url
 from phms_client.services import staff
 from phms_schema.roles import GROUPS
@@ -36,7 +37,19 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     group.add_argument("name")
     group.add_argument("--role", required=True, choices=sorted(GROUPS))
     group.set_defaults(handler=cmd_set_role)
-    for p in (add, lst, reset, group, *(cmds.choices[n] for n in ("disable", "enable"))):
+    check = cmds.add_parser(
+        "password-check",
+        help="find passwords set outside PHMS (superuser, on the server); exit 1 if any",
+    )
+    check.set_defaults(handler=cmd_password_check)
+    for p in (
+        add,
+        lst,
+        reset,
+        group,
+        check,
+        *(cmds.choices[n] for n in ("disable", "enable")),
+    ):
         p.add_argument("--url", help="database URL (default: PHMS_DATABASE_URL)")
 
 
@@ -121,4 +134,30 @@ def cmd_set_role(args: argparse.Namespace) -> int:
     with connect(resolve_url(args.url)) as conn:
         staff.set_group(conn, args.name, args.role)
     print(f"{args.name} is now in group {args.role}.")
+    return 0
+
+
+def cmd_password_check(args: argparse.Namespace) -> int:
+    with connect(resolve_url(args.url)) as conn:
+        try:
+            states = password_check.password_states(conn)
+        except password_check.NeedsSuperuser as exc:
+            raise CommandError(str(exc)) from exc
+    width = max([len(s.name) for s in states] + [4])
+    print(f"{'NAME':<{width}}  PASSWORD")
+    for s in states:
+        last = ""
+        if s.last_at is not None:
+            when = f"{s.last_at:%Y-%m-%d %H:%M}"
+            last = f" (last through PHMS: {s.last_event} by {s.last_by}, {when})"
+        print(f"{s.name:<{width}}  {s.origin.value}{last}")
+    outside = [s.name for s in states if s.origin is password_check.Origin.OUTSIDE]
+    if outside:
+        print(
+            f"\n{len(outside)} login(s) set their password outside PHMS, so its length was "
+            "never checked: reset it (phms-admin user reset-password NAME); they choose a "
+            "new one at their next login.",
+            file=sys.stderr,
+        )
+        return 1
     return 0

@@ -121,3 +121,9 @@ def create_staff_functions() -> list[str]:
         f"GRANT EXECUTE ON FUNCTION {SCHEMA}.{sig} TO {ADMIN}" for sig in _EXECUTABLE_BY_ADMIN
     ]
     return stmts
+
+
+def function_definition(signature: str) -> str:
+    """``CREATE OR REPLACE`` of one function as :func:`create_staff_functions` made it
+    (a later migration's downgrade puts it back)."""
+    return f"CREATE OR REPLACE FUNCTION {SCHEMA}.{signature} {_FUNCTIONS[signature]}"

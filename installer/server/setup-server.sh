@@ -123,6 +123,8 @@ if [ -z "$pg_version" ]; then
 fi
 bin=/usr/lib/postgresql/$pg_version/bin
 [ -x "$bin/postgres" ] || die "PostgreSQL $pg_version is not installed ($bin/postgres missing)."
+[ -f "/usr/lib/postgresql/$pg_version/lib/passwordcheck.so" ] ||
+    die "PostgreSQL $pg_version has no passwordcheck module, which PHMS needs."
 say "PostgreSQL $pg_version, cluster $cluster, port $port"
 
 systemd_running() { [ -d /run/systemd/system ]; }
@@ -256,7 +258,15 @@ log_line_prefix = '%m [%p] %q%u@%d from %h '
 # Ready for a streaming-replication hot standby (docs/admin-guide.md, "Failover").
 wal_level = replica
 max_wal_senders = 5
+# Plain-text passwords (ALTER ROLE ... PASSWORD 'x') are checked: letters and non-letters,
+# not the login's name, long enough (docs/admin-guide.md, "Passwords"). To preload other
+# libraries too, list them with passwordcheck in conf.d/site.conf (read after this file).
+shared_preload_libraries = 'passwordcheck'
 EOF
+# PostgreSQL 18 lets us set the length; before, passwordcheck's built-in minimum is 8.
+if ((pg_version >= 18)); then
+    echo "passwordcheck.min_password_length = 12" >>"$work/phms.conf"
+fi
 if [ "$(cat "$conf/conf.d/phms.conf" 2>/dev/null)" != "$(cat "$work/phms.conf")" ]; then
     install -m 644 -o postgres -g postgres "$work/phms.conf" "$conf/conf.d/phms.conf"
     restart=1
@@ -312,7 +322,8 @@ fi
 
 if ((${#replicas[@]})) &&
     [ -z "$(psql_su -d postgres -tAc "SELECT 1 FROM pg_roles WHERE rolname = 'phms_replicator'")" ]; then
-    replication_password=${PHMS_REPLICATION_PASSWORD:-$(openssl rand -base64 24)}
+    # Hex: letters and digits both, as passwordcheck wants.
+    replication_password=${PHMS_REPLICATION_PASSWORD:-$(openssl rand -hex 24)}
     echo "CREATE ROLE phms_replicator REPLICATION LOGIN PASSWORD :'pw';" |
         psql_su -d postgres -v pw="$replication_password"
     say "created the replication login phms_replicator"

@@ -74,3 +74,50 @@ def test_a_second_migration_waits_for_the_first(fresh_database: PgDatabase) -> N
     with engine.connect() as conn:
         assert migrate.current_revision(conn) == SCHEMA_REVISION
     engine.dispose()
+
+
+_FUNCTIONS = """
+SELECT p.oid::regprocedure::text, pg_get_functiondef(p.oid), p.proconfig, p.proacl::text[]
+  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+ WHERE n.nspname IN ('phms', 'audit') AND p.prokind = 'f'
+ ORDER BY 1
+"""
+
+
+def _functions(url: str) -> list[tuple[object, ...]]:
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with engine.connect() as conn:
+        rows = [tuple(r) for r in conn.execute(sa.text(_FUNCTIONS))]
+    engine.dispose()
+    return rows
+
+
+def test_0010_downgrade_puts_back_the_functions_of_0009(fresh_database: PgDatabase) -> None:
+    url = fresh_database.admin_url
+    migrate.upgrade(url, "0009")
+    before = _functions(url)
+    migrate.upgrade(url, "0010")
+    assert _functions(url) != before
+    migrate.downgrade(url, "0009")
+    assert _functions(url) == before
+
+
+def test_0010_takes_login_and_password_away_from_the_groups(fresh_database: PgDatabase) -> None:
+    """A group given a password and LOGIN before 0010 (the hole it closes) cannot log in after."""
+    url = fresh_database.admin_url
+    migrate.upgrade(url, "0009")
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:
+        conn.execute(sa.text("ALTER ROLE phms_admin LOGIN PASSWORD 'group-password-1'"))
+    migrate.upgrade(url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT rolname, rolcanlogin, rolpassword FROM pg_authid "
+                "WHERE rolname = ANY(:r) ORDER BY 1"
+            ),
+            {"r": [OWNER, *GROUPS.values()]},
+        ).all()
+    engine.dispose()
+    assert len(rows) == 5
+    assert all(not can_login and password is None for _, can_login, password in rows), rows

@@ -182,6 +182,22 @@ def test_only_staff_with_tls_and_a_password_get_in(installed: Installed) -> None
     assert out.strip() == "postgres"
 
 
+def test_weak_plain_passwords_are_refused_even_for_oneself(installed: Installed) -> None:
+    """passwordcheck is loaded: a login (here the admin) cannot give itself a weak password
+    in plain text. Its minimum is 12 from PostgreSQL 18 on, 8 (built in) before."""
+    minimum = 12 if int(_pg_version()) >= 18 else 8
+    with _connect(installed.config()) as conn:
+        for password, reason in (
+            ("a", "password is too short"),
+            ("x1-" + "b" * (minimum - 4), "password is too short"),
+            ("onlylettershere", "password must contain both letters and nonletters"),
+            (f"{ADMIN}-password-1", "password must not contain user name"),
+        ):
+            with pytest.raises(psycopg.errors.InvalidParameterValue, match=reason):
+                conn.execute(f"ALTER ROLE CURRENT_USER PASSWORD '{password}'")
+            conn.rollback()
+
+
 def test_a_standby_may_stream_with_tls_as_the_replication_login(installed: Installed) -> None:
     config = installed.config()
     kwargs = config.conninfo_kwargs("phms_replicator", REPLICATION_PASSWORD)
