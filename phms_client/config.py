@@ -295,6 +295,12 @@ def _parse_layer(
         out["port"] = server_port
     if "database" in raw:
         out["database"] = _parse_str(raw["database"], where, "database")
+        if "=" in out["database"] or "://" in out["database"]:
+            # libpq reads such a "name" as connection settings (host, sslmode...).
+            raise ConfigError(
+                f"{where}: database {out['database']!r} looks like connection settings; "
+                "give the database's name only."
+            )
     if "sslmode" in raw:
         mode = _parse_str(raw["sslmode"], where, "sslmode").lower()
         if mode not in SSLMODES:

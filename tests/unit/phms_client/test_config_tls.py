@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
+import psycopg.conninfo
 import pytest
 import tomli_w
 
@@ -229,3 +230,29 @@ def test_no_combination_of_layers_talks_tls_down(site: Path, user: Path) -> None
                 allowed_below_default += 1
     assert tried == 3 * 6 * 3 * 6 * 3 * 6 * 3
     assert refused > 0 and allowed_below_default > 0
+
+
+# --------------------------------------------------------------------------- smuggled settings
+
+
+@pytest.mark.parametrize(
+    "database",
+    ["phms sslmode=disable", "dbname=phms sslmode=disable", "postgresql:///phms?sslmode=disable"],
+)
+def test_a_database_name_cannot_carry_connection_settings(
+    site: Path, user: Path, database: str
+) -> None:
+    with pytest.raises(ConfigError, match="looks like connection settings"):
+        load(site, user, {"PHMS_DATABASE": database})
+    write(user, {"database": database})
+    with pytest.raises(ConfigError, match=f"user file {user}: database"):
+        load(site, user)
+
+
+@pytest.mark.parametrize("server", ["db.clinic sslmode=disable", "db.clinic' sslmode='disable"])
+def test_a_server_name_cannot_carry_connection_settings(
+    site: Path, user: Path, server: str
+) -> None:
+    kwargs = load(site, user, {"PHMS_SERVER": server}).conninfo_kwargs("alice", "pw")
+    parsed = psycopg.conninfo.conninfo_to_dict(psycopg.conninfo.make_conninfo(**kwargs))
+    assert parsed["sslmode"] == "verify-full" and parsed["host"] == server
