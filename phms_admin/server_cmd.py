@@ -25,8 +25,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     init.add_argument(
         "--listen",
         default="127.0.0.1",
-        help="address to listen on (default 127.0.0.1; the embedded server has "
-        "no TLS, see the admin guide before using a network address)",
+        help="address to listen on (default 127.0.0.1). The embedded server has no "
+        "TLS: a network address is refused unless --insecure-plaintext-network is "
+        "given; for a network use installer/server/setup-server.sh",
+    )
+    init.add_argument(
+        "--insecure-plaintext-network",
+        action="store_true",
+        help="allow a network --listen address WITHOUT encryption (closed test networks "
+        "only); staff only, never the superuser, may then log in from the network",
     )
     init.add_argument("--admin", default="admin", help="name of the first admin login")
     init.set_defaults(handler=cmd_init)
@@ -57,20 +64,31 @@ def _wrap(exc: embedded.ServerError) -> CommandError:
     return CommandError(str(exc))
 
 
-def cmd_init(args: argparse.Namespace) -> int:
-    data_dir = _data_dir(args)
-    warning = embedded.network_warning(args.listen)
+def _warn_if_on_network(listen: str) -> None:
+    warning = embedded.network_warning(listen)
     if warning:
         print(warning, file=sys.stderr)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    data_dir = _data_dir(args)
     try:
         if embedded.is_initialised(data_dir):
             info = embedded.start(data_dir)
+            _warn_if_on_network(info.listen)
             print(
                 f"A PHMS server already exists in {data_dir}; started it (nothing was "
                 f"changed). Port {info.port}."
             )
             return 0
-        info = embedded.initdb(data_dir, port=args.port, listen=args.listen)
+        embedded.check_listen(args.listen, plaintext_network=args.insecure_plaintext_network)
+        _warn_if_on_network(args.listen)
+        info = embedded.initdb(
+            data_dir,
+            port=args.port,
+            listen=args.listen,
+            plaintext_network=args.insecure_plaintext_network,
+        )
         embedded.start(data_dir)
     except embedded.ServerError as exc:
         raise _wrap(exc) from exc
@@ -95,6 +113,7 @@ def cmd_start(args: argparse.Namespace) -> int:
         info = embedded.start(_data_dir(args))
     except embedded.ServerError as exc:
         raise _wrap(exc) from exc
+    _warn_if_on_network(info.listen)
     print(f"Server running on {info.listen}:{info.port}.")
     return 0
 

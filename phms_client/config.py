@@ -21,6 +21,9 @@ with function arguments. A file is flat TOML::
     connect_timeout = 5
     hospital_id = "RBH"               # normally only in the user file
 
+An ``sslmode`` belongs to the hosts of its layer, and the site file sets the weakest
+mode allowed for a network server (:mod:`phms_client.config_tls`).
+
 A port given in a server string applies to every host of the list (the client uses one
 port for all hosts); two different ports in one list, or a server port that contradicts
 ``port`` in the same layer, is a :class:`ConfigError`. Unknown keys are logged and
@@ -32,7 +35,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import tempfile
 import tomllib
 from collections.abc import Mapping
@@ -41,19 +43,39 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
-import platformdirs
 import tomli_w
 
+from phms_client.config_paths import (
+    APP_NAME,
+    FILE_NAME,
+    default_site_config_path,
+    default_user_config_path,
+    site_path_for,
+    user_path_for,
+)
+from phms_client.config_tls import (
+    SSLMODE_ORDER,
+    TlsFloor,
+    below_floor,
+    default_sslmode,
+    is_local_host,
+    is_socket_path,
+    same_hosts,
+)
+
 __all__ = [
+    "APP_NAME",
     "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_DATABASE",
     "DEFAULT_HOSTS",
     "DEFAULT_PORT",
+    "FILE_NAME",
     "SSLMODES",
     "ClientConfig",
     "ConfigError",
     "default_site_config_path",
     "default_user_config_path",
+    "is_local_host",
     "load_config",
     "parse_server",
     "save_user_config",
@@ -61,16 +83,13 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-APP_NAME: Final = "phms"
-FILE_NAME: Final = "client.toml"
 APPLICATION_NAME: Final = "phms-client"
 
 DEFAULT_HOSTS: Final[tuple[str, ...]] = ("localhost",)
 DEFAULT_PORT: Final = 5432
 DEFAULT_DATABASE: Final = "phms"
 DEFAULT_CONNECT_TIMEOUT: Final = 5
-SSLMODES: Final = frozenset({"disable", "allow", "prefer", "require", "verify-ca", "verify-full"})
-LOCAL_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1"})
+SSLMODES: Final = frozenset(SSLMODE_ORDER)
 
 FIELDS: Final = (
     "hosts",
@@ -94,15 +113,6 @@ _ENV_FIELDS: Final = (
 
 class ConfigError(Exception):
     """The configuration cannot be used; the message is meant for a human."""
-
-
-def is_socket_path(host: str) -> bool:
-    """True for a unix-domain socket directory (libpq treats these as non-TCP hosts)."""
-    return host.startswith(("/", "@"))
-
-
-def is_local_host(host: str) -> bool:
-    return host.lower() in LOCAL_HOSTS or is_socket_path(host)
 
 
 @dataclass(frozen=True)
@@ -161,41 +171,6 @@ def _display_host(host: str, port: int) -> str:
     if ":" in host:
         return f"[{host}]:{port}"
     return f"{host}:{port}"
-
-
-# --------------------------------------------------------------------------- paths
-
-
-def default_site_config_path() -> Path:
-    """The admins' site-wide file for this operating system."""
-    if sys.platform == "win32":
-        # C:\ProgramData\phms (platformdirs asks Windows for CSIDL_COMMON_APPDATA).
-        return platformdirs.site_config_path(APP_NAME, appauthor=False) / FILE_NAME
-    if sys.platform == "darwin":
-        # platformdirs may prefer a Homebrew prefix here; admins deploy to /Library.
-        return Path("/Library/Application Support") / APP_NAME / FILE_NAME
-    # platformdirs gives /etc/xdg/phms on Linux; admins expect /etc/phms.
-    return Path("/etc") / APP_NAME / FILE_NAME
-
-
-def default_user_config_path() -> Path:
-    return platformdirs.user_config_path(APP_NAME, appauthor=False) / FILE_NAME
-
-
-def _site_path(environ: Mapping[str, str], path: Path | str | None) -> Path:
-    if path is not None:
-        return Path(path)
-    if environ.get("PHMS_SITE_CONFIG"):
-        return Path(environ["PHMS_SITE_CONFIG"])
-    return default_site_config_path()
-
-
-def _user_path(environ: Mapping[str, str], path: Path | str | None) -> Path:
-    if path is not None:
-        return Path(path)
-    if environ.get("PHMS_USER_CONFIG"):
-        return Path(environ["PHMS_USER_CONFIG"])
-    return default_user_config_path()
 
 
 # --------------------------------------------------------------------------- parsing
@@ -320,6 +295,12 @@ def _parse_layer(
         out["port"] = server_port
     if "database" in raw:
         out["database"] = _parse_str(raw["database"], where, "database")
+        if "=" in out["database"] or "://" in out["database"]:
+            # libpq reads such a "name" as connection settings (host, sslmode...).
+            raise ConfigError(
+                f"{where}: database {out['database']!r} looks like connection settings; "
+                "give the database's name only."
+            )
     if "sslmode" in raw:
         mode = _parse_str(raw["sslmode"], where, "sslmode").lower()
         if mode not in SSLMODES:
@@ -363,66 +344,97 @@ def _read_file(path: Path, label: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------- loading
 
 
-def load_config(
-    *,
-    server: str | None = None,
-    site_path: Path | str | None = None,
-    user_path: Path | str | None = None,
-    environ: Mapping[str, str] | None = None,
-) -> ClientConfig:
-    """Build the effective configuration from all layers.
+Layer = tuple[dict[str, Any], dict[str, str]]  # values, and where each came from
 
-    ``server`` is the ``--server`` command-line value; ``environ`` defaults to
-    ``os.environ``. Raises :class:`ConfigError` for anything unusable.
-    """
-    env = os.environ if environ is None else environ
+
+def _file_layer(path: Path, label: str) -> Layer:
+    values = _parse_layer(_read_file(path, label), label, base_dir=path.parent)
+    return values, dict.fromkeys(values, label)
+
+
+def _env_layer(env: Mapping[str, str]) -> Layer:
     values: dict[str, Any] = {}
-    sources: dict[str, str] = dict.fromkeys(FIELDS, "default")
-
-    def apply(layer: Mapping[str, Any], source: str | Mapping[str, str]) -> None:
-        for name, value in layer.items():
-            values[name] = value
-            sources[name] = source if isinstance(source, str) else source[name]
-
-    site = _site_path(env, site_path)
-    site_label = f"site file {site}"
-    apply(_parse_layer(_read_file(site, site_label), site_label, base_dir=site.parent), site_label)
-
-    user = _user_path(env, user_path)
-    user_label = f"user file {user}"
-    apply(_parse_layer(_read_file(user, user_label), user_label, base_dir=user.parent), user_label)
-
-    env_layer: dict[str, Any] = {}
-    env_sources: dict[str, str] = {}
+    sources: dict[str, str] = {}
     if env.get("PHMS_SERVER", "").strip():
         label = "environment PHMS_SERVER"
         hosts, port = parse_server(env["PHMS_SERVER"].strip(), where=label)
-        env_layer["hosts"] = hosts
-        env_sources["hosts"] = label
+        values["hosts"] = hosts
+        sources["hosts"] = label
         if port is not None:
-            env_layer["port"] = port
-            env_sources["port"] = label
+            values["port"] = port
+            sources["port"] = label
     for var, name in _ENV_FIELDS:
         text = env.get(var, "")
         if not text.strip():
             continue
         label = f"environment {var}"
         parsed = _parse_layer({name: text}, label)
-        if name == "port" and "port" in env_layer and parsed["port"] != env_layer["port"]:
+        if name == "port" and "port" in values and parsed["port"] != values["port"]:
             raise ConfigError(
-                f"environment: PHMS_SERVER says port {env_layer['port']} "
+                f"environment: PHMS_SERVER says port {values['port']} "
                 f"but PHMS_PORT is {parsed['port']}; remove one of them."
             )
-        env_layer.update(parsed)
-        env_sources[name] = label
-    apply(env_layer, env_sources)
+        values.update(parsed)
+        sources[name] = label
+    return values, sources
 
+
+def load_config(
+    *,
+    server: str | None = None,
+    site_path: Path | str | None = None,
+    user_path: Path | str | None = None,
+    environ: Mapping[str, str] | None = None,
+    user_label: str | None = None,
+) -> ClientConfig:
+    """Build the effective configuration from all layers.
+
+    ``server`` is the ``--server`` command-line value; ``environ`` defaults to
+    ``os.environ``; ``user_label`` names the user file in messages (default: its
+    path). Raises :class:`ConfigError` for anything unusable, including an sslmode
+    below the site's floor for a network server (:mod:`phms_client.config_tls`).
+    """
+    env = os.environ if environ is None else environ
+    site = site_path_for(env, site_path)
+    site_label = f"site file {site}"
+    user = user_path_for(env, user_path)
+    layers = [
+        _file_layer(site, site_label),
+        _file_layer(user, user_label or f"user file {user}"),
+        _env_layer(env),
+    ]
     if server is not None and server.strip():
-        apply(_parse_layer({"server": server}, "command line --server"), "command line")
+        cli = _parse_layer({"server": server}, "command line --server")
+        layers.append((cli, dict.fromkeys(cli, "command line")))
 
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = dict.fromkeys(FIELDS, "default")
+    floor = TlsFloor()
+    for index, (layer, layer_sources) in enumerate(layers):
+        hosts_before = values.get("hosts", DEFAULT_HOSTS)
+        if (
+            "sslmode" in values
+            and "sslmode" not in layer
+            and "hosts" in layer
+            and not same_hosts(layer["hosts"], hosts_before)
+        ):
+            # That sslmode was written for other servers: it does not carry over.
+            log.info("sslmode from %s does not apply to other hosts", sources["sslmode"])
+            del values["sslmode"]
+            sources["sslmode"] = "default"
+        values.update(layer)
+        sources.update(layer_sources)
+        if index == 0:
+            hosts = values.get("hosts", DEFAULT_HOSTS)
+            floor = TlsFloor.from_site(layer.get("sslmode"), hosts, site_label)
+
+    hosts = values.get("hosts", DEFAULT_HOSTS)
     if "sslmode" not in values:
-        hosts = values.get("hosts", DEFAULT_HOSTS)
-        values["sslmode"] = "disable" if all(map(is_local_host, hosts)) else "verify-full"
+        values["sslmode"] = default_sslmode(hosts)
+    elif sources["sslmode"] != site_label:
+        problem = below_floor(values["sslmode"], sources["sslmode"], hosts, floor)
+        if problem is not None:
+            raise ConfigError(problem)
     return ClientConfig(**values, sources=MappingProxyType(sources))
 
 
@@ -434,7 +446,7 @@ def save_user_config(values: Mapping[str, object], path: Path | str | None = Non
     key. Values are validated first, so a file that could not be read back is never
     written. The site file is never touched.
     """
-    target = _user_path(os.environ, path)
+    target = user_path_for(os.environ, path)
     label = f"user file {target}"
     unknown = set(values) - _FILE_KEYS
     if unknown:

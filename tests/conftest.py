@@ -3,21 +3,34 @@
 The server is created in a temporary folder with scram-sha-256 authentication,
 exactly as ``phms-admin server init`` makes it; a database is migrated to head
 and one staff login per group is created through the same functions the CLI
-and the client use.
+and the client use. Before anything else, :mod:`tests.isolation` cleans the
+environment: no test ever sees the PHMS_* / PG* settings of whoever runs it.
 """
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Iterator
+# First of all: nothing of the environment of whoever runs the tests (PHMS_*, PG*,
+# settings files, keyring) reaches a test or a program it starts.
+from tests import isolation
 
-import pytest
-import sqlalchemy as sa
+isolation.isolate()
 
-from phms_admin import embedded, migrate
-from phms_client.services import staff
-from tests.harness import STAFF, STAFF_PASSWORD, PgDatabase, create_database, embedded_server
+import os  # noqa: E402
+import uuid  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+
+import pytest  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+
+from phms_admin import embedded, migrate  # noqa: E402
+from phms_client.services import staff  # noqa: E402
+from tests.harness import (  # noqa: E402
+    STAFF,
+    STAFF_PASSWORD,
+    PgDatabase,
+    create_database,
+    embedded_server,
+)
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 

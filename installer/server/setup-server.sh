@@ -9,7 +9,9 @@
 #
 # Decisions (docs/admin-guide.md explains them):
 # - Workstations reach the server only over TLS (hostssl) with scram-sha-256 passwords,
-#   and only as members of the PHMS staff groups; everything else is refused.
+#   and only as members of the PHMS staff groups; everything else is refused: any
+#   connection without TLS (hostnossl ... reject), and the superuser and the owner
+#   from any address, listed before the staff lines so no group membership lets them in.
 # - Migrations and backups run ON the server as root, who is mapped to the postgres
 #   superuser through the local socket (peer authentication, pg_ident map). No superuser
 #   password exists and no superuser can log in over the network.
@@ -279,6 +281,12 @@ groups="+phms_clerk,+phms_clinician,+phms_admin,+phms_auditor"
     echo "# TYPE   DATABASE   USER   ADDRESS   METHOD"
     echo "# root and postgres on this machine are the superuser, through the socket only:"
     echo "local    all        postgres             peer map=phms_superuser"
+    echo "# Never over the network, not even with TLS: the superuser and the owner."
+    echo "host     all          postgres,phms_owner  all  reject"
+    echo "host     replication  postgres,phms_owner  all  reject"
+    echo "# Never without TLS:"
+    echo "hostnossl  all          all  all  reject"
+    echo "hostnossl  replication  all  all  reject"
     echo "# Staff, from the clinic's network, with TLS and a password only:"
     for net in "${allow[@]}"; do
         echo "hostssl  $database  $groups  $net  scram-sha-256"

@@ -46,8 +46,7 @@ from phms_client.config import (
 # The config module's own path rules and file reader, so the dialog cannot disagree
 # with load_config about which files are meant.
 from phms_client.config import _read_file as read_config_file
-from phms_client.config import _site_path as site_path_for
-from phms_client.config import _user_path as user_path_for
+from phms_client.config_paths import site_path_for, user_path_for
 from phms_client.db.errors import classify
 from phms_client.db.probe import ProbeResult, probe_server
 from phms_client.ui.tasks import TaskRunner
@@ -103,12 +102,17 @@ class ConfigLocation:
         return user_path_for(self._env(), self.user_path)
 
     def load(self, *, user_file: Path | None = None) -> ClientConfig:
-        """The effective configuration; raises ConfigError."""
+        """The effective configuration; raises ConfigError.
+
+        ``user_file`` stands in for the user's file (a trial copy, or none); messages
+        still name the user's real file, which is what the person knows.
+        """
         return load_config(
             server=self.server,
             site_path=self.site_file,
             user_path=user_file or self.user_file,
             environ=self._env(),
+            user_label=f"user file {self.user_file}",
         )
 
 

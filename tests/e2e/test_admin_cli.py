@@ -69,15 +69,49 @@ def test_server_lifecycle(
     engine.dispose()
 
 
-def test_server_init_warns_about_network_listen(
+@pytest.mark.parametrize("listen", ["0.0.0.0", "*", "192.0.2.7", "127.0.0.1,db.clinic", "::"])
+def test_server_init_refuses_a_network_address_without_tls(
+    server_dir: Path, capsys: pytest.CaptureFixture[str], listen: str
+) -> None:
+    argv = ["server", "init", "--data-dir", str(server_dir), "--listen", listen]
+    code, out, err = run(argv, capsys)
+    assert code == 1 and out == "" and "Traceback" not in err
+    assert "no TLS" in err and "installer/server" in err and "--insecure-plaintext-network" in err
+    assert not server_dir.exists()  # nothing was created
+
+
+@pytest.mark.parametrize("listen", ["127.0.0.1'\nssl = off #", "a b", "", "1::2::3"])
+def test_server_init_refuses_a_listen_value_it_cannot_read(
+    server_dir: Path, capsys: pytest.CaptureFixture[str], listen: str
+) -> None:
+    argv = ["server", "init", "--data-dir", str(server_dir), "--listen", listen]
+    code, _, err = run(argv, capsys)
+    assert code == 1 and "listen address" in err and "Traceback" not in err
+    assert not server_dir.exists()
+
+
+def test_server_init_on_a_network_needs_the_loud_flag(
     server_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, err = run(
-        ["server", "init", "--data-dir", str(server_dir), "--listen", "0.0.0.0"], capsys
-    )
+    argv = ["server", "init", "--data-dir", str(server_dir), "--listen", "0.0.0.0"]
+    code, out, err = run([*argv, "--insecure-plaintext-network"], capsys)
     assert code == 0
-    assert "no TLS" in err and "installer/server" in err
+    assert "WITHOUT TLS" in err and "plain text" in err and "installer/server" in err
     assert "Password (shown once" in out
+    hba = [
+        line.split()
+        for line in (server_dir / "pg_hba.conf").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    reject = hba.index(["host", "all", "postgres,phms_owner", "all", "reject"])
+    network = [i for i, line in enumerate(hba) if line[0] == "host" and line[3] == "samenet"]
+    assert network and min(network) > reject
+    assert all(line[2] != "all" for line in (hba[i] for i in network))  # staff groups only
+    assert hba[-1] == ["host", "all", "all", "all", "reject"]
+    # Starting it again repeats the warning.
+    assert run(["server", "stop", "--data-dir", str(server_dir)], capsys)[0] == 0
+    code, _, err = run(["server", "start", "--data-dir", str(server_dir)], capsys)
+    assert code == 0 and "WITHOUT TLS" in err
 
 
 def test_status_of_missing_server(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -129,10 +129,8 @@ def primary_and_standby() -> Iterator[PrimaryStandby]:
         port = embedded.free_port(PRIMARY_HOST)
         if not _can_bind(STANDBY_HOST, port):
             raise RuntimeError(f"cannot listen on {STANDBY_HOST}:{port} (needs Linux loopback)")
+        # pg_hba.conf already lets all of 127.0.0.0/8 in, replication included.
         info = embedded.initdb(primary_dir, port=port, listen=PRIMARY_HOST)
-        with (primary_dir / "pg_hba.conf").open("a") as f:
-            f.write("host all all 127.0.0.0/8 scram-sha-256\n")
-            f.write("host replication all 127.0.0.0/8 scram-sha-256\n")
         embedded.start(primary_dir)
         _create_clinic(info)
 

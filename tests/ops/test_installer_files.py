@@ -75,3 +75,37 @@ def test_shell_scripts_parse() -> None:
     ):
         result = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
         assert result.returncode == 0, result.stderr
+
+
+def _installer_hba(tmp_path: Path) -> list[list[str]]:
+    """Run the part of setup-server.sh that writes pg_hba.conf, with two networks."""
+    script = (INSTALLER / "server" / "setup-server.sh").read_text()
+    start = script.index('groups="+phms_clerk')
+    end = script.index('} >"$work/hba"') + len('} >"$work/hba"')
+    part = "allow=(samenet 10.1.0.0/16) replicas=(10.0.0.9/32) database=phms\n"
+    part += f"work={shlex.quote(str(tmp_path))}\n{script[start:end]}\n"
+    subprocess.run(["bash", "-euo", "pipefail", "-c", part], check=True, timeout=30)
+    text = (tmp_path / "hba").read_text()
+    return [line.split() for line in text.splitlines() if line.strip() and line[0] != "#"]
+
+
+def test_installer_pg_hba_rejects_superuser_and_plain_tcp_before_any_staff_line(
+    tmp_path: Path,
+) -> None:
+    lines = _installer_hba(tmp_path)
+    first_network = min(i for i, line in enumerate(lines) if line[0] == "hostssl")
+    before = lines[:first_network]
+    # The superuser and the owner, from anywhere, for data and for replication.
+    for database in ("all", "replication"):
+        assert ["host", database, "postgres,phms_owner", "all", "reject"] in before
+        assert ["hostnossl", database, "all", "all", "reject"] in before
+    # Nothing but TLS lets anyone in over TCP; the superuser only through the socket.
+    for line in lines:
+        if line[-1] != "reject" and not line[-1].startswith("map="):
+            assert line[0] == "hostssl" and line[-1] == "scram-sha-256", line
+            assert "postgres" not in line[2] and "phms_owner" not in line[2]
+    assert ["local", "all", "postgres", "peer", "map=phms_superuser"] in lines
+    staff = [line for line in lines if line[0] == "hostssl" and line[1] == "phms"]
+    assert [line[3] for line in staff] == ["samenet", "10.1.0.0/16"]
+    assert all(line[2] == "+phms_clerk,+phms_clinician,+phms_admin,+phms_auditor" for line in staff)
+    assert lines[-1] == ["host", "all", "all", "all", "reject"]

@@ -167,6 +167,13 @@ def test_only_staff_with_tls_and_a_password_get_in(installed: Installed) -> None
     # The superuser cannot log in over the network at all, not even with TLS.
     with pytest.raises(psycopg.OperationalError, match="rejects connection"):
         psycopg.connect(**plain, user="postgres", password="anything", sslmode="require")
+    # ...nor the owner of the PHMS objects, nor the superuser's replication.
+    with pytest.raises(psycopg.OperationalError, match=r'rejects connection .* user "phms_owner"'):
+        psycopg.connect(**plain, user="phms_owner", password="anything", sslmode="require")
+    with pytest.raises(psycopg.OperationalError, match="rejects replication connection"):
+        psycopg.connect(
+            **plain, user="postgres", password="anything", sslmode="require", replication="true"
+        )
     # A login that is in no staff group is refused too.
     psql = [
         f"/usr/lib/postgresql/{_pg_version()}/bin/psql", "-X", "-h", "/var/run/postgresql",

@@ -78,7 +78,7 @@ def test_user_file_overrides_site_file(site: Path, user: Path) -> None:
 
 
 def test_environment_overrides_files(site: Path, user: Path) -> None:
-    write(site, 'server = "db.clinic.local"\nsslmode = "verify-ca"\n')
+    write(site, 'server = "db.clinic.local"\nsslmode = "require"\n')  # the site's floor
     env = {
         "PHMS_SERVER": "a.clinic, b.clinic:5433",
         "PHMS_DATABASE": "phms_test",
@@ -175,9 +175,10 @@ def test_default_sslmode(site: Path, user: Path, server: str, expected: str) -> 
 
 
 def test_explicit_sslmode_wins(site: Path, user: Path) -> None:
-    assert load(site, user, {"PHMS_SSLMODE": "require"}).sslmode == "require"
-    write(site, 'sslmode = "disable"\n')
-    assert load(site, user, server="db.clinic").sslmode == "disable"
+    assert load(site, user, {"PHMS_SSLMODE": "require"}).sslmode == "require"  # localhost
+    write(site, 'server = "db.clinic"\nsslmode = "require"\n')
+    assert load(site, user).sslmode == "require"
+    assert load(site, user, {"PHMS_SSLMODE": "verify-ca"}).sslmode == "verify-ca"
 
 
 # --------------------------------------------------------------------------- parse_server
