@@ -20,6 +20,10 @@ with function arguments. A file is flat TOML::
     sslrootcert = "/etc/phms/root.crt" # relative paths are relative to the file
     connect_timeout = 5
     hospital_id = "RBH"               # normally only in the user file
+    statement_timeout = 30            # and the other keys of phms_client.timeouts
+
+The timeouts (``phms_client.timeouts``) are read from the files only; they are
+IT's business, not the Settings dialog's.
 
 A port given in a server string applies to every host of the list (the client uses one
 port for all hosts); two different ports in one list, or a server port that contradicts
@@ -43,6 +47,9 @@ from typing import Any, Final
 
 import platformdirs
 import tomli_w
+
+from phms_client.timeouts import KEYS as TIMEOUT_KEYS
+from phms_client.timeouts import MAX_SECONDS, Timeouts
 
 __all__ = [
     "DEFAULT_CONNECT_TIMEOUT",
@@ -81,7 +88,7 @@ FIELDS: Final = (
     "connect_timeout",
     "hospital_id",
 )
-_FILE_KEYS: Final = frozenset({*FIELDS, "server"})
+_FILE_KEYS: Final = frozenset({*FIELDS, *TIMEOUT_KEYS, "server"})
 _ENV_FIELDS: Final = (
     ("PHMS_PORT", "port"),
     ("PHMS_DATABASE", "database"),
@@ -116,6 +123,7 @@ class ClientConfig:
     sslrootcert: Path | None = None
     connect_timeout: int = DEFAULT_CONNECT_TIMEOUT
     hospital_id: str = ""
+    timeouts: Timeouts = field(default_factory=Timeouts)
     sources: Mapping[str, str] = field(
         default_factory=lambda: MappingProxyType(dict.fromkeys(FIELDS, "default")),
         compare=False,
@@ -141,6 +149,7 @@ class ClientConfig:
             "sslmode": self.sslmode,
             "connect_timeout": self.connect_timeout,
             "application_name": APPLICATION_NAME,
+            **self.timeouts.libpq_kwargs(),
         }
         if password is not None:
             kwargs["password"] = password
@@ -341,6 +350,13 @@ def _parse_layer(
         out["connect_timeout"] = timeout
     if "hospital_id" in raw:
         out["hospital_id"] = _parse_str(raw["hospital_id"], where, "hospital_id", allow_empty=True)
+    for key in sorted(TIMEOUT_KEYS & raw.keys()):
+        seconds = _parse_int(raw[key], where, key)
+        if not 1 <= seconds <= MAX_SECONDS:
+            raise ConfigError(
+                f"{where}: {key} must be between 1 and {MAX_SECONDS} seconds, not {seconds}."
+            )
+        out[key] = seconds
     return out
 
 
@@ -382,7 +398,8 @@ def load_config(
     def apply(layer: Mapping[str, Any], source: str | Mapping[str, str]) -> None:
         for name, value in layer.items():
             values[name] = value
-            sources[name] = source if isinstance(source, str) else source[name]
+            if name in FIELDS:
+                sources[name] = source if isinstance(source, str) else source[name]
 
     site = _site_path(env, site_path)
     site_label = f"site file {site}"
@@ -423,15 +440,16 @@ def load_config(
     if "sslmode" not in values:
         hosts = values.get("hosts", DEFAULT_HOSTS)
         values["sslmode"] = "disable" if all(map(is_local_host, hosts)) else "verify-full"
-    return ClientConfig(**values, sources=MappingProxyType(sources))
+    timeouts = Timeouts(**{k: values.pop(k) for k in TIMEOUT_KEYS & values.keys()})
+    return ClientConfig(**values, timeouts=timeouts, sources=MappingProxyType(sources))
 
 
 def save_user_config(values: Mapping[str, object], path: Path | str | None = None) -> Path:
     """Merge ``values`` into the user file and write it atomically; return its path.
 
     Keys are the file keys (``server``, ``hosts``, ``port``, ``database``, ``sslmode``,
-    ``sslrootcert``, ``connect_timeout``, ``hospital_id``); a value of None removes the
-    key. Values are validated first, so a file that could not be read back is never
+    ``sslrootcert``, ``connect_timeout``, ``hospital_id``, the timeouts); a value of None
+    removes the key. Values are validated first, so a file that could not be read back is never
     written. The site file is never touched.
     """
     target = _user_path(os.environ, path)
