@@ -230,6 +230,20 @@ def initdb(data_dir: Path, *, port: int | None, listen: str) -> ServerInfo:
     return info
 
 
+#: Nothing waits forever on the server either (docs/admin-guide.md, "Timeouts"): a
+#: transaction left open (a lock holder gone for coffee) is ended, and a workstation
+#: that vanished is noticed so that its backend and locks go away. The same values
+#: are in installer/server/setup-server.sh.
+SERVER_TIMEOUTS = {
+    "idle_in_transaction_session_timeout": "'5min'",
+    "tcp_keepalives_idle": "60",
+    "tcp_keepalives_interval": "10",
+    "tcp_keepalives_count": "6",
+    "tcp_user_timeout": "'60s'",
+    "client_connection_check_interval": "'10s'",
+}
+
+
 def _configure(info: ServerInfo) -> None:
     conf = info.data_dir / "postgresql.conf"
     lines = [
@@ -242,6 +256,7 @@ def _configure(info: ServerInfo) -> None:
         "logging_collector = off",
         "max_connections = 200",
         "shared_buffers = '128MB'",
+        *(f"{name} = {value}" for name, value in SERVER_TIMEOUTS.items()),
     ]
     with conf.open("a") as f:
         f.write("\n".join(lines) + "\n")
