@@ -232,8 +232,9 @@ def initdb(data_dir: Path, *, port: int | None, listen: str) -> ServerInfo:
 
 #: Nothing waits forever on the server either (docs/admin-guide.md, "Timeouts"): a
 #: transaction left open (a lock holder gone for coffee) is ended, and a workstation
-#: that vanished is noticed so that its backend and locks go away. The same values
-#: are in installer/server/setup-server.sh.
+#: that vanished is noticed so that its backend and locks go away, and a lock wait
+#: longer than a second is logged with who holds the lock. The same values are in
+#: installer/server/setup-server.sh.
 SERVER_TIMEOUTS = {
     "idle_in_transaction_session_timeout": "'5min'",
     "tcp_keepalives_idle": "60",
@@ -241,6 +242,7 @@ SERVER_TIMEOUTS = {
     "tcp_keepalives_count": "6",
     "tcp_user_timeout": "'60s'",
     "client_connection_check_interval": "'10s'",
+    "log_lock_waits": "on",
 }
 
 

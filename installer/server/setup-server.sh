@@ -256,6 +256,16 @@ log_line_prefix = '%m [%p] %q%u@%d from %h '
 # Ready for a streaming-replication hot standby (docs/admin-guide.md, "Failover").
 wal_level = replica
 max_wal_senders = 5
+# Nothing waits forever (docs/admin-guide.md, "Timeouts"): a transaction left open
+# is ended, a workstation that vanished is noticed and its locks freed, and a lock
+# wait longer than a second is logged with who holds the lock.
+idle_in_transaction_session_timeout = '5min'
+tcp_keepalives_idle = 60
+tcp_keepalives_interval = 10
+tcp_keepalives_count = 6
+tcp_user_timeout = '60s'
+client_connection_check_interval = '10s'
+log_lock_waits = on
 EOF
 if [ "$(cat "$conf/conf.d/phms.conf" 2>/dev/null)" != "$(cat "$work/phms.conf")" ]; then
     install -m 644 -o postgres -g postgres "$work/phms.conf" "$conf/conf.d/phms.conf"

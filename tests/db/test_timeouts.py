@@ -90,10 +90,11 @@ def test_the_server_ends_idle_transactions_and_probes_idle_clients(db: PgDatabas
         "tcp_keepalives_count",
         "tcp_user_timeout",
         "client_connection_check_interval",
+        "log_lock_waits",
     )
     with psycopg.connect(**config_for(db).conninfo_kwargs("t_clerk", STAFF_PASSWORD)) as conn:  # type: ignore[arg-type]
         shown = [conn.execute(f"SHOW {name}").fetchone()[0] for name in names]  # type: ignore[index]
-    assert shown == ["5min", "60", "10", "6", "60000", "10s"]
+    assert shown == ["5min", "60", "10", "6", "60000", "10s", "on"]
 
 
 def test_a_silently_dead_link_is_noticed_within_30_seconds(db: PgDatabase) -> None:

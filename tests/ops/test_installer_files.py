@@ -9,6 +9,7 @@ import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from phms_admin import embedded
 from phms_admin.cli import build_parser
 from phms_client import config
 
@@ -75,3 +76,14 @@ def test_shell_scripts_parse() -> None:
     ):
         result = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
         assert result.returncode == 0, result.stderr
+
+
+def test_server_installer_sets_the_embedded_servers_timeouts() -> None:
+    script = (INSTALLER / "server" / "setup-server.sh").read_text()
+    conf = script.split('cat >"$work/phms.conf" <<EOF', 1)[1].split("\nEOF\n", 1)[0]
+    settings = dict(
+        (name.strip(), value.strip())
+        for name, value in (line.split("=", 1) for line in conf.splitlines() if "=" in line)
+        if not name.lstrip().startswith("#")
+    )
+    assert {k: settings.get(k) for k in embedded.SERVER_TIMEOUTS} == embedded.SERVER_TIMEOUTS
