@@ -121,11 +121,13 @@ class LinkWatch:
                         if token in self._waits:
                             self._waits[token] = (self._waits[token][0], renewed)
                     continue
+                # Cut under the lock: a wait still registered has not returned, so its
+                # socket is still its connection's (never a newer one's of the same number).
                 sockets = [self._waits.pop(t)[0] for t in late if t in self._waits]
+                for fileno in sockets:
+                    cut(fileno)
             if sockets:
                 log.warning("the server did not answer; %d connection(s) cut", len(sockets))
-            for fileno in sockets:
-                cut(fileno)
 
 
 class WatchedConnection(psycopg.Connection[Any]):
