@@ -113,7 +113,11 @@ class LinkWatch:
                     self._cond.wait(None if soonest is None else soonest - now)
                 if self._closed:
                     return
-            alive = self._probe()
+            try:
+                alive = self._probe()
+            except Exception:  # a fault of ours must not cut anyone, nor end the watch
+                log.exception("link check failed")
+                alive = True
             with self._cond:
                 if alive:
                     renewed = time.monotonic() + self.check_after
