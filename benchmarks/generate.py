@@ -85,7 +85,13 @@ def conninfo(url: str) -> dict[str, Any]:
 
 @contextmanager
 def connect(url: str, *, autocommit: bool = False) -> Iterator[psycopg.Connection[Any]]:
-    conn = psycopg.connect(**conninfo(url), autocommit=autocommit)
+    # The load is one long transaction that waits for each batch to be drawn: the
+    # server's limit on idle transactions (docs/admin-guide.md section 9) is for staff.
+    conn = psycopg.connect(
+        **conninfo(url),
+        autocommit=autocommit,
+        options="-c idle_in_transaction_session_timeout=0",
+    )
     try:
         yield conn
     finally:

@@ -8,6 +8,12 @@ server->client burst is one round trip, and each costs 2 x delay.
         --target 127.0.0.1:5432 --delay-ms 50
 
 Only loopback addresses are accepted: this is a measuring tool, not a relay.
+
+``blackhole()`` makes it a silently dead link: connections stay open and whatever is
+sent is taken, but nothing is delivered until ``resume()`` (then it all arrives, as
+after a VPN outage that TCP rode out). The client's TCP peer is the proxy, which
+stays alive, so TCP keepalives do not notice: only the client's own link check does
+(``phms_client/db/linkwatch.py``).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import asyncio
 import contextlib
 import ipaddress
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -68,6 +75,9 @@ class LatencyProxy:
         self._server: asyncio.AbstractServer | None = None
         self._next_id = 0
         self._handlers: set[asyncio.Task[None]] = set()
+        self._flowing = asyncio.Event()
+        self._flowing.set()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def port(self) -> int:
@@ -75,10 +85,26 @@ class LatencyProxy:
         return int(self._server.sockets[0].getsockname()[1])
 
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         self._server = await asyncio.start_server(self._handle, *self.listen)
+
+    def blackhole(self) -> None:
+        """Stop delivering anything, either way, without closing a connection (any thread)."""
+        self._call(self._flowing.clear)
+
+    def resume(self) -> None:
+        """Deliver again, what was held first (any thread)."""
+        self._call(self._flowing.set)
+
+    def _call(self, fn: Callable[[], None]) -> None:
+        if self._loop is None:
+            fn()
+        else:
+            self._loop.call_soon_threadsafe(fn)
 
     async def stop(self) -> None:
         """Stop accepting; let open connections drain briefly, then cut them."""
+        self._flowing.set()  # nothing held back may keep a connection open
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -129,6 +155,7 @@ class LatencyProxy:
                 wait = due - loop.time()
                 if wait > 0:
                     await asyncio.sleep(wait)
+                await self._flowing.wait()
                 dst.write(data)
                 await dst.drain()
 

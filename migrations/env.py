@@ -4,6 +4,7 @@
   ``PHMS_DATABASE_URL``; never from a password written in alembic.ini.
 - A transaction-level advisory lock makes a second concurrent migration wait
   (up to the lock timeout) instead of racing the first.
+- TCP keepalives notice a dead link in about 30 s, not TCP's two hours.
 - lock_timeout / statement_timeout keep a migration from hanging behind a
   forgotten open transaction on a workstation, or from blocking the clinic.
 - compare_type / compare_server_default so ``alembic check`` finds real drift.
@@ -59,7 +60,17 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
-    engine = create_engine(database_url(), poolclass=pool.NullPool)
+    engine = create_engine(
+        database_url(),
+        poolclass=pool.NullPool,
+        connect_args={
+            "keepalives": 1,
+            "keepalives_idle": 10,
+            "keepalives_interval": 5,
+            "keepalives_count": 3,
+            "tcp_user_timeout": 30_000,
+        },
+    )
     with engine.connect() as connection:
         lock_timeout = str(config.attributes.get("lock_timeout", "10s"))
         connection.execute(

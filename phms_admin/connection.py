@@ -12,6 +12,19 @@ import sqlalchemy as sa
 
 from phms_admin import embedded
 
+#: libpq parameters of every admin connection: a dead link is noticed in about 30 s
+#: instead of TCP's two hours (docs/admin-guide.md, "Timeouts"). No statement
+#: timeout here: a migration or a restore may rightly take long (migrations set
+#: their own limits, migrations/env.py).
+CONNECT_TIMEOUT = 10
+KEEPALIVES: dict[str, int] = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 30_000,
+}
+
 
 class CommandError(Exception):
     """A failure to report to the admin in one clear message (exit status 1)."""
@@ -59,7 +72,11 @@ def connect(url: str, *, autocommit: bool = False) -> Iterator[sa.Connection]:
         url,
         poolclass=sa.pool.NullPool,
         isolation_level="AUTOCOMMIT" if autocommit else None,
-        connect_args={"connect_timeout": 10, "application_name": "phms-admin"},
+        connect_args={
+            "connect_timeout": CONNECT_TIMEOUT,
+            "application_name": "phms-admin",
+            **KEEPALIVES,
+        },
     )
     try:
         with engine.begin() as conn:

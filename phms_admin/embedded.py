@@ -260,6 +260,22 @@ def initdb(
     return info
 
 
+#: Nothing waits forever on the server either (docs/admin-guide.md, "Timeouts"): a
+#: transaction left open (a lock holder gone for coffee) is ended, and a workstation
+#: that vanished is noticed so that its backend and locks go away, and a lock wait
+#: longer than a second is logged with who holds the lock. The same values are in
+#: installer/server/setup-server.sh.
+SERVER_TIMEOUTS = {
+    "idle_in_transaction_session_timeout": "'5min'",
+    "tcp_keepalives_idle": "60",
+    "tcp_keepalives_interval": "10",
+    "tcp_keepalives_count": "6",
+    "tcp_user_timeout": "'60s'",
+    "client_connection_check_interval": "'10s'",
+    "log_lock_waits": "on",
+}
+
+
 def _configure(info: ServerInfo) -> None:
     conf = info.data_dir / "postgresql.conf"
     lines = [
@@ -273,6 +289,7 @@ def _configure(info: ServerInfo) -> None:
         "max_connections = 200",
         "shared_buffers = '128MB'",
         *PASSWORD_RULES,
+        *(f"{name} = {value}" for name, value in SERVER_TIMEOUTS.items()),
     ]
     with conf.open("a") as f:
         f.write("\n".join(lines) + "\n")

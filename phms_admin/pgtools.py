@@ -27,9 +27,7 @@ import sqlalchemy as sa
 from psycopg.conninfo import make_conninfo
 
 from phms_admin import embedded
-from phms_admin.connection import CommandError, normalise_url
-
-CONNECT_TIMEOUT = 10
+from phms_admin.connection import CONNECT_TIMEOUT, KEEPALIVES, CommandError, normalise_url
 
 
 @dataclass(frozen=True)
@@ -58,6 +56,8 @@ class Target:
             params["dbname"] = u.database
         params.setdefault("connect_timeout", str(CONNECT_TIMEOUT))
         params.setdefault("application_name", "phms-admin")
+        for name, number in KEEPALIVES.items():  # libpq ignores them on a Unix socket
+            params.setdefault(name, str(number))
         return cls(params=params, password=u.password)
 
     @property

@@ -20,6 +20,10 @@ with function arguments. A file is flat TOML::
     sslrootcert = "/etc/phms/root.crt" # relative paths are relative to the file
     connect_timeout = 5
     hospital_id = "RBH"               # normally only in the user file
+    statement_timeout = 30            # and the other keys of phms_client.timeouts
+
+The timeouts (``phms_client.timeouts``) are read from the files only; they are
+IT's business, not the Settings dialog's.
 
 An ``sslmode`` belongs to the hosts of its layer, and the site file sets the weakest
 mode allowed for a network server (:mod:`phms_client.config_tls`).
@@ -62,6 +66,8 @@ from phms_client.config_tls import (
     is_socket_path,
     same_hosts,
 )
+from phms_client.timeouts import KEYS as TIMEOUT_KEYS
+from phms_client.timeouts import MAX_SECONDS, Timeouts
 
 __all__ = [
     "APP_NAME",
@@ -100,7 +106,7 @@ FIELDS: Final = (
     "connect_timeout",
     "hospital_id",
 )
-_FILE_KEYS: Final = frozenset({*FIELDS, "server"})
+_FILE_KEYS: Final = frozenset({*FIELDS, *TIMEOUT_KEYS, "server"})
 _ENV_FIELDS: Final = (
     ("PHMS_PORT", "port"),
     ("PHMS_DATABASE", "database"),
@@ -126,6 +132,7 @@ class ClientConfig:
     sslrootcert: Path | None = None
     connect_timeout: int = DEFAULT_CONNECT_TIMEOUT
     hospital_id: str = ""
+    timeouts: Timeouts = field(default_factory=Timeouts)
     sources: Mapping[str, str] = field(
         default_factory=lambda: MappingProxyType(dict.fromkeys(FIELDS, "default")),
         compare=False,
@@ -150,6 +157,7 @@ class ClientConfig:
             "user": user,
             "sslmode": self.sslmode,
             "connect_timeout": self.connect_timeout,
+            **self.timeouts.libpq_kwargs(),
             "application_name": APPLICATION_NAME,
         }
         if password is not None:
@@ -322,6 +330,13 @@ def _parse_layer(
         out["connect_timeout"] = timeout
     if "hospital_id" in raw:
         out["hospital_id"] = _parse_str(raw["hospital_id"], where, "hospital_id", allow_empty=True)
+    for key in sorted(TIMEOUT_KEYS & raw.keys()):
+        seconds = _parse_int(raw[key], where, key)
+        if not 1 <= seconds <= MAX_SECONDS:
+            raise ConfigError(
+                f"{where}: {key} must be between 1 and {MAX_SECONDS} seconds, not {seconds}."
+            )
+        out[key] = seconds
     return out
 
 
@@ -423,7 +438,7 @@ def load_config(
             del values["sslmode"]
             sources["sslmode"] = "default"
         values.update(layer)
-        sources.update(layer_sources)
+        sources.update((k, v) for k, v in layer_sources.items() if k in FIELDS)
         if index == 0:
             hosts = values.get("hosts", DEFAULT_HOSTS)
             floor = TlsFloor.from_site(layer.get("sslmode"), hosts, site_label)
@@ -435,15 +450,16 @@ def load_config(
         problem = below_floor(values["sslmode"], sources["sslmode"], hosts, floor)
         if problem is not None:
             raise ConfigError(problem)
-    return ClientConfig(**values, sources=MappingProxyType(sources))
+    timeouts = Timeouts(**{k: values.pop(k) for k in TIMEOUT_KEYS & values.keys()})
+    return ClientConfig(**values, timeouts=timeouts, sources=MappingProxyType(sources))
 
 
 def save_user_config(values: Mapping[str, object], path: Path | str | None = None) -> Path:
     """Merge ``values`` into the user file and write it atomically; return its path.
 
     Keys are the file keys (``server``, ``hosts``, ``port``, ``database``, ``sslmode``,
-    ``sslrootcert``, ``connect_timeout``, ``hospital_id``); a value of None removes the
-    key. Values are validated first, so a file that could not be read back is never
+    ``sslrootcert``, ``connect_timeout``, ``hospital_id``, the timeouts); a value of None
+    removes the key. Values are validated first, so a file that could not be read back is never
     written. The site file is never touched.
     """
     target = user_path_for(os.environ, path)

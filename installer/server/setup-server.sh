@@ -264,6 +264,16 @@ max_wal_senders = 5
 # not the login's name, long enough (docs/admin-guide.md, "Passwords"). To preload other
 # libraries too, list them with passwordcheck in conf.d/site.conf (read after this file).
 shared_preload_libraries = 'passwordcheck'
+# Nothing waits forever (docs/admin-guide.md, "Timeouts"): a transaction left open
+# is ended, a workstation that vanished is noticed and its locks freed, and a lock
+# wait longer than a second is logged with who holds the lock.
+idle_in_transaction_session_timeout = '5min'
+tcp_keepalives_idle = 60
+tcp_keepalives_interval = 10
+tcp_keepalives_count = 6
+tcp_user_timeout = '60s'
+client_connection_check_interval = '10s'
+log_lock_waits = on
 EOF
 # PostgreSQL 18 lets us set the length; before, passwordcheck's built-in minimum is 8.
 if ((pg_version >= 18)); then

@@ -3,6 +3,11 @@
 The engine keeps a small pool of connections, all as the staff member's own
 PostgreSQL role. Statement parameters are hidden from error messages so that a
 logged error never carries patient data.
+
+Nothing waits forever (``phms_client.timeouts``, docs/admin-guide.md "Timeouts"):
+every session starts with ``statement_timeout`` and ``lock_timeout``, the connections
+have TCP keepalives and ``tcp_user_timeout``, and a :class:`~phms_client.db.linkwatch.
+LinkWatch` cuts a connection whose server has gone silent.
 """
 
 from __future__ import annotations
@@ -10,11 +15,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from phms_client.config import ClientConfig
+from phms_client.db.linkwatch import LinkWatch, WatchedConnection, server_answers
+from phms_client.timeouts import Timeouts
 
 
 @dataclass(frozen=True)
@@ -34,10 +42,14 @@ class Credentials:
 #: patients: 0.45 lists the family meant about twice as often, at the same speed.
 SESSION_SETTINGS = {"pg_trgm.word_similarity_threshold": "0.45"}
 
+#: ``application_name`` of the link check's connections (see ``db/linkwatch.py``).
+LINK_CHECK_APPLICATION = "phms-client-linkcheck"
 
-def session_options() -> str:
-    """``SESSION_SETTINGS`` as libpq's ``options``."""
-    return " ".join(f"-c {name}={value}" for name, value in SESSION_SETTINGS.items())
+
+def session_options(timeouts: Timeouts | None = None) -> str:
+    """``SESSION_SETTINGS`` and the timeouts' session settings as libpq's ``options``."""
+    settings = {**SESSION_SETTINGS, **(timeouts or Timeouts()).session_settings()}
+    return " ".join(f"-c {name}={value}" for name, value in settings.items())
 
 
 class Database:
@@ -46,28 +58,48 @@ class Database:
     ) -> None:
         self.config = config
         self.credentials = credentials
+        conninfo = config.conninfo_kwargs(credentials.user, credentials.password)
+        self.linkwatch = LinkWatch(
+            config.timeouts.link_check_after,
+            lambda: server_answers({**conninfo, "application_name": LINK_CHECK_APPLICATION}),
+        )
         self.engine = sa.create_engine(
             "postgresql+psycopg://",
-            connect_args={
-                **config.conninfo_kwargs(credentials.user, credentials.password),
-                "options": session_options(),
-            },
+            connect_args={**conninfo, "options": session_options(config.timeouts)},
             pool_size=pool_size,
             max_overflow=2,
             pool_pre_ping=True,
             pool_recycle=1800,
             hide_parameters=True,
         )
+        sa.event.listen(self.engine, "do_connect", self._connect)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def _connect(
+        self, dialect: object, record: object, cargs: list[Any], cparams: dict[str, Any]
+    ) -> WatchedConnection:
+        connection = WatchedConnection.connect(*cargs, **cparams)
+        connection.linkwatch = self.linkwatch
+        return connection
 
     @property
     def address(self) -> str:
         return self.config.display_address()
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """One short unit of work: commit on success, roll back on any error."""
+    def session(self, *, long_running: bool = False) -> Iterator[Session]:
+        """One short unit of work: commit on success, roll back on any error.
+
+        ``long_running`` (the Error Check, reports, exports): its statements may take
+        up to ``long_statement_timeout`` instead of ``statement_timeout``.
+        """
         with self._sessions() as session, session.begin():
+            if long_running:
+                seconds = self.config.timeouts.long_statement_timeout
+                session.execute(
+                    sa.text("SELECT set_config('statement_timeout', :t, true)"),
+                    {"t": f"{seconds}s"},
+                )
             yield session
 
     def reset(self) -> None:
@@ -76,3 +108,4 @@ class Database:
 
     def close(self) -> None:
         self.engine.dispose()
+        self.linkwatch.close()

@@ -38,6 +38,9 @@ class ErrorKind(enum.Enum):
     CONFLICT = "conflict"
     INVALID_VALUE = "invalid_value"
     CONNECTION_LOST = "connection_lost"
+    #: The server is alive but could not do it in time: a lock held by someone else
+    #: (lock_timeout) or a statement that ran too long (statement_timeout).
+    BUSY = "busy"
     UNKNOWN = "unknown"
 
 
@@ -153,7 +156,7 @@ _TLS_TEXT = (
 
 _LOST_SQLSTATES = frozenset({"57P01", "57P02", "57P05", "25P03", "08000", "08003", "08006"})
 _STARTING_SQLSTATES = frozenset({"57P03"})
-_CONFLICT_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
+_CONFLICT_SQLSTATES = frozenset({"40001", "40P01"})
 _SCHEMA_SQLSTATES = frozenset({"42P01", "42703", "42883", "3F000"})
 
 
@@ -382,6 +385,15 @@ def _classify_pg(exc: psycopg.Error, address: str) -> UserError:
             "please ask a PHMS administrator.",
             detail,
         )
+    if sqlstate == "55P03":  # lock_not_available: lock_timeout, or NOWAIT
+        return UserError(
+            ErrorKind.BUSY,
+            "Server busy",
+            "The server is busy: someone else is using the records this needs at the "
+            "moment, so PHMS stopped waiting. Nothing you typed has been thrown away. "
+            "Please try again in a moment; if it keeps happening, contact IT.",
+            detail,
+        )
     if sqlstate in _CONFLICT_SQLSTATES:
         return UserError(
             ErrorKind.CONFLICT,
@@ -399,12 +411,13 @@ def _classify_pg(exc: psycopg.Error, address: str) -> UserError:
             "This version of PHMS does not match the clinic database. Please contact IT.",
             detail,
         )
-    if sqlstate == "57014":
+    if sqlstate == "57014":  # query_canceled: statement_timeout, or cancelled by IT
         return UserError(
-            ErrorKind.UNKNOWN,
-            "Took too long",
-            "The server took too long to answer and the request was stopped. Please try "
-            "again; if it keeps happening, contact IT.",
+            ErrorKind.BUSY,
+            "Server busy",
+            "The server is busy: it took too long to answer, so the request was stopped. "
+            "Nothing you typed has been thrown away. Please try again in a moment; if it "
+            "keeps happening, contact IT.",
             detail,
         )
     return UserError(

@@ -240,7 +240,7 @@ class ErrorCheckWindow(QWidget):
                 progress.emit(done, total, step)
 
         def job() -> ErrorCheckResult:
-            with db.session() as session:
+            with db.session(long_running=True) as session:
                 return run_error_check(session, progress=report, cancel=token)
 
         self.ctx.tasks.run(

@@ -205,6 +205,12 @@ class PatientSearch(QObject):
             )
             return
         error = classify(exc, address=self._ctx.db.address)
+        if error.kind is ErrorKind.BUSY:  # one status-bar line, not the long explanation
+            log.warning("patient search: %s", error.detail)
+            self.status_changed.emit(
+                "The server is busy, so the search stopped waiting. Please try again in a moment."
+            )
+            return
         if error.kind is ErrorKind.UNKNOWN:
             log.error("patient search failed: %s", error.detail, exc_info=exc)
         self.status_changed.emit(f"Search failed: {error.message}")

@@ -197,7 +197,7 @@ class RegistryExportDialog(QDialog):
         db, ph_only, shift = self.ctx.db, self.ph_only.isChecked(), self.shift_dates.isChecked()
 
         def job() -> tuple[Path, int, int]:
-            with db.session() as session:
+            with db.session(long_running=True) as session:
                 secret = registry_export.registry_secret(session)
                 export = registry_export.build_export(
                     session,

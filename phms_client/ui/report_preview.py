@@ -190,7 +190,7 @@ class ReportPreview(QWidget):
         name = template.name
 
         def job() -> RenderedReport:
-            with db.session() as session:
+            with db.session(long_running=True) as session:
                 if body is None:
                     if kind == "individual":
                         assert pid is not None

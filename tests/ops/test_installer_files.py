@@ -9,6 +9,7 @@ import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from phms_admin import embedded
 from phms_admin.cli import build_parser
 from phms_client import config
 
@@ -109,3 +110,14 @@ def test_installer_pg_hba_rejects_superuser_and_plain_tcp_before_any_staff_line(
     assert [line[3] for line in staff] == ["samenet", "10.1.0.0/16"]
     assert all(line[2] == "+phms_clerk,+phms_clinician,+phms_admin,+phms_auditor" for line in staff)
     assert lines[-1] == ["host", "all", "all", "all", "reject"]
+
+
+def test_server_installer_sets_the_embedded_servers_timeouts() -> None:
+    script = (INSTALLER / "server" / "setup-server.sh").read_text()
+    conf = script.split('cat >"$work/phms.conf" <<EOF', 1)[1].split("\nEOF\n", 1)[0]
+    settings = dict(
+        (name.strip(), value.strip())
+        for name, value in (line.split("=", 1) for line in conf.splitlines() if "=" in line)
+        if not name.lstrip().startswith("#")
+    )
+    assert {k: settings.get(k) for k in embedded.SERVER_TIMEOUTS} == embedded.SERVER_TIMEOUTS

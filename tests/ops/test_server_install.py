@@ -143,6 +143,24 @@ def test_client_connects_with_verify_full(installed: Installed) -> None:
     assert "Created it_admin (admin)" in installed.first_output
 
 
+def test_the_server_ends_idle_transactions_and_notices_vanished_clients(
+    installed: Installed,
+) -> None:
+    names = [*embedded.SERVER_TIMEOUTS]
+    with _connect(installed.config()) as conn:
+        shown = [conn.execute(f"SHOW {name}").fetchone()[0] for name in names]  # type: ignore[index]
+    # The same values as the embedded server (tests/db/test_timeouts.py).
+    assert dict(zip(names, shown, strict=True)) == {
+        "idle_in_transaction_session_timeout": "5min",
+        "tcp_keepalives_idle": "60",
+        "tcp_keepalives_interval": "10",
+        "tcp_keepalives_count": "6",
+        "tcp_user_timeout": "60000",
+        "client_connection_check_interval": "10s",
+        "log_lock_waits": "on",
+    }
+
+
 def test_host_name_must_match_the_certificate(installed: Installed) -> None:
     with pytest.raises(psycopg.OperationalError, match=r'does not match host name "127\.0\.0\.1"'):
         _connect(installed.config("127.0.0.1"))

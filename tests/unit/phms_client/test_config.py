@@ -11,6 +11,7 @@ import pytest
 
 from phms_client import config as cfg
 from phms_client.config import ClientConfig, ConfigError, load_config, save_user_config
+from phms_client.timeouts import Timeouts
 
 
 @pytest.fixture
@@ -315,11 +316,44 @@ def test_conninfo_single_host(site: Path, user: Path) -> None:
         "sslmode": "verify-full",
         "connect_timeout": 5,
         "application_name": "phms-client",
+        "keepalives": 1,
+        "keepalives_idle": 10,
+        "keepalives_interval": 5,
+        "keepalives_count": 3,
+        "tcp_user_timeout": 20_000,
     }
     # libpq itself accepts it
     parsed = psycopg.conninfo.conninfo_to_dict(psycopg.conninfo.make_conninfo(**kwargs))
     assert parsed["host"] == "db.clinic.local"
     assert parsed["sslmode"] == "verify-full"
+
+
+def test_timeouts_come_from_the_files_user_over_site(site: Path, user: Path) -> None:
+    assert load(site, user).timeouts == Timeouts()
+    write(site, "statement_timeout = 45\nlock_timeout = 8\ntcp_user_timeout = 25\n")
+    write(user, 'lock_timeout = "3"\n')
+    c = load(site, user)
+    assert (c.timeouts.statement_timeout, c.timeouts.lock_timeout) == (45, 3)
+    assert c.conninfo_kwargs("alice", None)["tcp_user_timeout"] == 25_000
+    assert c.timeouts.session_settings() == {"statement_timeout": "45s", "lock_timeout": "3s"}
+    assert dict(c.sources) == {**dict.fromkeys(cfg.FIELDS, "default"), "sslmode": "default"}
+
+
+@pytest.mark.parametrize("bad", ["0", "-5", '"soon"', "100000", "true"])
+def test_a_timeout_must_be_a_bounded_number_of_seconds(site: Path, user: Path, bad: str) -> None:
+    write(site, f"statement_timeout = {bad}\n")
+    with pytest.raises(ConfigError, match="statement_timeout"):
+        load(site, user)
+
+
+def test_the_shipped_defaults_notice_a_dead_link_within_30_seconds() -> None:
+    t, connect = Timeouts(), cfg.DEFAULT_CONNECT_TIMEOUT
+    # Idle connection, dead TCP link: the last keepalive probe goes unanswered.
+    assert t.keepalives_idle + t.keepalives_interval * t.keepalives_count <= 30
+    assert t.tcp_user_timeout <= 30  # sent data never acknowledged
+    # A reply that never comes: the link check's own connection times out, then the
+    # pool's one attempt at a fresh connection does.
+    assert t.link_check_after + 2 * connect <= 30
 
 
 def test_conninfo_several_hosts(site: Path, user: Path) -> None:

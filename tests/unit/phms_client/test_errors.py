@@ -399,11 +399,25 @@ def test_stale_data_is_conflict() -> None:
     [
         pge.SerializationFailure("could not serialize access"),
         pge.DeadlockDetected("deadlock detected"),
-        pge.LockNotAvailable("could not obtain lock"),
     ],
 )
 def test_concurrency_errors_are_conflict(exc: psycopg.Error) -> None:
     assert classify(exc).kind is ErrorKind.CONFLICT
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        pge.LockNotAvailable("canceling statement due to lock timeout"),
+        pge.QueryCanceled("canceling statement due to statement timeout"),
+    ],
+)
+def test_timeouts_say_the_server_is_busy_not_that_the_link_is_lost(exc: psycopg.Error) -> None:
+    error = classify(exc)
+    assert error.kind is ErrorKind.BUSY
+    assert error.message.startswith("The server is busy")
+    assert "try again" in error.message
+    assert "Nothing you typed has been thrown away" in error.message
 
 
 # --------------------------------------------------------------------------- schema

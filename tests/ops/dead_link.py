@@ -1,0 +1,176 @@
+"""A silently dead link for real: the kernel drops every packet (run by test_dead_link.py).
+
+Run as root inside ``unshare -n`` (network namespace A, the workstation). It starts an
+embedded PostgreSQL in a second namespace (B, the server) joined to A by a veth pair.
+Setting B's end of the pair down makes the link drop everything without a word: A's
+end stays up, nothing is refused or reset, the packets just vanish. For each case it
+prints one JSON line: how the waiting work ended, and after how many seconds.
+
+Cases, all with the client's own connection parameters (``ClientConfig``):
+
+- ``sent``: a statement sent into the dead link (unacknowledged data:
+  ``tcp_user_timeout``);
+- ``reply``: a statement that reached the server, whose reply is lost (nothing
+  unacknowledged: the keepalives);
+- ``session``: a unit of work of the client's ``Database`` (keepalives, and the link
+  check, whichever notices first);
+- ``libpq-defaults``: ``sent`` without PHMS's keepalives and ``tcp_user_timeout``,
+  given :data:`CONTROL_LIMIT` seconds (it is expected to be still waiting).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+import psycopg
+import sqlalchemy as sa
+
+from phms_admin import embedded
+from phms_client.config import ClientConfig
+from phms_client.db.database import Credentials, Database
+from phms_client.db.errors import classify
+
+CLIENT, SERVER = "10.9.0.1", "10.9.0.2"
+LIMIT = 60.0  # seconds a case may wait before it counts as "waits forever"
+CONTROL_LIMIT = 35.0
+
+
+def serve() -> None:
+    """In namespace B: a server on SERVER; prints its port and password; stops at EOF."""
+    base = Path(tempfile.mkdtemp(prefix="phms-deadlink-"))
+    try:
+        info = embedded.initdb(base / "data", port=None, listen=SERVER)
+        embedded.start(info.data_dir)
+        try:
+            print(info.port, info.password, flush=True)
+            sys.stdin.read()
+        finally:
+            embedded.stop(info.data_dir)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _run(*args: str) -> None:
+    subprocess.run(list(args), check=True, capture_output=True)
+
+
+def _timed(
+    work: Callable[[], object],
+    cut: Callable[[], None],
+    cut_after: float,
+    limit: float = LIMIT,
+) -> dict[str, object]:
+    """Start ``work`` on a thread, cut the link ``cut_after`` s later; how did it end?"""
+    outcome: dict[str, object] = {}
+
+    def run() -> None:
+        started = time.monotonic()
+        try:
+            work()
+            outcome["kind"] = "answered"
+        except Exception as exc:
+            outcome["kind"] = classify(exc).kind.value
+            outcome["detail"] = classify(exc).detail[:120]
+        outcome["seconds"] = round(time.monotonic() - started - cut_after, 1)
+
+    worker = threading.Thread(target=run, daemon=True)
+    if cut_after == 0:
+        cut()
+    worker.start()
+    if cut_after:
+        time.sleep(cut_after)
+        cut()
+    worker.join(limit)
+    return dict(outcome) or {"kind": "waiting", "seconds": limit}
+
+
+def main() -> None:
+    if sys.argv[1:] == ["server"]:
+        serve()
+        return
+    _run("ip", "link", "set", "lo", "up")
+    holder = subprocess.Popen(["unshare", "-n", "sleep", "3600"])
+    server: subprocess.Popen[str] | None = None
+    try:
+        time.sleep(0.3)
+        in_b = ["nsenter", "-t", str(holder.pid), "-n"]
+        _run("ip", "link", "add", "phms0", "type", "veth", "peer", "name", "phms1")
+        _run("ip", "link", "set", "phms1", "netns", str(holder.pid))
+        _run("ip", "addr", "add", f"{CLIENT}/24", "dev", "phms0")
+        _run("ip", "link", "set", "phms0", "up")
+        _run(*in_b, "ip", "link", "set", "lo", "up")
+        _run(*in_b, "ip", "addr", "add", f"{SERVER}/24", "dev", "phms1")
+        _run(*in_b, "ip", "link", "set", "phms1", "up")
+        server = subprocess.Popen(
+            [*in_b, sys.executable, "-m", "tests.ops.dead_link", "server"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert server.stdout is not None
+        port, password = server.stdout.readline().split()
+        config = ClientConfig(hosts=(SERVER,), port=int(port), database="postgres")
+
+        def link(up: bool) -> None:
+            _run(*in_b, "ip", "link", "set", "phms1", "up" if up else "down")
+
+        def connection(phms_settings: bool = True) -> psycopg.Connection[tuple[object, ...]]:
+            params = config.conninfo_kwargs(embedded.SUPERUSER, password)
+            if not phms_settings:
+                for name in config.timeouts.libpq_kwargs():
+                    params.pop(name)
+            for attempt in range(10):  # the link may take a moment to come back up
+                try:
+                    conn = psycopg.connect(**params, autocommit=True)  # type: ignore[arg-type]
+                    conn.execute("SELECT 1")
+                    return conn
+                except psycopg.OperationalError:
+                    if attempt == 9:
+                        raise
+                    time.sleep(1)
+            raise AssertionError("unreachable")
+
+        for case, sql, cut_after, phms, limit in (
+            ("sent", "SELECT 1", 0.0, True, LIMIT),
+            ("reply", "SELECT pg_sleep(2)", 0.5, True, LIMIT),
+            ("libpq-defaults", "SELECT 1", 0.0, False, CONTROL_LIMIT),
+        ):
+            conn = connection(phms)
+            outcome = _timed(partial(conn.execute, sql), lambda: link(False), cut_after, limit)
+            link(True)
+            print(json.dumps({"case": case, **outcome}), flush=True)
+
+        connection().close()  # the link is back
+        database = Database(config, Credentials(embedded.SUPERUSER, password))
+        try:
+            with database.session() as s:
+                s.execute(sa.text("SELECT 1"))
+
+            def unit_of_work() -> None:
+                with database.session() as s:
+                    s.execute(sa.text("SELECT 1"))
+
+            outcome = _timed(unit_of_work, lambda: link(False), 0.0)
+            link(True)
+            print(json.dumps({"case": "session", **outcome}), flush=True)
+        finally:
+            database.close()
+    finally:
+        if server is not None and server.stdin is not None:
+            server.stdin.close()
+            server.wait(60)
+        holder.kill()
+        holder.wait()
+
+
+if __name__ == "__main__":
+    main()
