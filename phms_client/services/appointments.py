@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from phms_client.clinical.appointments import Mark, Status, editable, mark
+from phms_client.services import input_rules
 from phms_schema import Appointment, Patient
 
 APPOINTMENT: sa.Table = Appointment.__table__  # type: ignore[assignment]
@@ -112,16 +113,21 @@ def get(session: Session, appointment_id: int) -> AppointmentRow:
     )
 
 
+def _values(data: AppointmentInput) -> dict[str, object]:
+    values: dict[str, object] = {
+        "starts_at": data.starts_at,
+        "kind": data.kind.strip(),
+        "duration_min": data.duration_min,
+        "note": input_rules.clean_text(data.note or "").strip() or None,
+    }
+    input_rules.check_row("appointment", values)
+    return values
+
+
 def book(session: Session, data: AppointmentInput) -> AppointmentRow:
     new_id = session.execute(
         sa.insert(APPOINTMENT)
-        .values(
-            patient_id=data.patient_id,
-            starts_at=data.starts_at,
-            kind=data.kind.strip(),
-            duration_min=data.duration_min,
-            note=(data.note or "").strip() or None,
-        )
+        .values(patient_id=data.patient_id, **_values(data))
         .returning(APPOINTMENT.c.id)
     ).scalar_one()
     return get(session, new_id)
@@ -149,6 +155,7 @@ def reschedule(
     duration_min: int | None = None,
 ) -> AppointmentRow:
     values: dict[str, object] = {"starts_at": starts_at}
+    input_rules.check_row("appointment", values)
     if duration_min is not None:
         values["duration_min"] = duration_min
     return _update(session, appointment_id, version, **values)
@@ -163,12 +170,4 @@ def set_status(
 def edit(
     session: Session, appointment_id: int, version: int, data: AppointmentInput
 ) -> AppointmentRow:
-    return _update(
-        session,
-        appointment_id,
-        version,
-        starts_at=data.starts_at,
-        kind=data.kind.strip(),
-        duration_min=data.duration_min,
-        note=(data.note or "").strip() or None,
-    )
+    return _update(session, appointment_id, version, **_values(data))

@@ -35,6 +35,7 @@ from phms_client.reports import body as body_measures
 from phms_client.reports.engine import check_template, format_day, render, roman
 from phms_client.reports.tables import Table
 from phms_client.services import chart as chart_service
+from phms_client.services import input_rules
 from phms_client.services.chart import AssessmentRecord, Chart, WalkRecord
 from phms_schema import ReportTemplate
 
@@ -123,13 +124,15 @@ def get_template(session: Session, template_id: int) -> TemplateInfo:
 def _values(data: TemplateInput) -> dict[str, str]:
     if data.kind not in KINDS:
         raise ValueError(f"Unknown report kind {data.kind!r}")
-    check_template(data.body)  # a template that does not compile is never saved
-    return {
+    values = {
         "name": data.name.strip(),
         "kind": data.kind,
-        "body": data.body,
-        "description": data.description.strip(),
+        "body": input_rules.clean_text(data.body),
+        "description": input_rules.clean_text(data.description.strip()),
     }
+    input_rules.check_row("report_template", values)
+    check_template(values["body"])  # a template that does not compile is never saved
+    return values
 
 
 def create_template(session: Session, data: TemplateInput) -> TemplateInfo:

@@ -147,7 +147,7 @@ def test_database_rejects_bad_values(clerk: sa.Engine, patient_id: int, bad: str
         aid = conn.execute(
             sa.text(
                 "INSERT INTO phms.appointment (patient_id, starts_at, kind) "
-                "VALUES (:p, now(), 'x') RETURNING id"
+                "VALUES (:p, now(), 'consultation') RETURNING id"
             ),
             {"p": patient_id},
         ).scalar()
