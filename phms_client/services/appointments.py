@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from phms_client.clinical.appointments import Mark, Status, editable, mark
 from phms_client.services import input_rules
-from phms_schema import Appointment, Patient
+from phms_schema import Appointment, Patient, limits
 
 APPOINTMENT: sa.Table = Appointment.__table__  # type: ignore[assignment]
 
@@ -91,10 +91,16 @@ def _row(r: sa.Row[tuple[object, ...]]) -> AppointmentRow:
 
 
 def day_list(session: Session, day: dt.date, tz: dt.tzinfo) -> DayList:
-    """The appointments starting on ``day`` in the clinic's time zone ``tz``."""
+    """The appointments starting on ``day`` in the clinic's time zone ``tz``.
+
+    A day outside the dates an appointment may have (``phms_schema.limits``) has
+    none, and is not looked up (the end of 31 Dec 9999 is past Python's last date).
+    """
+    now = sa.func.now().label("server_now")
+    if not limits.DATE_MIN <= day <= limits.DATE_MAX:
+        return DayList(day, session.execute(sa.select(now)).scalar_one(), ())
     start = dt.datetime.combine(day, dt.time(0), tz)
     end = start + dt.timedelta(days=1)
-    now = sa.func.now().label("server_now")
     rows = session.execute(
         sa.select(*_ROW_COLS, now)
         .select_from(_JOINED)

@@ -10,6 +10,7 @@ type and :data:`TEXT_LIMITS` for their maximum lengths.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import unicodedata
 from collections.abc import Mapping
 from decimal import Decimal
@@ -170,6 +171,15 @@ def _decimal_places(value: Decimal) -> int:
     return -exponent if isinstance(exponent, int) and exponent < 0 else 0
 
 
+#: The shapes of ``ck_patient_email_shape`` and ``ck_patient_phone_shape``.
+SHAPES: Final = MappingProxyType(
+    {
+        ("patient", "email"): re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+        ("patient", "phone"): re.compile(r"^[0-9 +()./-]*[0-9][0-9 +()./-]*$"),
+    }
+)
+
+
 def check_row(table: str, values: Mapping[str, object]) -> None:
     """Raise :class:`InvalidInput` for the first value of ``values`` the limits refuse.
 
@@ -183,6 +193,10 @@ def check_row(table: str, values: Mapping[str, object]) -> None:
             problem = text_problem(table, column, value)
             if problem is not None:
                 raise InvalidInput(column, problem, _text_rule(table, column, problem))
+            shape = SHAPES.get((table, column))
+            if shape is not None and not shape.match(value):
+                name = f"ck_{table}_{column}_shape"
+                raise InvalidInput(column, CONSTRAINT_MESSAGES[name], name)
         elif isinstance(value, dt.date) and column in limits.DATE_COLUMNS.get(table, ()):
             day = value.date() if isinstance(value, dt.datetime) else value
             if not limits.DATE_MIN <= day <= limits.DATE_MAX:

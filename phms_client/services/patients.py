@@ -374,5 +374,7 @@ register_constraint_messages({name: text for name, (_, text) in CONSTRAINT_FIELD
 
 def rejected_field(exc: BaseException) -> tuple[str, str] | None:
     """For a save the database refused: ``(field name, plain message)``, if one field is meant."""
+    if isinstance(exc, input_rules.InvalidInput):
+        return (exc.field, exc.message)
     name = refused_constraint(exc)
     return CONSTRAINT_FIELDS.get(name) if name else None
