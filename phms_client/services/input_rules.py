@@ -28,6 +28,7 @@ __all__ = [
     "cap_search",
     "check_row",
     "clean_text",
+    "limits",
     "text_problem",
 ]
 
@@ -68,9 +69,7 @@ def _build() -> dict[str, str]:
     low, high = _day(limits.DATE_MIN), _day(limits.DATE_MAX)
     for table, dates in limits.DATE_COLUMNS.items():
         for column in dates:
-            messages[f"ck_{table}_{column}_bounds"] = (
-                f"The date must be between {low} and {high}."
-            )
+            messages[f"ck_{table}_{column}_bounds"] = f"The date must be between {low} and {high}."
     for table in limits.DECIMAL_COLUMNS:
         for column in limits.DECIMAL_COLUMNS[table]:
             messages[f"ck_{table}_{column}_decimals"] = (
@@ -219,8 +218,13 @@ def constraint_fields(table: str) -> dict[str, tuple[str, str]]:
     """``ck_<table>_…`` of 0011 -> (the column it concerns, or "" for the entry; sentence)."""
     prefix = f"ck_{table}_"
     columns = sorted(
-        {*TEXT_LIMITS.get(table, {}), *limits.DATE_COLUMNS.get(table, ()),
-         *limits.DECIMAL_COLUMNS.get(table, ()), "email", "phone"},
+        {
+            *TEXT_LIMITS.get(table, {}),
+            *limits.DATE_COLUMNS.get(table, ()),
+            *limits.DECIMAL_COLUMNS.get(table, ()),
+            "email",
+            "phone",
+        },
         key=len,
         reverse=True,
     )
@@ -232,3 +236,14 @@ def constraint_fields(table: str) -> dict[str, tuple[str, str]]:
         column = next((c for c in columns if rest.startswith(c + "_")), "")
         fields[name] = (column, message)
     return fields
+
+
+def field_problems(table: str, values: Mapping[str, object]) -> dict[str, str]:
+    """Every value of ``values`` the limits refuse: column -> sentence (for a form)."""
+    problems: dict[str, str] = {}
+    for column, value in values.items():
+        try:
+            check_row(table, {column: value})
+        except InvalidInput as refused:
+            problems[column] = refused.message
+    return problems

@@ -196,11 +196,36 @@ def test_over_long_text_is_refused(engines: dict[str, sa.Engine], table: str, co
     if (table, column) in limits.EXISTING_LENGTH_CHECKS.values():
         rule = next(n for n, w in limits.EXISTING_LENGTH_CHECKS.items() if w == (table, column))
     full = "a" * limit.max_length
-    if column in ("email", "phone", "patient_code", "kind", "status", "sex", "key", "agent", "dose_unit", "value_type"):
+    if column in (
+        "email",
+        "phone",
+        "patient_code",
+        "kind",
+        "status",
+        "sex",
+        "key",
+        "agent",
+        "dose_unit",
+        "value_type",
+    ):
         _refused(engines, table, {rule, *_shape_rules(table, column)}, **{column: full + "a"})
         return
     _accepted(engines, table, **{column: full})
     _refused(engines, table, rule, **{column: full + "a"})
+
+
+SHAPED = {
+    "email",
+    "phone",
+    "patient_code",
+    "kind",
+    "status",
+    "sex",
+    "key",
+    "agent",
+    "dose_unit",
+    "value_type",
+}
 
 
 def _shape_rules(table: str, column: str) -> set[str]:
@@ -279,16 +304,18 @@ def test_phone_shape(engines: dict[str, sa.Engine], bad: str) -> None:
 
 def test_setting_value_size(engines: dict[str, sa.Engine], admin_engine: sa.Engine) -> None:
     huge = json.dumps(["x" * 1000] * 101)
-    with settings_restored(admin_engine):
-        with engines["t_admin"].connect() as conn, conn.begin():
-            with pytest.raises(sa.exc.IntegrityError, match="ck_setting_value_size"):
-                conn.execute(
-                    sa.text(
-                        "UPDATE phms.setting SET value = CAST(:v AS jsonb)"
-                        " WHERE key = 'appointment_kinds'"
-                    ),
-                    {"v": huge},
-                )
+    with (
+        settings_restored(admin_engine),
+        engines["t_admin"].connect() as conn,
+        conn.begin(),
+        pytest.raises(sa.exc.IntegrityError, match="ck_setting_value_size"),
+    ):
+        conn.execute(
+            sa.text(
+                "UPDATE phms.setting SET value = CAST(:v AS jsonb) WHERE key = 'appointment_kinds'"
+            ),
+            {"v": huge},
+        )
 
 
 # --------------------------------------------------------------------------- dates
@@ -380,8 +407,13 @@ def test_dose_fits_the_agents_configured_range(engines: dict[str, sa.Engine]) ->
     _accepted(engines, "vasodilator_step", dose=80)
     _accepted(engines, "vasodilator_step", dose="0.5")
     _refused(engines, "vasodilator_step", "ck_vasodilator_step_dose_in_range", dose=81)
-    _refused(engines, "vasodilator_step", "ck_vasodilator_step_dose_unit_matches_agent",
-             dose=20, dose_unit="mg")
+    _refused(
+        engines,
+        "vasodilator_step",
+        "ck_vasodilator_step_dose_unit_matches_agent",
+        dose=20,
+        dose_unit="mg",
+    )
 
 
 # --------------------------------------------------------------------------- appointment kinds

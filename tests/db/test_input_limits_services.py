@@ -248,9 +248,7 @@ def test_dose_nonsense_is_refused(
         StepInput(1, Decimal(30), "inhaled nitric oxide", dose, "ppm"),
     )
     with Session(clinician) as s, s.begin():
-        chart.create_assessment(
-            s, chart.AssessmentInput(patient_id, TODAY - dt.timedelta(days=9))
-        )
+        chart.create_assessment(s, chart.AssessmentInput(patient_id, TODAY - dt.timedelta(days=9)))
         s.commit()
     _service_refuses(
         clinician,

@@ -36,9 +36,12 @@ def test_old_rows_that_break_a_new_rule_are_kept(fresh_database: PgDatabase) -> 
     migrate.upgrade(url)
     with engine.begin() as conn:
         assert migrate.current_revision(conn) == SCHEMA_REVISION
-        assert conn.execute(
-            sa.text("SELECT family_name FROM phms.patient WHERE id = :p"), {"p": pid}
-        ).scalar_one() == long_name
+        assert (
+            conn.execute(
+                sa.text("SELECT family_name FROM phms.patient WHERE id = :p"), {"p": pid}
+            ).scalar_one()
+            == long_name
+        )
         unvalidated = set(
             conn.execute(
                 sa.text(
@@ -50,25 +53,27 @@ def test_old_rows_that_break_a_new_rule_are_kept(fresh_database: PgDatabase) -> 
         # Only the rules the old rows break stay unvalidated; the rest are validated.
         assert unvalidated == {"ck_patient_family_name_length", "ck_medication_started_on_bounds"}
         # The old row can still be read and other fields changed only with a valid name.
-        with pytest.raises(sa.exc.IntegrityError, match="ck_patient_family_name_length"):
-            with conn.begin_nested():
-                conn.execute(
-                    sa.text("UPDATE phms.patient SET phone = '123' WHERE id = :p"), {"p": pid}
-                )
+        with (
+            pytest.raises(sa.exc.IntegrityError, match="ck_patient_family_name_length"),
+            conn.begin_nested(),
+        ):
+            conn.execute(sa.text("UPDATE phms.patient SET phone = '123' WHERE id = :p"), {"p": pid})
         conn.execute(
             sa.text("UPDATE phms.patient SET family_name = 'Wood', phone = '123' WHERE id = :p"),
             {"p": pid},
         )
         # New rows are checked by every rule, validated or not.
-        with pytest.raises(sa.exc.IntegrityError, match="ck_medication_started_on"):
-            with conn.begin_nested():
-                conn.execute(
-                    sa.text(
-                        "INSERT INTO phms.medication (patient_id, name, started_on)"
-                        " VALUES (:p, 'aspirin', :d)"
-                    ),
-                    {"p": pid, "d": dt.date(1, 1, 1)},
-                )
+        with (
+            pytest.raises(sa.exc.IntegrityError, match="ck_medication_started_on"),
+            conn.begin_nested(),
+        ):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO phms.medication (patient_id, name, started_on)"
+                    " VALUES (:p, 'aspirin', :d)"
+                ),
+                {"p": pid, "d": dt.date(1, 1, 1)},
+            )
     engine.dispose()
     migrate.downgrade(url, "0009")
     migrate.upgrade(url)
