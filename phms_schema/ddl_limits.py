@@ -47,7 +47,8 @@ _NOT_LETTER = (
     r"\u2000-\u206f\u2190-\u2bff\u3000-\u3003\ue000-\uf8ff\ufe00-\ufe0f\ufeff"
     r"\ufff0-\uffff\U0001f000-\U0001faff"
 )
-HAS_LETTER_SQL = "({c} ~ '[A-Za-z]' OR {c} ~ '[^" + _NOT_LETTER + "]')"
+#: Blank passes: ``ck_<table>_name_present`` (and the like) says a name is missing.
+HAS_LETTER_SQL = "(btrim({c}) = '' OR {c} ~ '[A-Za-z]' OR {c} ~ '[^" + _NOT_LETTER + "]')"
 EMAIL_SQL = r"email ~ '^[^@\s]+@[^@\s]+\.[^@\s]+$'"
 PHONE_SQL = r"phone ~ '^[0-9 +()./-]+$' AND phone ~ '[0-9]'"
 
@@ -88,7 +89,7 @@ def table_checks(table: str) -> list[tuple[str, str]]:
     for column in limits.DECIMAL_COLUMNS.get(table, ()):
         checks.append((f"{column}_decimals", f"scale({column}) <= {limits.MAX_DECIMALS}"))
     if table == "vasodilator_step":
-        checks.append(("dose_range", f"dose <= {limits.DOSE_MAX}"))
+        checks.append(("dose_at_most", f"dose <= {limits.DOSE_MAX}"))
     return checks
 
 

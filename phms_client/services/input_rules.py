@@ -98,7 +98,7 @@ def _build() -> dict[str, str]:
             "ck_appointment_kind_configured": (
                 "This kind of appointment is not in the list set in Preferences."
             ),
-            "ck_vasodilator_step_dose_range": (
+            "ck_vasodilator_step_dose_at_most": (
                 f"A dose must be between 0 and {limits.DOSE_MAX:,}."
             ),
             "ck_vasodilator_step_dose_in_range": (
@@ -234,6 +234,9 @@ def constraint_fields(table: str) -> dict[str, tuple[str, str]]:
             continue
         rest = name.removeprefix(prefix)
         column = next((c for c in columns if rest.startswith(c + "_")), "")
+        limit = TEXT_LIMITS.get(table, {}).get(column)
+        if limit is not None and limit.lines == limits.STAMP:
+            continue  # written by the database, never by a form
         fields[name] = (column, message)
     return fields
 

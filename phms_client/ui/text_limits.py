@@ -99,14 +99,18 @@ class TextLimitHint(QObject):
         self.label.setStyleSheet(_WARN_STYLE if warn else _HINT_STYLE)
         self.label.setVisible(bool(message))
         self._place()
+        if isinstance(self.edit, QLineEdit):  # the text stops short of the hint
+            right = self.label.width() + 6 if message else 0
+            self.edit.setTextMargins(0, 0, right, 0)
 
     def _place(self) -> None:
         self.label.adjustSize()
         rect = self._host.rect()
-        self.label.move(
-            max(0, rect.right() - self.label.width() - 4),
-            max(0, rect.bottom() - self.label.height() - 1),
-        )
+        if isinstance(self.edit, QLineEdit):
+            y = (rect.height() - self.label.height()) // 2
+        else:
+            y = rect.bottom() - self.label.height() - 1
+        self.label.move(max(0, rect.right() - self.label.width() - 4), max(0, y))
         self.label.raise_()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
