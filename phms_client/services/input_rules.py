@@ -228,13 +228,14 @@ def constraint_fields(table: str) -> dict[str, tuple[str, str]]:
         key=len,
         reverse=True,
     )
+    texts: Mapping[str, TextLimit] = TEXT_LIMITS.get(table, {})
     fields: dict[str, tuple[str, str]] = {}
     for name, message in CONSTRAINT_MESSAGES.items():
         if not name.startswith(prefix):
             continue
         rest = name.removeprefix(prefix)
         column = next((c for c in columns if rest.startswith(c + "_")), "")
-        limit = TEXT_LIMITS.get(table, {}).get(column)
+        limit = texts.get(column)
         if limit is not None and limit.lines == limits.STAMP:
             continue  # written by the database, never by a form
         fields[name] = (column, message)
