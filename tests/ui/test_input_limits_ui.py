@@ -128,3 +128,19 @@ def test_day_list_at_the_end_of_time(qtbot: QtBot, clerk: Workstation) -> None:
     widget.set_day(dt.date.min)
     assert widget.day == low
     qtbot.waitUntil(lambda: widget.status_label.text() != "Loading…", timeout=10_000)
+
+
+def test_vasodilator_dose_fits_the_agents_range() -> None:
+    from decimal import Decimal
+
+    from phms_client.ui.record_forms.vasodilator_form import Agent, dose_problem
+
+    nitric = Agent("inhaled nitric oxide", "ppm", (Decimal(10), Decimal(20), Decimal(40)))
+    assert dose_problem(nitric, Decimal(80)) is None
+    assert dose_problem(nitric, Decimal("0.5")) is None
+    assert dose_problem(nitric, Decimal(81)) == (
+        "a dose of 81 ppm is more than 2 times the highest dose step of inhaled nitric oxide "
+        "(40 ppm)."
+    )
+    assert dose_problem(nitric, Decimal("1e-1000")) == "a dose may have at most 3 decimal places."
+    assert dose_problem(nitric, Decimal("1e30")) is not None
