@@ -214,8 +214,12 @@ def cap_search(text: str) -> str:
     return text[: limits.MAX_SEARCH]
 
 
-def constraint_fields(table: str) -> dict[str, tuple[str, str]]:
-    """``ck_<table>_…`` of 0011 -> (the column it concerns, or "" for the entry; sentence)."""
+def constraint_fields(table: str, *, stamps: bool = True) -> dict[str, tuple[str, str]]:
+    """``ck_<table>_…`` of 0011 -> (the column it concerns, or "" for the entry; sentence).
+
+    Columns the database writes itself (stamps) concern the entry (""); with
+    ``stamps=False`` they are left out.
+    """
     prefix = f"ck_{table}_"
     columns = sorted(
         {
@@ -237,7 +241,9 @@ def constraint_fields(table: str) -> dict[str, tuple[str, str]]:
         column = next((c for c in columns if rest.startswith(c + "_")), "")
         limit = texts.get(column)
         if limit is not None and limit.lines == limits.STAMP:
-            continue  # written by the database, never by a form
+            if not stamps:
+                continue
+            column = ""  # written by the database, never by a form
         fields[name] = (column, message)
     return fields
 

@@ -368,7 +368,7 @@ CONSTRAINT_FIELDS: dict[str, tuple[str, str]] = {
         "The date of death cannot be in the future.",
     ),
 }
-CONSTRAINT_FIELDS.update(input_rules.constraint_fields("patient"))
+CONSTRAINT_FIELDS.update(input_rules.constraint_fields("patient", stamps=False))
 register_constraint_messages({name: text for name, (_, text) in CONSTRAINT_FIELDS.items()})
 
 
