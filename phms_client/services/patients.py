@@ -18,6 +18,8 @@ from phms_client.services import input_rules
 from phms_schema import Patient
 
 PAGE_SIZE = 50
+#: The search reads at most this many characters of what was typed.
+MAX_SEARCH = input_rules.limits.MAX_SEARCH
 #: At most this many names that contain or resemble the text are ranked (more only
 #: to reach a deep page): a typo of a common name resembles thousands, and ranking
 #: them all would take a tenth of a second at a million patients.

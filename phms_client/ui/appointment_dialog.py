@@ -104,6 +104,7 @@ class AppointmentDialog(QDialog):
         self.patient_label = QLabel()
         self.patient_label.setTextFormat(Qt.TextFormat.RichText)
         self.search_edit = QLineEdit()
+        self.search_edit.setMaxLength(patients.MAX_SEARCH)  # the search reads no more
         self.search_edit.setPlaceholderText("Name, patient ID or date of birth")
         self.search_edit.setClearButtonEnabled(True)
         self.search_edit.textChanged.connect(self._search_typed)
