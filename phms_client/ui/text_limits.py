@@ -14,6 +14,7 @@ import unicodedata
 from typing import Final
 
 from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QGuiApplication, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import QLabel, QLineEdit, QPlainTextEdit, QWidget
 
 from phms_client.services.input_rules import TEXT_LIMITS
@@ -52,6 +53,7 @@ class TextLimitHint(QObject):
             edit.textChanged.connect(self.update)
         else:
             edit.textChanged.connect(self._plain_changed)
+            edit.installEventFilter(self)  # Ctrl+V: paste only what fits
         tip = edit.toolTip()
         extra = f"At most {limit.max_length:,} characters."
         edit.setToolTip(f"{tip}\n{extra}" if tip else extra)
@@ -116,7 +118,32 @@ class TextLimitHint(QObject):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self._host and event.type() == QEvent.Type.Resize:
             self._place()
+        elif (
+            watched is self.edit
+            and event.type() == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
+            and event.matches(QKeySequence.StandardKey.Paste)
+        ):
+            return self._paste()
         return False
+
+    def _paste(self) -> bool:
+        """Paste no more than fits: laying out a pasted megabyte would freeze the form
+        for minutes before the limit could cut it."""
+        assert isinstance(self.edit, QPlainTextEdit)
+        if self.edit.isReadOnly():
+            return False
+        text = QGuiApplication.clipboard().text()
+        cursor = self.edit.textCursor()
+        kept = len(self.edit.toPlainText()) - len(cursor.selectedText())
+        room = max(0, self.limit.max_length - kept)
+        if len(text) <= room:
+            return False  # Qt pastes as usual
+        cursor.insertText(text[:room])
+        self.edit.setTextCursor(cursor)
+        self.cut = True
+        self.update()
+        return True
 
 
 def limit_text(edit: QLineEdit | QPlainTextEdit, table: str, column: str) -> TextLimitHint:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QDate
+from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import QLineEdit, QPlainTextEdit
 from pytestqt.qtbot import QtBot
 
@@ -144,3 +144,23 @@ def test_vasodilator_dose_fits_the_agents_range() -> None:
     )
     assert dose_problem(nitric, Decimal("1e-1000")) == "a dose may have at most 3 decimal places."
     assert dose_problem(nitric, Decimal("1e30")) is not None
+
+
+def test_pasting_a_megabyte_pastes_what_fits(qtbot: QtBot) -> None:
+    from PySide6.QtGui import QGuiApplication
+
+    edit = QPlainTextEdit()
+    qtbot.addWidget(edit)
+    hint = limit_text(edit, "appointment", "note")
+    edit.show()
+    edit.setPlainText("Call first. ")
+    edit.moveCursor(edit.textCursor().MoveOperation.End)
+    QGuiApplication.clipboard().setText("y" * 1_000_000)
+    qtbot.keyClick(edit, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    assert edit.toPlainText() == "Call first. " + "y" * (2000 - 12)
+    assert hint.label.text() == "2,000/2,000: the rest was cut"
+    QGuiApplication.clipboard().setText(" and bring the letter")
+    edit.setPlainText("Call first.")
+    edit.moveCursor(edit.textCursor().MoveOperation.End)
+    qtbot.keyClick(edit, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    assert edit.toPlainText() == "Call first. and bring the letter"
