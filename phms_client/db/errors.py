@@ -425,6 +425,14 @@ def _classify_pg(exc: psycopg.Error, address: str) -> UserError:
         )
     if sqlstate.startswith(("22", "23")) or sqlstate == "P0001":
         return _invalid_value(exc, detail)
+    if sqlstate == "54000":  # program_limit_exceeded: e.g. a value too big for an index
+        return UserError(
+            ErrorKind.INVALID_VALUE,
+            "Value not accepted",
+            "A value is too long for the database. Please shorten it and try again."
+            "\n\nNothing was saved.",
+            detail,
+        )
     if sqlstate in _SCHEMA_SQLSTATES:
         return UserError(
             ErrorKind.SCHEMA_MISMATCH,

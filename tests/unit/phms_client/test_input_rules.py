@@ -114,3 +114,10 @@ def test_list_settings_refuse_long_or_control_entries() -> None:
         check(["x" * 101])
     with pytest.raises(SettingValueError, match="control characters"):
         check(["follow\x1bup"])
+
+
+def test_a_value_too_big_for_an_index_reads_clearly() -> None:
+    exc = psycopg.errors.ProgramLimitExceeded("index row size 3000 exceeds btree maximum")
+    error = classify(exc)
+    assert error.kind is ErrorKind.INVALID_VALUE
+    assert "too long for the database" in error.message
