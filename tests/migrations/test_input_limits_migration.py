@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 import sqlalchemy as sa
+from alembic.script import ScriptDirectory
 
 from phms_admin import migrate
 from phms_schema import SCHEMA_REVISION
@@ -14,7 +15,9 @@ from tests.harness import PgDatabase
 
 def test_old_rows_that_break_a_new_rule_are_kept(fresh_database: PgDatabase) -> None:
     url = fresh_database.admin_url
-    migrate.upgrade(url, "0009")
+    before = ScriptDirectory.from_config(migrate.alembic_config(url)).get_revision("0011")
+    assert before is not None and isinstance(before.down_revision, str)
+    migrate.upgrade(url, before.down_revision)
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     long_name = "W" * 300
     with engine.begin() as conn:
@@ -75,5 +78,5 @@ def test_old_rows_that_break_a_new_rule_are_kept(fresh_database: PgDatabase) -> 
                 {"p": pid, "d": dt.date(1, 1, 1)},
             )
     engine.dispose()
-    migrate.downgrade(url, "0009")
+    migrate.downgrade(url, before.down_revision)
     migrate.upgrade(url)
