@@ -8,6 +8,7 @@ from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index,
 from sqlalchemy.orm import Mapped, mapped_column
 
 from phms_schema.base import Base, BigId, OptStr, Str
+from phms_schema.ddl_limits import model_checks
 from phms_schema.mixins import Audited
 
 APPOINTMENT_STATUSES = ("booked", "arrived", "completed", "cancelled")
@@ -32,6 +33,7 @@ class Appointment(Audited, Base):
         CheckConstraint(
             "status IN ('booked', 'arrived', 'completed', 'cancelled')", name="status_known"
         ),
+        *model_checks("appointment"),
         Index("ix_appointment_starts_at", "starts_at"),
         Index("ix_appointment_patient_id", "patient_id"),
     )

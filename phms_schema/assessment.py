@@ -37,6 +37,7 @@ from phms_schema.clinical_common import (
     entry_checks,
     range_checks,
 )
+from phms_schema.ddl_limits import model_checks
 from phms_schema.mixins import Audited
 
 KINDS = ("assessment", "followup")
@@ -138,5 +139,6 @@ class Assessment(ForPatient, EnteredInError, Audited, Base):
         CheckConstraint(PRESSURES_ORDERED_SQL, name="valid_pressure_order"),
         *range_checks(RANGES),
         *entry_checks(),
+        *model_checks("assessment"),
         Index("ix_assessment_patient_id_study_date", "patient_id", "study_date"),
     )

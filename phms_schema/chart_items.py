@@ -20,6 +20,7 @@ from sqlalchemy.orm import Mapped
 
 from phms_schema.base import Base, BigId, OptStr, Str
 from phms_schema.clinical_common import EnteredInError, ForPatient, entry_checks
+from phms_schema.ddl_limits import model_checks
 from phms_schema.mixins import Audited
 
 
@@ -56,6 +57,7 @@ class Medication(_ChartItem, Base):
     __table_args__ = (
         *_item_checks(),
         *entry_checks(),
+        *model_checks("medication"),
         Index("ix_medication_patient_id", "patient_id"),
     )
 
@@ -65,6 +67,7 @@ class Allergy(_ChartItem, Base):
     __table_args__ = (
         *_item_checks(),
         *entry_checks(),
+        *model_checks("allergy"),
         Index("ix_allergy_patient_id", "patient_id"),
     )
 
@@ -76,5 +79,6 @@ class Comorbidity(_ChartItem, Base):
     __table_args__ = (
         *_item_checks(),
         *entry_checks(),
+        *model_checks("comorbidity"),
         Index("ix_comorbidity_patient_id", "patient_id"),
     )

@@ -8,6 +8,7 @@ from sqlalchemy import CheckConstraint, Computed, Index, SmallInteger, Text, tex
 from sqlalchemy.orm import Mapped, mapped_column
 
 from phms_schema.base import Base, BigId, OptDay, OptStr, Str
+from phms_schema.ddl_limits import model_checks
 from phms_schema.mixins import Audited
 
 SEXES = ("female", "male", "other", "unknown")
@@ -49,6 +50,7 @@ class Patient(Audited, Base):
             "deceased_date IS NULL OR (status = 'deceased' AND deceased_date >= birth_date)",
             name="deceased_date_consistent",
         ),
+        *model_checks("patient"),
         Index(
             "ix_patient_search_name_trgm",
             "search_name",

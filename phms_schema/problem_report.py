@@ -8,6 +8,7 @@ from sqlalchemy import CheckConstraint, DateTime, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from phms_schema.base import Base, BigId, Str
+from phms_schema.ddl_limits import model_checks
 
 
 class ProblemReport(Base):
@@ -29,4 +30,5 @@ class ProblemReport(Base):
     __table_args__ = (
         CheckConstraint("length(btrim(description)) > 0", name="description_present"),
         CheckConstraint("length(log_tail) <= 100000", name="log_tail_size"),
+        *model_checks("problem_report"),
     )

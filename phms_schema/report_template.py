@@ -15,6 +15,7 @@ from sqlalchemy import CheckConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from phms_schema.base import Base, BigId, Str
+from phms_schema.ddl_limits import model_checks
 from phms_schema.mixins import Audited
 
 KINDS = ("individual", "statistical")
@@ -35,4 +36,5 @@ class ReportTemplate(Audited, Base):
         CheckConstraint("length(btrim(name)) > 0", name="name_present"),
         CheckConstraint(f"kind IN {KINDS!r}", name="kind_known"),
         CheckConstraint(f"length(body) <= {MAX_BODY}", name="body_size"),
+        *model_checks("report_template"),
     )

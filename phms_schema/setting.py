@@ -9,6 +9,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from phms_schema.base import Base, Str
+from phms_schema.ddl_limits import model_checks
 from phms_schema.mixins import Audited
 
 VALUE_TYPES = {
@@ -43,4 +44,5 @@ class Setting(Audited, Base):
             " ELSE value::numeric = trunc(value::numeric) END",
             name="integer_is_whole",
         ),
+        *model_checks("setting"),
     )

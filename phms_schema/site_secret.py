@@ -14,6 +14,7 @@ from sqlalchemy import CheckConstraint, LargeBinary, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from phms_schema.base import Base
+from phms_schema.ddl_limits import model_checks
 
 REGISTRY_HMAC = "registry_hmac"
 
@@ -24,4 +25,7 @@ class SiteSecret(Base):
     name: Mapped[str] = mapped_column(Text, primary_key=True)
     value: Mapped[bytes] = mapped_column(LargeBinary)
 
-    __table_args__ = (CheckConstraint("length(value) >= 32", name="value_long_enough"),)
+    __table_args__ = (
+        CheckConstraint("length(value) >= 32", name="value_long_enough"),
+        *model_checks("site_secret"),
+    )

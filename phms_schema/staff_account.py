@@ -6,6 +6,7 @@ from sqlalchemy import Boolean, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from phms_schema.base import Base
+from phms_schema.ddl_limits import model_checks
 
 
 class StaffAccount(Base):
@@ -15,3 +16,5 @@ class StaffAccount(Base):
     #: A login without a row, or with True here, must choose a new password at
     #: login: new accounts and accounts whose password an admin reset.
     must_change_password: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+
+    __table_args__ = tuple(model_checks("staff_account"))

@@ -30,6 +30,7 @@ from sqlalchemy import BigInteger, CheckConstraint, Numeric, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from phms_schema.base import Base, BigId
+from phms_schema.ddl_limits import model_checks
 
 #: table -> the fields whose values are tallied (and judged by the Error Check).
 #: Dose of a vasodilator step is left out (agents are given in different units),
@@ -87,4 +88,4 @@ class ValueTally(Base):
     #: How many values this row adds (negative: takes away).
     n: Mapped[int] = mapped_column(BigInteger)
 
-    __table_args__ = (CheckConstraint("n <> 0", name="n_not_zero"),)
+    __table_args__ = (CheckConstraint("n <> 0", name="n_not_zero"), *model_checks("value_tally"))

@@ -26,6 +26,7 @@ from phms_schema.clinical_common import (
     entry_checks,
     range_checks,
 )
+from phms_schema.ddl_limits import model_checks
 from phms_schema.mixins import Audited
 
 STEP_RANGES = {
@@ -48,6 +49,7 @@ class VasodilatorChallenge(ForPatient, EnteredInError, Audited, Base):
 
     __table_args__ = (
         *entry_checks(),
+        *model_checks("vasodilator_challenge"),
         Index("ix_vasodilator_challenge_patient_id_study_date", "patient_id", "study_date"),
     )
 
@@ -86,6 +88,7 @@ class VasodilatorStep(EnteredInError, Audited, Base):
             name="valid_pressure_order",
         ),
         *range_checks(STEP_RANGES),
+        *model_checks("vasodilator_step"),
         *entry_checks(),
         Index(
             "uq_vasodilator_step_live_step_no",

@@ -20,6 +20,7 @@ from phms_schema.clinical_common import (
     entry_checks,
     range_checks,
 )
+from phms_schema.ddl_limits import model_checks
 from phms_schema.mixins import Audited
 
 RANGES = {
@@ -54,5 +55,6 @@ class SixMinuteWalk(ForPatient, EnteredInError, Audited, Base):
     __table_args__ = (
         *range_checks(RANGES),
         *entry_checks(),
+        *model_checks("six_minute_walk"),
         Index("ix_six_minute_walk_patient_id_study_date", "patient_id", "study_date"),
     )

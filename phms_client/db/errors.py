@@ -20,6 +20,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 __all__ = [
     "ErrorKind",
+    "InvalidInput",
     "SchemaMismatch",
     "UserError",
     "classify",
@@ -78,6 +79,20 @@ class SchemaMismatch(Exception):
         )
 
 
+class InvalidInput(ValueError):
+    """A value refused before it was sent: ``message`` says why in plain words.
+
+    ``field`` is the column it concerns (empty when the whole entry is meant),
+    ``constraint`` the database rule that would have refused it.
+    """
+
+    def __init__(self, field: str, message: str, constraint: str = "") -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+        self.constraint = constraint
+
+
 # Human explanations for named constraints, filled in by phms_schema / services.
 _CONSTRAINT_MESSAGES: dict[str, str] = {}
 
@@ -89,6 +104,8 @@ def register_constraint_messages(messages: Mapping[str, str]) -> None:
 
 def refused_constraint(exc: BaseException) -> str | None:
     """The name of the constraint the database refused a statement by, if any."""
+    if isinstance(exc, InvalidInput):
+        return exc.constraint or None
     orig = exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc
     if not isinstance(orig, psycopg.Error) or orig.diag is None:
         return None
@@ -208,6 +225,13 @@ def classify(exc: BaseException, *, address: str = "") -> UserError:
             str(exc),
             f"NotStaff {exc}",
         )
+    if isinstance(exc, InvalidInput):
+        return UserError(
+            ErrorKind.INVALID_VALUE,
+            "Value not accepted",
+            f"{exc.message}\n\nNothing was saved. Please correct the value and try again.",
+            f"InvalidInput field={exc.field} constraint={exc.constraint}",
+        )
     if isinstance(exc, StaleDataError):
         return UserError(
             ErrorKind.CONFLICT,
@@ -234,6 +258,15 @@ def classify(exc: BaseException, *, address: str = "") -> UserError:
             f"PHMS is waiting for a free connection to {_addr(address)}. "
             "Please try again in a moment.",
             f"{type(exc).__name__} {exc}",
+        )
+    if isinstance(exc, psycopg.DataError) and "NUL (0x00)" in str(exc):
+        # psycopg refuses to send a NUL character: PostgreSQL text cannot hold one.
+        return UserError(
+            ErrorKind.INVALID_VALUE,
+            "Value not accepted",
+            "The text contains a NUL character (an invisible code, often from a "
+            "pasted or damaged text). Remove it and try again.\n\nNothing was saved.",
+            f"{type(exc).__name__} NUL character in text",
         )
     if isinstance(exc, psycopg.Error):
         return _classify_pg(exc, address)
@@ -404,6 +437,14 @@ def _classify_pg(exc: psycopg.Error, address: str) -> UserError:
         )
     if sqlstate.startswith(("22", "23")) or sqlstate == "P0001":
         return _invalid_value(exc, detail)
+    if sqlstate == "54000":  # program_limit_exceeded: e.g. a value too big for an index
+        return UserError(
+            ErrorKind.INVALID_VALUE,
+            "Value not accepted",
+            "A value is too long for the database. Please shorten it and try again."
+            "\n\nNothing was saved.",
+            detail,
+        )
     if sqlstate in _SCHEMA_SQLSTATES:
         return UserError(
             ErrorKind.SCHEMA_MISMATCH,

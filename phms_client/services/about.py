@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from phms_client.db.gate import database_revision
+from phms_client.services import input_rules
 from phms_schema import ProblemReport
 
 
@@ -42,6 +43,8 @@ def server_facts(session: Session) -> ServerFacts:
 def report_problem(
     session: Session, *, description: str, client_version: str, log_tail: str
 ) -> None:
+    description = input_rules.clean_text(description)
+    input_rules.check_row("problem_report", {"description": description})
     facts = server_facts(session)
     # Plain INSERT: staff may file reports but not read them back (no RETURNING id).
     session.execute(
@@ -54,8 +57,8 @@ def report_problem(
             "c": client_version,
             "v": facts.server_version,
             "r": facts.schema_revision,
-            "p": platform.platform(),
-            "l": log_tail[-100_000:],
+            "p": platform.platform()[:300],
+            "l": log_tail[-100_000:].replace("\x00", ""),
         },
     )
 

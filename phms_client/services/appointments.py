@@ -14,7 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from phms_client.clinical.appointments import Mark, Status, editable, mark
-from phms_schema import Appointment, Patient
+from phms_client.services import input_rules
+from phms_schema import Appointment, Patient, limits
 
 APPOINTMENT: sa.Table = Appointment.__table__  # type: ignore[assignment]
 
@@ -90,10 +91,16 @@ def _row(r: sa.Row[tuple[object, ...]]) -> AppointmentRow:
 
 
 def day_list(session: Session, day: dt.date, tz: dt.tzinfo) -> DayList:
-    """The appointments starting on ``day`` in the clinic's time zone ``tz``."""
+    """The appointments starting on ``day`` in the clinic's time zone ``tz``.
+
+    A day outside the dates an appointment may have (``phms_schema.limits``) has
+    none, and is not looked up (the end of 31 Dec 9999 is past Python's last date).
+    """
+    now = sa.func.now().label("server_now")
+    if not limits.DATE_MIN <= day <= limits.DATE_MAX:
+        return DayList(day, session.execute(sa.select(now)).scalar_one(), ())
     start = dt.datetime.combine(day, dt.time(0), tz)
     end = start + dt.timedelta(days=1)
-    now = sa.func.now().label("server_now")
     rows = session.execute(
         sa.select(*_ROW_COLS, now)
         .select_from(_JOINED)
@@ -112,16 +119,21 @@ def get(session: Session, appointment_id: int) -> AppointmentRow:
     )
 
 
+def _values(data: AppointmentInput) -> dict[str, object]:
+    values: dict[str, object] = {
+        "starts_at": data.starts_at,
+        "kind": data.kind.strip(),
+        "duration_min": data.duration_min,
+        "note": input_rules.clean_text(data.note or "").strip() or None,
+    }
+    input_rules.check_row("appointment", values)
+    return values
+
+
 def book(session: Session, data: AppointmentInput) -> AppointmentRow:
     new_id = session.execute(
         sa.insert(APPOINTMENT)
-        .values(
-            patient_id=data.patient_id,
-            starts_at=data.starts_at,
-            kind=data.kind.strip(),
-            duration_min=data.duration_min,
-            note=(data.note or "").strip() or None,
-        )
+        .values(patient_id=data.patient_id, **_values(data))
         .returning(APPOINTMENT.c.id)
     ).scalar_one()
     return get(session, new_id)
@@ -149,6 +161,7 @@ def reschedule(
     duration_min: int | None = None,
 ) -> AppointmentRow:
     values: dict[str, object] = {"starts_at": starts_at}
+    input_rules.check_row("appointment", values)
     if duration_min is not None:
         values["duration_min"] = duration_min
     return _update(session, appointment_id, version, **values)
@@ -163,12 +176,4 @@ def set_status(
 def edit(
     session: Session, appointment_id: int, version: int, data: AppointmentInput
 ) -> AppointmentRow:
-    return _update(
-        session,
-        appointment_id,
-        version,
-        starts_at=data.starts_at,
-        kind=data.kind.strip(),
-        duration_min=data.duration_min,
-        note=(data.note or "").strip() or None,
-    )
+    return _update(session, appointment_id, version, **_values(data))

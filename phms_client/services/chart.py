@@ -33,6 +33,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from phms_client.clinical.formulas import exact
 from phms_client.clinical.matching import is_current
+from phms_client.services import input_rules
 from phms_client.services.patients import PatientDetails
 from phms_schema import Base
 
@@ -722,7 +723,7 @@ def _record_table(table: str) -> RecordTable:
 
 def _clean(value: Any) -> Any:
     if isinstance(value, str):
-        return value.strip() or None
+        return input_rules.clean_text(value).strip() or None
     if isinstance(value, float):
         return exact(value)  # the decimal the user typed, not its binary neighbour
     return value
@@ -744,6 +745,7 @@ def _current(session: Session, table: str, entry_id: int) -> AnyRecord | ChartIt
 
 def _update(session: Session, table_name: str, entry_id: int, version: int, values: Row) -> Row:
     """UPDATE … WHERE id AND version; StaleEntry (with their copy) if it moved on."""
+    input_rules.check_row(table_name, values)
     table = _table(table_name)
     row = (
         session.execute(
@@ -761,6 +763,7 @@ def _update(session: Session, table_name: str, entry_id: int, version: int, valu
 
 
 def _insert(session: Session, table_name: str, values: Row) -> Row:
+    input_rules.check_row(table_name, values)
     table = _table(table_name)
     return session.execute(sa.insert(table).values(**values).returning(*table.c)).mappings().one()
 
@@ -786,7 +789,9 @@ def update_walk(session: Session, walk_id: int, version: int, data: WalkInput) -
 
 
 def _step_values(challenge_id: int, step: StepInput) -> dict[str, Any]:
-    return {"challenge_id": challenge_id, **_values(step)}
+    values = _values(step)
+    input_rules.check_row("vasodilator_step", values)
+    return {"challenge_id": challenge_id, **values}
 
 
 def create_challenge(session: Session, data: ChallengeInput) -> ChallengeRecord:

@@ -18,6 +18,7 @@ from typing import Final
 
 from phms_client.clinical.ranges import FIELD_RANGES
 from phms_client.db.errors import refused_constraint, register_constraint_messages
+from phms_client.services import input_rules
 
 __all__ = ["CONSTRAINT_FIELDS", "GENERAL", "rejected_field"]
 
@@ -158,6 +159,8 @@ def _build() -> dict[str, tuple[str, str]]:
             ),
         }
     )
+    for table in ALL_TABLES:
+        rules.update(input_rules.constraint_fields(table))
     return rules
 
 
@@ -168,5 +171,7 @@ register_constraint_messages({name: text for name, (_, text) in CONSTRAINT_FIELD
 
 def rejected_field(exc: BaseException) -> tuple[str, str] | None:
     """For a save the database refused: ``(field name or GENERAL, plain message)``."""
+    if isinstance(exc, input_rules.InvalidInput):
+        return (exc.field, exc.message)
     name = refused_constraint(exc)
     return CONSTRAINT_FIELDS.get(name) if name else None

@@ -14,9 +14,12 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from phms_client.db.errors import refused_constraint, register_constraint_messages
+from phms_client.services import input_rules
 from phms_schema import Patient
 
 PAGE_SIZE = 50
+#: The search reads at most this many characters of what was typed.
+MAX_SEARCH = input_rules.limits.MAX_SEARCH
 #: At most this many names that contain or resemble the text are ranked (more only
 #: to reach a deep page): a typo of a common name resembles thousands, and ranking
 #: them all would take a tenth of a second at a million patients.
@@ -128,7 +131,10 @@ def search(
     similarity: typos), best match first. Empty text finds nothing: the list
     never loads the whole table.
     """
-    text = " ".join(text.split())  # the words, one space apart
+    # The words, one space apart; at most MAX_SEARCH characters are read, and
+    # invisible characters (controls, direction marks) are spaces.
+    text = input_rules.cap_search(text)
+    text = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
     if not text:
         return []
     base = sa.select(*_SUMMARY_COLS)
@@ -259,12 +265,13 @@ def _clean(data: PatientInput) -> dict[str, object]:
     values: dict[str, object] = {name: getattr(data, name) for name in _INPUT_NAMES}
     for name, value in values.items():
         if isinstance(value, str):
-            stripped = value.strip()
+            stripped = input_rules.clean_text(value).strip()
             values[name] = (
                 stripped
                 if stripped or name in ("family_name", "given_name", "patient_code")
                 else None
             )
+    input_rules.check_row("patient", values)
     return values
 
 
@@ -363,10 +370,13 @@ CONSTRAINT_FIELDS: dict[str, tuple[str, str]] = {
         "The date of death cannot be in the future.",
     ),
 }
+CONSTRAINT_FIELDS.update(input_rules.constraint_fields("patient", stamps=False))
 register_constraint_messages({name: text for name, (_, text) in CONSTRAINT_FIELDS.items()})
 
 
 def rejected_field(exc: BaseException) -> tuple[str, str] | None:
     """For a save the database refused: ``(field name, plain message)``, if one field is meant."""
+    if isinstance(exc, input_rules.InvalidInput):
+        return (exc.field, exc.message)
     name = refused_constraint(exc)
     return CONSTRAINT_FIELDS.get(name) if name else None

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -35,6 +36,8 @@ IDLE_LOCK_MAX_MINUTES: Final = 480
 #: the patient search still recognises as part of an ID (capitals, digits, - . /).
 ID_FORMAT_CHARS: Final = re.compile(r"[A-Z0-9./-]")
 ID_FORMAT_MAX_LENGTH: Final = 30
+#: Longest entry of a list setting (an appointment kind is at most this long in the database).
+MAX_LIST_ITEM: Final = 100
 
 
 class SettingValueError(ValueError):
@@ -205,6 +208,12 @@ def check_text_list(key: str, label: str) -> Any:
             raise SettingValueError(key, f"{label}: the list needs at least one entry.")
         seen: set[str] = set()
         for item in items:
+            if len(item) > MAX_LIST_ITEM or any(unicodedata.category(c) == "Cc" for c in item):
+                raise SettingValueError(
+                    key,
+                    f"{label}: “{item[:40]}” is too long (at most {MAX_LIST_ITEM} characters) "
+                    "or holds control characters.",
+                )
             if item.casefold() in seen:
                 raise SettingValueError(key, f"{label}: “{item}” is listed twice.")
             seen.add(item.casefold())

@@ -32,6 +32,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from phms_client.reports.bounded import render_bounded
 from phms_client.reports.engine import TemplateProblem
+from phms_client.services import input_rules
 from phms_client.services.report_context import (
     CohortStatistics,
     Count,
@@ -43,6 +44,7 @@ from phms_client.services.report_context import (
 )
 from phms_client.services.report_samples import EMPTY_SAMPLE, sample_contexts
 from phms_schema import ReportTemplate
+from phms_schema.limits import text_limit
 from phms_schema.report_template import MAX_BODY
 
 __all__ = [
@@ -72,8 +74,8 @@ __all__ = [
 ]
 
 #: Longest template name and description accepted (characters).
-MAX_NAME: Final = 200
-MAX_DESCRIPTION: Final = 2_000
+MAX_NAME: Final = text_limit("report_template", "name").max_length
+MAX_DESCRIPTION: Final = text_limit("report_template", "description").max_length
 Kind = Literal["individual", "statistical"]
 KINDS: tuple[Kind, ...] = ("individual", "statistical")
 TEMPLATE: sa.Table = ReportTemplate.__table__  # type: ignore[assignment]
@@ -157,14 +159,16 @@ def check_template(kind: str, body: str, name: str | None = None) -> None:
 def _values(data: TemplateInput) -> dict[str, str]:
     if data.kind not in KINDS:
         raise ValueError(f"Unknown report kind {data.kind!r}")
-    name, description = data.name.strip(), data.description.strip()
-    if len(name) > MAX_NAME:
-        raise ValueError(f"A template name may have at most {MAX_NAME} characters")
-    if len(description) > MAX_DESCRIPTION:
-        raise ValueError(f"A description may have at most {MAX_DESCRIPTION:,} characters")
+    values = {
+        "name": data.name.strip(),
+        "kind": data.kind,
+        "body": input_rules.clean_text(data.body),
+        "description": input_rules.clean_text(data.description.strip()),
+    }
+    input_rules.check_row("report_template", values)
     # A template that does not render over sample data within the limits is never saved.
-    check_template(data.kind, data.body, name or None)
-    return {"name": name, "kind": data.kind, "body": data.body, "description": description}
+    check_template(data.kind, values["body"], values["name"] or None)
+    return values
 
 
 def create_template(session: Session, data: TemplateInput) -> TemplateInfo:

@@ -42,7 +42,8 @@ from phms_client.services import appointments, patients
 from phms_client.services.appointments import AppointmentInput, AppointmentRow, StaleAppointment
 from phms_client.services.patients import PatientSummary
 from phms_client.ui.context import AppContext
-from phms_client.ui.dates import DAY_DISPLAY, style_date_edit
+from phms_client.ui.dates import DAY_DISPLAY, appointment_date_range, style_date_edit
+from phms_client.ui.text_limits import limit_text
 
 __all__ = ["AppointmentDialog", "PatientChoice", "clinic_zone"]
 
@@ -103,6 +104,7 @@ class AppointmentDialog(QDialog):
         self.patient_label = QLabel()
         self.patient_label.setTextFormat(Qt.TextFormat.RichText)
         self.search_edit = QLineEdit()
+        self.search_edit.setMaxLength(patients.MAX_SEARCH)  # the search reads no more
         self.search_edit.setPlaceholderText("Name, patient ID or date of birth")
         self.search_edit.setClearButtonEnabled(True)
         self.search_edit.textChanged.connect(self._search_typed)
@@ -137,6 +139,7 @@ class AppointmentDialog(QDialog):
         self.date_edit = QDateEdit(QDate(start.year, start.month, start.day))
         self.date_edit.setCalendarPopup(True)
         style_date_edit(self.date_edit, DAY_DISPLAY)
+        self.date_edit.setDateRange(*appointment_date_range())
         self.time_edit = QTimeEdit(QTime(start.hour, start.minute))
         self.time_edit.setDisplayFormat("HH:mm")
         when = QHBoxLayout()
@@ -158,6 +161,7 @@ class AppointmentDialog(QDialog):
         self.note_edit = QPlainTextEdit(row.note or "" if row is not None else "")
         self.note_edit.setTabChangesFocus(True)
         self.note_edit.setMaximumHeight(self.fontMetrics().lineSpacing() * 3 + 16)
+        self.note_hint = limit_text(self.note_edit, "appointment", "note")
 
         form = QFormLayout()
         form.addRow("Patient:", patient_box)

@@ -10,12 +10,23 @@ every workstation reads and takes dates the same way.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Final
 
-from PySide6.QtCore import QLocale
+from PySide6.QtCore import QDate, QLocale
 from PySide6.QtWidgets import QDateEdit
 
-__all__ = ["DATE_DISPLAY", "DAY_DISPLAY", "style_date_edit"]
+from phms_client.services.input_rules import limits
+
+__all__ = [
+    "DATE_DISPLAY",
+    "DAY_DISPLAY",
+    "appointment_date_range",
+    "item_date_range",
+    "qdate",
+    "record_date_range",
+    "style_date_edit",
+]
 
 #: Day first, digits: ``24.11.2026``.
 DATE_DISPLAY: Final = "dd.MM.yyyy"
@@ -32,3 +43,25 @@ def style_date_edit(edit: QDateEdit, display: str = DATE_DISPLAY) -> QDateEdit:
     if calendar is not None:
         calendar.setLocale(_LOCALE)
     return edit
+
+
+def qdate(day: dt.date) -> QDate:
+    return QDate(day.year, day.month, day.day)
+
+
+# The dates the database accepts (phms_schema.limits); a date edit offers no other.
+def record_date_range(today: dt.date | None = None) -> tuple[QDate, QDate]:
+    """Study dates: from 1 Jan 1900 to today."""
+    return qdate(limits.DATE_MIN), qdate(today or dt.date.today())
+
+
+def item_date_range(today: dt.date | None = None) -> tuple[QDate, QDate]:
+    """Start and stop of a medication, allergy or disease: up to a year ahead."""
+    ahead = (today or dt.date.today()) + dt.timedelta(days=limits.ITEM_DAYS_AHEAD)
+    return qdate(limits.DATE_MIN), qdate(ahead)
+
+
+def appointment_date_range(today: dt.date | None = None) -> tuple[QDate, QDate]:
+    """Appointments (and the day list): up to five years ahead."""
+    ahead = (today or dt.date.today()) + dt.timedelta(days=limits.APPOINTMENT_DAYS_AHEAD - 1)
+    return qdate(limits.DATE_MIN), qdate(ahead)

@@ -58,7 +58,7 @@ from phms_client.services import appointments
 from phms_client.services.appointments import AppointmentRow, DayList, StaleAppointment
 from phms_client.ui.appointment_dialog import AppointmentDialog, PatientChoice, clinic_zone
 from phms_client.ui.context import AppContext
-from phms_client.ui.dates import DAY_DISPLAY, style_date_edit
+from phms_client.ui.dates import DAY_DISPLAY, appointment_date_range, style_date_edit
 from phms_client.ui.table_view import setup_list_view
 
 __all__ = [
@@ -334,12 +334,12 @@ class DayListWidget(QWidget):
         self.prev_button.setText("◀")
         self.prev_button.setToolTip("Previous day (Alt+Left)")
         self.prev_button.setShortcut("Alt+Left")
-        self.prev_button.clicked.connect(lambda: self.set_day(self.day - dt.timedelta(days=1)))
+        self.prev_button.clicked.connect(lambda: self.step_day(-1))
         self.next_button = QToolButton()
         self.next_button.setText("▶")
         self.next_button.setToolTip("Next day (Alt+Right)")
         self.next_button.setShortcut("Alt+Right")
-        self.next_button.clicked.connect(lambda: self.set_day(self.day + dt.timedelta(days=1)))
+        self.next_button.clicked.connect(lambda: self.step_day(1))
         self.today_button = QPushButton("Today")
         self.today_button.setToolTip("Back to today (Alt+Home)")
         self.today_button.setShortcut("Alt+Home")
@@ -347,6 +347,7 @@ class DayListWidget(QWidget):
         self.date_edit = QDateEdit()
         self.date_edit.setCalendarPopup(True)
         style_date_edit(self.date_edit, DAY_DISPLAY)
+        self.date_edit.setDateRange(*appointment_date_range())
         self.date_edit.setDate(QDate(self.day.year, self.day.month, self.day.day))
         self.date_edit.dateChanged.connect(self._date_picked)
         self.new_button = QPushButton("New appointment…")
@@ -471,7 +472,20 @@ class DayListWidget(QWidget):
         self.model.set_now(self.now())
         self._update_actions()
 
+    def day_range(self) -> tuple[dt.date, dt.date]:
+        """The days the list offers: those an appointment may have (up to five years ahead)."""
+        low, high = appointment_date_range()
+        return low.toPython(), high.toPython()  # type: ignore[return-value]
+
+    def step_day(self, days: int) -> None:
+        """``days`` forward (or back), staying within :meth:`day_range`."""
+        low, high = self.day_range()
+        ordinal = min(max(self.day.toordinal() + days, low.toordinal()), high.toordinal())
+        self.set_day(dt.date.fromordinal(ordinal))
+
     def set_day(self, day: dt.date) -> None:
+        low, high = self.day_range()
+        day = min(max(day, low), high)
         if day == self.day and self._server_now is not None:
             return
         self.day = day

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from phms_client.clinical.demographics import DemographicsEntry, format_day, parse_day
 from phms_client.services import chart as chart_service
+from phms_client.services.input_rules import limits
 from phms_client.services.patients import PatientDetails
 from phms_client.ui.chart_window import ChartWindow
 from phms_client.ui.context import AppContext
@@ -129,6 +130,7 @@ class MainWindow(QMainWindow):
         self.search_box.setObjectName("patient_search")
         self.search_box.setPlaceholderText("Name, patient ID or date of birth")
         self.search_box.setClearButtonEnabled(True)
+        self.search_box.setMaxLength(limits.MAX_SEARCH)  # the search reads no more
         self.search_box.textChanged.connect(self.search.set_text)
         self.search_box.returnPressed.connect(lambda: self.search.search_now(force=True))
         self.search_box.installEventFilter(self)

@@ -44,7 +44,7 @@ from phms_client.clinical.demographics import (
     parse_day,
 )
 from phms_client.db.errors import ErrorKind, classify
-from phms_client.services import patients
+from phms_client.services import input_rules, patients
 from phms_client.services.patients import (
     NewPatientCheck,
     PatientDetails,
@@ -56,6 +56,7 @@ from phms_client.ui.conflict_dialog import Choice, ConflictDialog, describe_chan
 from phms_client.ui.context import AppContext
 from phms_client.ui.edit_window import EditWindow, lockable_layout
 from phms_client.ui.patient_model import PatientTableModel, setup_patient_view
+from phms_client.ui.text_limits import limit_text
 
 __all__ = [
     "DuplicateChoice",
@@ -278,6 +279,20 @@ class PatientForm(EditWindow):
         self.deceased_edit = QLineEdit()
         self.deceased_edit.setPlaceholderText("only when the status is Deceased")
         self.deceased_edit.editingFinished.connect(lambda: self._normalise_date(self.deceased_edit))
+        self.limit_hints = [
+            limit_text(edit, "patient", column)
+            for edit, column in (
+                (self.code_edit, "patient_code"),
+                (self.family_edit, "family_name"),
+                (self.given_edit, "given_name"),
+                (self.phone_edit, "phone"),
+                (self.email_edit, "email"),
+                (self.address_edit, "address"),
+                (subtype_line, "ph_subtype"),
+            )
+        ]
+        for date_edit in (self.birth_edit, self.deceased_edit):
+            date_edit.setMaxLength(40)
 
         self.inputs: dict[str, QWidget] = {
             "patient_code": self.code_edit,
@@ -546,8 +561,9 @@ class PatientForm(EditWindow):
         checked = check_demographics(
             self.entry(), self.ctx.login.settings.patient_id_format, dt.date.today()
         )
-        if not checked.ok:
-            self.show_errors(checked.errors)
+        limits_broken = input_rules.field_problems("patient", checked.values)
+        if not checked.ok or limits_broken:
+            self.show_errors({**limits_broken, **checked.errors})
             return
         data = PatientInput(**checked.values)  # type: ignore[arg-type]
         if self.patient_id is None:

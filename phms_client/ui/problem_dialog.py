@@ -26,6 +26,7 @@ from phms_client.app import client_version
 from phms_client.db.errors import classify
 from phms_client.services.about import report_problem
 from phms_client.ui.context import AppContext
+from phms_client.ui.text_limits import limit_text
 
 __all__ = ["LOG_LINES", "ProblemDialog"]
 
@@ -54,6 +55,7 @@ class ProblemDialog(QDialog):
             "e.g. “After saving a follow-up, the list did not update until I restarted.”"
         )
         self.description_edit.setMinimumHeight(80)
+        self.description_hint = limit_text(self.description_edit, "problem_report", "description")
         self.description_edit.setMaximumHeight(130)
         self.description_edit.textChanged.connect(self._update_preview)
 

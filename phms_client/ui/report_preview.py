@@ -52,6 +52,7 @@ from phms_client.services import reports
 from phms_client.services.reports import RenderedReport, TemplateInfo, TemplateInput
 from phms_client.ui.context import AppContext
 from phms_client.ui.dates import style_date_edit
+from phms_client.ui.text_limits import limit_text
 
 __all__ = ["ReportPreview", "TemplateEditor", "may_run_report"]
 
@@ -332,6 +333,11 @@ class TemplateEditor(QDialog):
         font.setFamily("DejaVu Sans Mono")
         font.setStyleHint(font.StyleHint.Monospace)
         self.body.setFont(font)
+        self.limit_hints = [
+            limit_text(self.name, "report_template", "name"),
+            limit_text(self.description, "report_template", "description"),
+            limit_text(self.body, "report_template", "body"),
+        ]
         self.message = QLabel(
             "Placeholders like {{ patient.name }}, conditions like {% if … %}…{% endif %}; "
             "see the user guide for every field."

@@ -43,7 +43,8 @@ def _far_day() -> dt.date:
     """A day of its own, so other tests' appointments never show up."""
     import uuid
 
-    return dt.date(2030, 1, 1) + dt.timedelta(days=uuid.uuid4().int % 3000)
+    # 400 to 1800 days ahead: appointments may be booked up to five years ahead.
+    return dt.date.today() + dt.timedelta(days=400 + uuid.uuid4().int % 1400)
 
 
 def test_clerk_books_and_works_through_a_day(clerk: sa.Engine, patient_id: int) -> None:
@@ -147,7 +148,7 @@ def test_database_rejects_bad_values(clerk: sa.Engine, patient_id: int, bad: str
         aid = conn.execute(
             sa.text(
                 "INSERT INTO phms.appointment (patient_id, starts_at, kind) "
-                "VALUES (:p, now(), 'x') RETURNING id"
+                "VALUES (:p, now(), 'consultation') RETURNING id"
             ),
             {"p": patient_id},
         ).scalar()

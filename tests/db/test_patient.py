@@ -106,15 +106,15 @@ def test_stale_save_never_overwrites(clerk: sa.Engine) -> None:
         pid = p.id
     first, second = Session(clerk), Session(clerk)
     mine, theirs = first.get_one(Patient, pid), second.get_one(Patient, pid)
-    theirs.phone = "their number"
+    theirs.phone = "+44 1111 111"
     second.commit()
-    mine.phone = "my number"
+    mine.phone = "+44 2222 222"
     with pytest.raises(StaleDataError):
         first.commit()
     first.close()
     second.close()
     with Session(clerk) as s:
-        assert s.get_one(Patient, pid).phone == "their number"
+        assert s.get_one(Patient, pid).phone == "+44 1111 111"
 
 
 def test_search_name_is_lower_case_and_accent_free(clerk: sa.Engine) -> None:

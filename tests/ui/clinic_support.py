@@ -95,8 +95,9 @@ def unique_family(prefix: str) -> str:
 
 
 def far_day() -> dt.date:
-    """A day of its own, so appointments of other tests never show up."""
-    return dt.date(2031, 1, 1) + dt.timedelta(days=uuid.uuid4().int % 3000)
+    """A day of its own, so appointments of other tests never show up (400 to 1800 days
+    ahead: appointments may be booked up to five years ahead)."""
+    return dt.date.today() + dt.timedelta(days=400 + uuid.uuid4().int % 1400)
 
 
 def new_patient(

@@ -59,7 +59,7 @@ from phms_client.services.chart import (
     StaleEntry,
 )
 from phms_client.ui.context import AppContext
-from phms_client.ui.dates import style_date_edit
+from phms_client.ui.dates import item_date_range, style_date_edit
 from phms_client.ui.guard import OwnedTasks
 from phms_client.ui.record_forms.common import (
     HINT_STYLE,
@@ -72,6 +72,7 @@ from phms_client.ui.record_forms.common import (
 )
 from phms_client.ui.record_forms.conflict import Choice, RecordConflictDialog
 from phms_client.ui.table_view import setup_list_view
+from phms_client.ui.text_limits import limit_text
 
 __all__ = ["KIND_LABELS", "ChartItemsPanel", "ItemDialog", "ItemsModel", "StopDialog"]
 
@@ -218,10 +219,15 @@ class ItemDialog(QDialog):
         self.details_edit = QLineEdit()
         self.details_edit.setObjectName("item_details")
         self.details_edit.setPlaceholderText(DETAILS_HINTS[kind])
+        self.limit_hints = [
+            limit_text(line, kind, "name"),
+            limit_text(self.details_edit, kind, "details"),
+        ]
         self.start_edit = QDateEdit()
         self.start_edit.setObjectName("item_started_on")
         self.start_edit.setCalendarPopup(True)
         style_date_edit(self.start_edit)
+        self.start_edit.setMinimumDate(item_date_range(today)[0])
         self.start_edit.setMaximumDate(to_qdate(max(today, start)))
         self.start_edit.setDate(to_qdate(start))
         self.error_label = QLabel()
@@ -307,6 +313,7 @@ class StopDialog(ReasonRequired):
         line = self.reason_combo.lineEdit()
         assert line is not None
         line.textChanged.connect(self._update)
+        self.reason_hint = limit_text(line, item.kind, "stop_reason")
         form = QFormLayout()
         date_caption = QLabel("Stopped &as of:")
         date_caption.setBuddy(self.date_edit)

@@ -47,10 +47,12 @@ from phms_client.db.errors import ErrorKind, classify
 from phms_client.services import chart as chart_service
 from phms_client.services import patients
 from phms_client.services.chart import Chart, ChartItem
+from phms_client.services.input_rules import limits
 from phms_client.services.patients import PatientDetails
 from phms_client.ui.context import AppContext
-from phms_client.ui.dates import DATE_DISPLAY, style_date_edit
+from phms_client.ui.dates import DATE_DISPLAY, qdate, style_date_edit
 from phms_client.ui.guard import while_alive
+from phms_client.ui.text_limits import limit_text
 
 __all__ = [
     "BANNER_STYLES",
@@ -85,6 +87,8 @@ DATE_FORMAT: Final = DATE_DISPLAY
 
 _NUMBER: Final = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)$")
 _WHOLE: Final = re.compile(r"^\d+$")
+#: Characters a number field takes (``-12345.123`` and room to spare).
+MAX_NUMBER_LENGTH: Final = 16
 
 
 def can_edit_clinical(ctx: AppContext) -> bool:
@@ -164,6 +168,7 @@ class DecimalField(QWidget):
         self.whole = whole
         self.required = required
         self.edit = QLineEdit()
+        self.edit.setMaxLength(MAX_NUMBER_LENGTH)
         self.edit.setAlignment(Qt.AlignmentFlag.AlignRight)
         self.edit.textEdited.connect(self._edited)
         self.edit.editingFinished.connect(self.check)
@@ -234,6 +239,9 @@ class DecimalField(QWidget):
             return f"{self.label}: “{text}” is not {kind}."
         if self.limits is not None and not self.limits.contains(number):
             return self.limits.message + "."
+        exponent = number.as_tuple().exponent
+        if isinstance(exponent, int) and -exponent > limits.MAX_DECIMALS:
+            return f"{self.label}: at most {limits.MAX_DECIMALS} decimal places."
         return None
 
     def _final_problem(self) -> bool:
@@ -387,7 +395,7 @@ class StudyHeader(QWidget):
         self.date_edit.setObjectName("study_date")
         self.date_edit.setCalendarPopup(True)
         style_date_edit(self.date_edit)
-        self.date_edit.setMaximumDate(to_qdate(today()))
+        self.date_edit.setDateRange(qdate(limits.DATE_MIN), to_qdate(today()))
         self.date_edit.setDate(to_qdate(today()))
         self.date_edit.setToolTip("The day of the study (not in the future)")
         self.date_edit.dateChanged.connect(self._date_changed)
@@ -703,6 +711,7 @@ class ReasonDialog(ReasonRequired):
         assert line is not None
         line.setPlaceholderText("reason (required)")
         line.textChanged.connect(self._update)
+        self.reason_hint = limit_text(line, "assessment", "error_reason")
         caption = QLabel("&Reason:")
         caption.setBuddy(self.reason_combo)
         self.buttons = QDialogButtonBox(

@@ -33,17 +33,19 @@ from phms_client.clinical.demographics import format_day
 from phms_client.clinical.ranges import FIELD_RANGES
 from phms_client.services import chart as chart_service
 from phms_client.services.chart import ChallengeInput, ChallengeRecord, StepInput
+from phms_client.services.input_rules import limits
 from phms_client.ui.context import AppContext
 from phms_client.ui.record_forms.base import RecordForm
 from phms_client.ui.record_forms.common import (
     ERROR_STYLE,
     HINT_STYLE,
+    MAX_NUMBER_LENGTH,
     DecimalField,
     parse_decimal,
     show_number,
 )
 
-__all__ = ["Agent", "VasodilatorForm", "configured_agents"]
+__all__ = ["Agent", "VasodilatorForm", "configured_agents", "dose_problem"]
 
 _RANGES = FIELD_RANGES["vasodilator_step"]
 #: Haemodynamic columns of a step, in the order shown.
@@ -83,6 +85,22 @@ def configured_agents(setting: Any) -> list[Agent]:
     return agents
 
 
+def dose_problem(agent: Agent, dose: Decimal) -> str | None:
+    """The database's dose rules (0011) in words: None when ``dose`` is acceptable."""
+    highest = max(agent.doses, default=None)
+    if highest is not None and dose > limits.DOSE_HEADROOM * highest:
+        return (
+            f"a dose of {_plain(dose)} {agent.unit} is more than {limits.DOSE_HEADROOM} times "
+            f"the highest dose step of {agent.name} ({_plain(highest)} {agent.unit})."
+        )
+    if dose > limits.DOSE_MAX:
+        return f"a dose cannot be more than {limits.DOSE_MAX:,}."
+    exponent = dose.as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > limits.MAX_DECIMALS:
+        return f"a dose may have at most {limits.MAX_DECIMALS} decimal places."
+    return None
+
+
 def _plain(value: Decimal) -> str:
     return format(value.normalize(), "f") if value == value.to_integral() else format(value, "f")
 
@@ -106,6 +124,9 @@ class StepRow:
             self.dose_combo.setObjectName(f"step{number}_dose")
             self.dose_combo.setEditable(True)
             self.dose_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+            dose_line = self.dose_combo.lineEdit()
+            assert dose_line is not None
+            dose_line.setMaxLength(MAX_NUMBER_LENGTH)
             self.dose_combo.setMinimumWidth(
                 self.dose_combo.fontMetrics().horizontalAdvance("0000") + 40
             )
@@ -367,6 +388,10 @@ class VasodilatorForm(RecordForm):
                         if text
                         else f"{prefix}: enter the dose."
                     )
+                elif row.agent is not None:
+                    problem = dose_problem(row.agent, dose)
+                    if problem:
+                        problems[f"step{row.number}.dose"] = f"{prefix}: {problem}"
             order = self._order_problem(row)
             if order:
                 problems.setdefault(f"step{row.number}.mpap_mmhg", f"{prefix}: {order}")
