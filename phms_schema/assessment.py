@@ -37,6 +37,7 @@ from phms_schema.clinical_common import (
     entry_checks,
     range_checks,
 )
+from phms_schema.ddl_diagnosis import CONSISTENCY, ENUM_CHECKS, SVI_SQL, TAPSE_SPAP_SQL
 from phms_schema.mixins import Audited
 
 KINDS = ("assessment", "followup")
@@ -61,6 +62,10 @@ RANGES = {
     "co_l_min": ("0.5", "20"),
     "svo2_pct": ("10", "100"),
     "rhc_heart_rate_bpm": ("20", "250"),
+    # 0012 (ours)
+    "echo_spap_mmhg": ("5", "250"),
+    "peak_vo2_ml_min_kg": ("1", "80"),
+    "ve_vco2_slope": ("10", "100"),
 }
 
 _BODY_OK = "height_cm > 0 AND weight_kg > 0"
@@ -112,7 +117,16 @@ class Assessment(ForPatient, EnteredInError, Audited, Base):
     # echocardiography
     tapse_mm: Mapped[Measure]
     ra_area_cm2: Mapped[Measure]
-    pericardial_effusion: Mapped[bool | None] = mapped_column(Boolean)
+    echo_spap_mmhg: Mapped[Measure]
+    #: none | minimal | moderate or large | present (size not recorded, before 0012)
+    pericardial_effusion: Mapped[str | None] = mapped_column(Text)
+    # clinical signs (risk at diagnosis, 0012)
+    rhf_signs: Mapped[bool | None] = mapped_column(Boolean)
+    symptom_progression: Mapped[str | None] = mapped_column(Text)  # none | slow | rapid
+    syncope: Mapped[str | None] = mapped_column(Text)  # none | occasional | repeated
+    # exercise test (optional CPET, 0012)
+    peak_vo2_ml_min_kg: Mapped[Measure]
+    ve_vco2_slope: Mapped[Measure]
     # right heart catheter
     rap_mmhg: Mapped[Measure]
     spap_mmhg: Mapped[Measure]
@@ -130,6 +144,8 @@ class Assessment(ForPatient, EnteredInError, Audited, Base):
     pvr_wu: Mapped[Derived] = _derived(PVR_WU_SQL)
     pvr_dyn_s_cm5: Mapped[Derived] = _derived(PVR_DYN_SQL)
     ph_class: Mapped[str | None] = mapped_column(Text, Computed(PH_CLASS_SQL, persisted=True))
+    svi_ml_m2: Mapped[Derived] = _derived(SVI_SQL)
+    tapse_spap_ratio: Mapped[Derived] = _derived(TAPSE_SPAP_SQL)
 
     __table_args__ = (
         CheckConstraint(f"kind IN {KINDS!r}", name="kind_known"),
@@ -138,5 +154,7 @@ class Assessment(ForPatient, EnteredInError, Audited, Base):
         CheckConstraint(PRESSURES_ORDERED_SQL, name="valid_pressure_order"),
         *range_checks(RANGES),
         *entry_checks(),
+        *(CheckConstraint(sql, name=name) for name, sql in ENUM_CHECKS["assessment"].items()),
+        *(CheckConstraint(sql, name=name) for name, sql in CONSISTENCY.items()),
         Index("ix_assessment_patient_id_study_date", "patient_id", "study_date"),
     )
