@@ -28,6 +28,12 @@ error are not touched (they are final).
 
 Records after death are refused from now on (triggers); existing rows stay.
 
+Clinic letter: where a template still holds 0005's risk section or medicines
+heading word for word (the shipped letter, or a site's copy that kept them), they
+are replaced by the two risk scales with the PAH therapy at each point and the
+current PAH therapy. Other templates are left alone; ``risk.risk_label`` is empty
+at diagnosis from now on (``docs/reports.md``).
+
 Downgrade drops the new columns, view, functions and triggers and turns the
 effusion back into yes/no (every size → true).
 """
@@ -121,6 +127,36 @@ def _medication() -> None:
     )
 
 
+#: 0005's clinic letter sections (literal) and what replaces them.
+OLD_RISK = """<h3>Risk (COMPERA 2.0, four strata)</h3>
+{% if risk %}<p>Latest: <b>{{ risk.risk_label }}</b> ({{ risk.study_date|day }}"""
+NEW_RISK = """<h3>Risk</h3>
+{% if risk %}<p>Latest: <b>{{ risk.label }}</b>, {{ risk.scale }} ({{ risk.study_date|day }}"""
+OLD_COURSE = """<tr><th>Date</th><th>Risk stratum</th></tr>
+{% for r in risk_course %}<tr><td>{{ r.study_date|day }}</td><td>{{ r.risk_label }}</td></tr>"""
+NEW_COURSE = """<tr><th>Date</th><th>Scale</th><th>Risk stratum</th><th>PAH therapy</th></tr>
+{% for r in risk_course %}<tr><td>{{ r.study_date|day }}</td><td>{{ r.scale }}</td>
+<td>{{ r.label }}</td><td>{{ r.therapy }}</td></tr>"""
+OLD_MEDICINES = """<h3>Current medicines</h3>
+"""
+NEW_MEDICINES = """<h3>Current medicines</h3>
+<p><b>PAH therapy:</b> {{ pah_therapy.text }} (as of {{ as_of|day }}).</p>
+"""
+LETTER_EDITS = ((OLD_RISK, NEW_RISK), (OLD_COURSE, NEW_COURSE), (OLD_MEDICINES, NEW_MEDICINES))
+
+
+def _edit_letters(edits: tuple[tuple[str, str], ...]) -> None:
+    """Replace each section in every individual template that holds all of them."""
+    params = {f"o{n}": old for n, (old, _) in enumerate(edits)}
+    params |= {f"n{n}": new for n, (_, new) in enumerate(edits)}
+    body = "body"
+    for n in range(len(edits)):
+        body = f"replace({body}, :o{n}, :n{n})"
+    holds = " AND ".join(f"strpos(body, :o{n}) > 0" for n in range(len(edits)))
+    update = f"UPDATE phms.report_template SET body = {body} WHERE kind = 'individual' AND {holds}"
+    op.get_bind().execute(sa.text(update), params)
+
+
 def upgrade() -> None:
     op.execute(f"SET ROLE {OWNER}")
     _assessment()
@@ -130,11 +166,13 @@ def upgrade() -> None:
     _run(dx.create_triggers())
     op.execute(dx.create_view())
     _run(dx.grants())
+    _edit_letters(LETTER_EDITS)
     op.execute("RESET ROLE")
 
 
 def downgrade() -> None:
     op.execute(f"SET ROLE {OWNER}")
+    _edit_letters(tuple((new, old) for old, new in LETTER_EDITS))
     op.execute("DROP VIEW phms.assessment_risk_at_diagnosis")
     _run(dx.drop_triggers())
     _run(dx.drop_functions())

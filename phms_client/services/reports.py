@@ -31,10 +31,12 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from phms_client.clinical import therapy
 from phms_client.reports import body as body_measures
 from phms_client.reports.engine import check_template, format_day, render, roman
 from phms_client.reports.tables import Table
 from phms_client.services import chart as chart_service
+from phms_client.services import chart_risk
 from phms_client.services.chart import AssessmentRecord, Chart, WalkRecord
 from phms_schema import ReportTemplate
 
@@ -238,8 +240,16 @@ def _newest(records: Iterable[Any]) -> list[Any]:
 
 def _items(items: Sequence[chart_service.ChartItem]) -> tuple[MappingProxyType[str, Any], ...]:
     return tuple(
-        _record(i.data, id=i.id, stopped_on=i.stopped_on, stop_reason=i.stop_reason) for i in items
+        _record(
+            i.data,
+            id=i.id,
+            stopped_on=i.stopped_on,
+            stop_reason=i.stop_reason,
+            therapy_class_label=therapy.CLASS_LABELS.get(i.data.therapy_class or ""),
+        )
+        for i in items
     )
+
 
 
 def individual_context(
@@ -316,7 +326,7 @@ def _individual(c: Chart, extra: Mapping[Any, Any], hospital_id: str) -> Mapping
         "haemodynamics": None if rhc is None else _assessment(rhc),
         "walk": _walk(walks[0]) if walks else None,
         "risk": c.latest.risk,
-        "risk_course": tuple(r for r in c.risk_course if r.risk_stratum is not None),
+        **chart_risk.therapy_context(c, freeze),
         "vasoreactivity": None
         if challenge is None
         else {"study_date": challenge.data.study_date, "result": challenge.result},

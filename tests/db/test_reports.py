@@ -88,6 +88,7 @@ def cohort(engines: dict[str, sa.Engine]) -> dict[str, int]:
             name="macitentan",
             details="10 mg once daily",
             started_on=ago(390),
+            therapy_class="era",
         )
         insert(conn, "allergy", patient_id=zoe, name="penicillin", started_on=ago(5000))
 
@@ -221,7 +222,16 @@ def test_clinic_letter_shows_the_chart_and_marks_obesity(
     assert "pre-capillary" in html
     assert "460 m on" in html  # the latest walk
     assert "Latest: <b>low</b>" in html  # FC II, 460 m, NT-proBNP 250
-    assert "intermediate-high" in html  # the first stratum, in the course table
+    assert "Latest: <b>low</b>, COMPERA 2.0 follow-up risk (4 strata)" in html
+    # The first assessment is at diagnosis: three strata (FC III 2, 300 m 2, NT 1500 3,
+    # RAP 9 2, CI 1.77 3, SvO2 61 2 -> 2.33 -> intermediate), before macitentan started.
+    assert (
+        "<td>ESC/ERS 2022 risk at diagnosis (3 strata)</td>\n<td>intermediate</td><td>none</td>"
+        in html
+    )
+    assert "<td>COMPERA 2.0 follow-up risk (4 strata)</td>\n<td>low</td><td>monotherapy (ERA)</td>" in html
+    assert "intermediate-high" not in html  # its four strata are not shown at diagnosis
+    assert "<b>PAH therapy:</b> monotherapy (ERA) (as of" in html
     assert "by t_clinician" in html
 
 
