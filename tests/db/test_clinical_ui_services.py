@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from phms_client.db.errors import ErrorKind, classify
 from phms_client.services import chart, chart_live, clinical_rules
 from phms_client.services.chart import AssessmentInput, ChallengeInput, ItemInput, StepInput
-from phms_schema import ddl_clinical
+from phms_schema import ddl_clinical, ddl_diagnosis
 from tests.db.clinical_data import TODAY, add_patient
 
 TABLES = ddl_clinical.TABLES
@@ -40,7 +40,7 @@ def test_every_check_constraint_has_words(admin_engine: sa.Engine) -> None:
 
 
 def test_every_rule_raised_by_a_trigger_has_words() -> None:
-    source = "\n".join(ddl_clinical.create_functions())
+    source = "\n".join([*ddl_clinical.create_functions(), *ddl_diagnosis.create_functions()])
     own = set(re.findall(r"'(ck_[a-z_]+)'", source))
     assert "ck_assessment_followup_needs_assessment" in own
     assert own - set(clinical_rules.CONSTRAINT_FIELDS) == set()
