@@ -155,7 +155,7 @@ def test_a_clinic_without_such_rows_has_the_rules_validated(admin_engine: sa.Eng
         rows = conn.execute(
             sa.text(
                 "SELECT conname, convalidated FROM pg_constraint"
-                " WHERE conname ~ '^ck_(assessment|vasodilator_step)_valid_(pawp_mpap|mpap_positive)$'"
+                " WHERE conname ~ '^ck_(assessment|vasodilator_step)_valid_(pawp_mpap|mpap_pos)'"
             )
         ).all()
     assert len(rows) == 4 and all(validated for _, validated in rows)
