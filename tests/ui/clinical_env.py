@@ -102,9 +102,11 @@ def add_item(
     details: str | None = None,
     stopped: dt.date | None = None,
     reason: str = "stopped",
+    therapy_class: str | None = None,
 ) -> ChartItem:
     with database.session() as s:
-        item = chart.add_item(s, kind, ItemInput(patient_id, name, started, details))  # type: ignore[arg-type]
+        data = ItemInput(patient_id, name, started, details, therapy_class=therapy_class)
+        item = chart.add_item(s, kind, data)  # type: ignore[arg-type]
         if stopped is not None:
             item = chart.stop_item(s, item.kind, item.id, item.stamp.version, stopped, reason)
         return item
