@@ -33,6 +33,7 @@ __all__ = [
     "GRADE_COLUMNS",
     "DiagnosisRiskPoint",
     "therapy_context",
+    "therapy_course",
     "treatments",
 ]
 
@@ -138,3 +139,20 @@ def therapy_context(chart: Any, freeze: Callable[[Any], Any]) -> dict[str, Any]:
             if r.stratum is not None
         ),
     }
+
+
+def therapy_course(chart: Any) -> dict[int, tuple[str, tuple[therapy.TherapyChange, ...]]]:
+    """Per risk point (assessment id): the PAH regimen on its day, and the therapy changes
+    since the previous point (after its day, up to and including this one's)."""
+    periods = treatments((*chart.medications, *chart.stopped_items, *chart.later_items))
+    out: dict[int, tuple[str, tuple[therapy.TherapyChange, ...]]] = {}
+    previous: dt.date | None = None
+    for point in sorted(chart.risk_course, key=lambda p: (p.study_date, p.assessment_id)):
+        since = (
+            ()
+            if previous is None
+            else tuple(c for c in chart.therapy_changes if previous < c.day <= point.study_date)
+        )
+        out[point.assessment_id] = (therapy.regimen_on(periods, point.study_date).text, since)
+        previous = point.study_date
+    return out
