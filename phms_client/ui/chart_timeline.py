@@ -68,7 +68,7 @@ RISK_COLOURS: Final = {
 }
 #: The three strata at diagnosis: low, intermediate, high.
 RISK3_COLOURS: Final = {1: RISK_COLOURS[1], 2: RISK_COLOURS[3], 3: RISK_COLOURS[4]}
-SCALE_SHORT: Final = {True: "at diagnosis · 3 strata", False: "follow-up · 4 strata"}
+SCALE_SHORT: Final = {True: "diagnosis · 3 strata", False: "follow-up · 4 strata"}
 TREND_MARK: Final = {"escalation": "↑ ", "de-escalation": "↓ ", "switch": "⇄ "}
 
 
@@ -169,9 +169,11 @@ class RiskCourseModel(RowsTableModel):
     marked ↑ (escalated), ↓ (de-escalated) or ⇄ (switched) since the visit before.
     """
 
+    #: What matters first (scale, stratum, therapy); the grades after it, then the visit kind.
     HEADERS: Final = (
-        "Date", "Visit", "Scale", "WHO-FC", "6MWD", "BNP / NT-proBNP", "Risk", "PAH therapy",
+        "Date", "Scale", "Risk", "PAH therapy", "WHO-FC", "6MWD", "BNP / NT-proBNP", "Visit",
     )  # fmt: skip
+    _DATE, _SCALE, _RISK, _THERAPY, _FC, _WALK, _PEPTIDE, _VISIT = range(8)
 
     def __init__(self, parent: Any = None):
         super().__init__(parent)
@@ -209,44 +211,45 @@ class RiskCourseModel(RowsTableModel):
             else (dx.fc_grade, dx.walk_grade, dx.peptide_grade)
         )
         if role == Qt.ItemDataRole.DisplayRole:
-            if column == 0:
-                return format_day(p.study_date)
-            if column == 1:
-                return KIND_TEXT[p.kind]
-            if column == 2:
-                return SCALE_SHORT[p.at_diagnosis]
-            if column == 3:
-                return "—" if p.who_fc is None else f"{ROMAN[p.who_fc]} → {grades[0]}"
-            if column == 4:
-                if p.six_mwd_m is None:
-                    return "—"
-                return f"{show_number(p.six_mwd_m)} m → {grades[1]}"
-            if column == 5:
-                if p.peptide is None:
-                    return "—"
-                return f"{p.peptide} {show_number(p.peptide_value)} → {grades[2]}"
-            if column == 6:
-                return risk_text(p)
-            return self.therapy_text(p)
+            return self._text(p, column, grades)
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(p, column)
         colour = risk_colour(p)
-        if role == Qt.ItemDataRole.BackgroundRole and column == 6 and colour is not None:
+        if role == Qt.ItemDataRole.BackgroundRole and column == self._RISK and colour is not None:
             return QBrush(colour)
-        if role == Qt.ItemDataRole.ForegroundRole and column == 6 and colour is not None:
+        if role == Qt.ItemDataRole.ForegroundRole and column == self._RISK and colour is not None:
             return QBrush(QColor(0, 0, 0))
         return None
 
+    def _text(self, p: RiskPoint, column: int, grades: tuple[int | None, ...]) -> str:
+        if column == self._DATE:
+            return format_day(p.study_date)
+        if column == self._SCALE:
+            return SCALE_SHORT[p.at_diagnosis]
+        if column == self._RISK:
+            return risk_text(p)
+        if column == self._THERAPY:
+            return self.therapy_text(p)
+        if column == self._FC:
+            return "—" if p.who_fc is None else f"{ROMAN[p.who_fc]} → {grades[0]}"
+        if column == self._WALK:
+            return "—" if p.six_mwd_m is None else f"{show_number(p.six_mwd_m)} m → {grades[1]}"
+        if column == self._PEPTIDE:
+            if p.peptide is None:
+                return "—"
+            return f"{p.peptide} {show_number(p.peptide_value)} → {grades[2]}"
+        return KIND_TEXT[p.kind]
+
     def _tooltip(self, p: RiskPoint, column: int) -> str | None:
-        if column == 2:
+        if column == self._SCALE:
             return p.scale
-        if column == 4 and p.walk_date is not None:
+        if column == self._WALK and p.walk_date is not None:
             return f"Walk of {format_day(p.walk_date)} (nearest within 14 days)"
-        if column == 6 and p.at_diagnosis:
+        if column == self._RISK and p.at_diagnosis:
             return diagnosis_grades_text(p) or None
-        if column == 6 and p.mean_grade is not None:
+        if column == self._RISK and p.mean_grade is not None:
             return f"Mean of {p.n_variables} grades: {show_number(p.mean_grade, 2)}"
-        if column == 7:
+        if column == self._THERAPY:
             _, since = self._therapy.get(p.assessment_id, ("", ()))
             changes = [f"{format_day(c.day)}: {c.text}" for c in since]
             return "\n".join(["Changed since the visit before:", *changes]) if changes else None

@@ -182,7 +182,7 @@ class TrendCharts(QWidget):
             ("who_fc", "WHO functional class", ""),
             ("mpap", "mPAP", "mmHg"),
             ("pvr", "PVR", "WU"),
-            ("risk", "Risk: ★ at diagnosis (3 strata) · ● follow-up (4 strata)", ""),
+            ("risk", "Risk: ★ at diagnosis · ● follow-up", ""),
         ]
         for i, (key, title, unit) in enumerate(specs):
             plot = self._make_plot(title, unit)
@@ -190,6 +190,9 @@ class TrendCharts(QWidget):
             layout.addWidget(plot, i // 2, i % 2)
         self._set_ticks(self.plots["who_fc"], ROMAN, (0.6, 4.4))
         self._set_ticks(self.plots["risk"], RISK_LABELS, (0.6, 4.4))
+        # Room for "int.-high": pyqtgraph sizes the axis by the labels it drew first and
+        # drops those that do not fit.
+        self.plots["risk"].getPlotItem().getAxis("left").setWidth(56)
         self.plots["peptide"].setLogMode(x=False, y=True)
         self.plots["peptide"].getPlotItem().getAxis("left").setTicks(
             [[(math.log10(v), f"{v:,}".replace(",", " ")) for v in PEPTIDE_TICKS], []]

@@ -63,11 +63,15 @@ def D(value: object) -> Decimal:
     return Decimal(str(value))
 
 
+#: Assessment values that are not numbers (kept as given).
+_NOT_NUMBERS = ("who_fc", "rhf_signs", "symptom_progression", "syncope", "pericardial_effusion")
+
+
 def add_assessment(
     database: Database, patient_id: int, day: dt.date, kind: str = "assessment", **values: Any
 ) -> AssessmentRecord:
     converted = {
-        k: (D(v) if isinstance(v, (int, float, str)) and k != "who_fc" else v)
+        k: (D(v) if isinstance(v, (int, float, str)) and k not in _NOT_NUMBERS else v)
         for k, v in values.items()
     }
     with database.session() as s:

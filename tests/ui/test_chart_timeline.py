@@ -107,19 +107,19 @@ def test_risk_course_and_latest_values(
     # The first assessment on the three strata at diagnosis (FC III 2, 310 m 2, NT 1250 3,
     # CI 2.03 2 -> 2.25 -> intermediate), the followup on the four strata.
     assert table == [
-        [format_day(days_ago(21)), "Followup", "follow-up · 4 strata", "II → 1", "450 m → 1",
-         "NT-proBNP 250 → 1", "low (1 of 4)", "none"],
-        [format_day(days_ago(200)), "Assessment", "at diagnosis · 3 strata", "III → 2",
-         "310 m → 2", "NT-proBNP 1250 → 3", "intermediate (2 of 3)", "none"],
+        [format_day(days_ago(21)), "follow-up · 4 strata", "low (1 of 4)", "none", "II → 1",
+         "450 m → 1", "NT-proBNP 250 → 1", "Followup"],
+        [format_day(days_ago(200)), "diagnosis · 3 strata", "intermediate (2 of 3)", "none",
+         "III → 2", "310 m → 2", "NT-proBNP 1250 → 3", "Assessment"],
     ]  # fmt: skip
-    assert model.data(model.index(1, 6), Qt.ItemDataRole.BackgroundRole) is not None
-    assert model.data(model.index(0, 6), Qt.ItemDataRole.ToolTipRole) == "Mean of 3 grades: 1.00"
-    tip = model.data(model.index(1, 6), Qt.ItemDataRole.ToolTipRole)
+    assert model.data(model.index(1, 2), Qt.ItemDataRole.BackgroundRole) is not None
+    assert model.data(model.index(0, 2), Qt.ItemDataRole.ToolTipRole) == "Mean of 3 grades: 1.00"
+    tip = model.data(model.index(1, 2), Qt.ItemDataRole.ToolTipRole)
     assert tip.startswith(
         "ESC/ERS 2022 risk at diagnosis (3 strata): 4 variables graded, mean 2.25"
     )
     assert "Cardiac index: 2" in tip
-    assert model.data(model.index(1, 2), Qt.ItemDataRole.ToolTipRole) == (
+    assert model.data(model.index(1, 1), Qt.ItemDataRole.ToolTipRole) == (
         "ESC/ERS 2022 risk at diagnosis (3 strata)"
     )
 

@@ -277,11 +277,11 @@ def test_a_patients_course_through_the_windows(
     # The first assessment is at diagnosis: its four strata are not shown, its three are.
     first_point = loaded.risk_course[0]
     assert first_point.at_diagnosis and first_point.risk_stratum is None
-    assert [course.data(course.index(row, 6)) for row in range(2)] == [
+    assert [course.data(course.index(row, 2)) for row in range(2)] == [
         "low (1 of 4)", "intermediate-low (2 of 4)",
     ]  # fmt: skip
-    assert course.data(course.index(2, 2)) == "at diagnosis · 3 strata"
-    assert course.data(course.index(2, 6)) == risk_text(first_point)
+    assert course.data(course.index(2, 1)) == "diagnosis · 3 strata"
+    assert course.data(course.index(2, 2)) == risk_text(first_point)
     assert clinical.latest.text("risk") == f"low (1 of 4)  ·  {format_day(day(380))}"
 
     # Haemodynamics of the first assessment, as stored and as computed here.

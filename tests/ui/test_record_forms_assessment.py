@@ -103,7 +103,7 @@ def test_assessment_live_derived_values_then_saved_as_the_database_computes(
     assert derived.text("risk3").startswith("intermediate (stratum 2 of 3; 1-year mortality 5–20 %")
     walk = f"6MWD 300 m ({format_day(days_ago(5))}) → 2"
     assert derived.text("risk3_detail") == (
-        f"WHO-FC III → 2 · {walk} · NT-proBNP 1500 pg/mL → 3 · Cardiac index 2.15 L/min/m² → 2"
+        f"WHO-FC III → 2\n{walk}\nNT-proBNP 1500 pg/mL → 3\nCardiac index 2.15 L/min/m² → 2"
     )
     assert derived.text("risk").startswith("not shown: the four strata are validated at follow")
     # Signs, echo and the catheter heart rate add their grades as they are chosen.
@@ -113,7 +113,7 @@ def test_assessment_live_derived_values_then_saved_as_the_database_computes(
     assert derived.text("tapse_spap") == "0.36 mm/mmHg"
     assert derived.text("svi_ml_m2") == "30.6 mL/m²"  # 2.145 × 1000 / 70
     detail = derived.text("risk3_detail")
-    assert detail.startswith("Signs of right heart failure present → 3 · WHO-FC III → 2")
+    assert detail.startswith("Signs of right heart failure present → 3\nWHO-FC III → 2")
     for part in ("TAPSE/sPAP 0.36 mm/mmHg → 1", "Pericardial effusion minimal → 2",
                  "Stroke volume index 30.6 mL/m² → 3"):  # fmt: skip
         assert part in detail
@@ -431,6 +431,9 @@ def test_pressures_that_do_not_add_up_are_said_as_typed(qtbot: QtBot, clinician:
     assert pawp.shown_problem() == (
         "PAWP cannot be above the mean PA pressure (TPG and PVR would be negative)."
     )
+    # Refused, not classified: no "isolated post-capillary" from a typing error.
+    assert form.derived.text("ph_class") == "— (the pressures do not add up)"
+    assert form.derived.text("pvr_wu") == "— (the pressures do not add up)"
     type_into(qtbot, form.fields["mpap_mmhg"], "0")
     assert form.fields["mpap_mmhg"].shown_problem() == "The mean PA pressure must be above 0 mmHg."
     form.save_button.click()

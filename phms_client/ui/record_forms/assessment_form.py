@@ -191,7 +191,7 @@ class AssessmentForm(RecordForm):
             caption.setMinimumWidth(width)
         self.who_combo.setMaximumWidth(width + 40)
         for combo in self.choices.values():
-            combo.setMaximumWidth(width + 80)
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
 
         self.derived = DerivedRows(
             [
@@ -353,7 +353,11 @@ class AssessmentForm(RecordForm):
             for name, value in shown.items():
                 self.derived.set(name, format_derived(name, value))
             ph = formulas.ph_class(mpap, pawp, co)
-            if ph is None and mpap is not None:
+            if {"mpap_mmhg", "pawp_mmhg"} & set(self.extra_problems()):
+                # Refused, not classified: a negative TPG is a typing error.
+                for name in ("tpg_mmhg", "pvr_wu", "pvr_dyn_s_cm5", "ph_class"):
+                    self.derived.set(name, "— (the pressures do not add up)")
+            elif ph is None and mpap is not None:
                 self.derived.set("ph_class", "PH (mPAP > 20 mmHg): PAWP and CO needed to classify")
             else:
                 self.derived.set("ph_class", PH_CLASS_TEXT.get(ph or "", None))

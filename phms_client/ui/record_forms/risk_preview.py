@@ -137,7 +137,7 @@ def describe_risk_at_diagnosis(inputs: rd.DiagnosisInputs, walk: Any) -> tuple[s
         parts.append(f"{shown} → {grade if grade is not None else 'not graded'}")
     if walk is None:
         parts.append("no 6-minute walk within 14 days")
-    how = " · ".join(parts)
+    how = "\n".join(parts)
     if result.stratum is None:
         return (
             f"not enough data ({result.n_variables} variables graded; 3 needed)",
