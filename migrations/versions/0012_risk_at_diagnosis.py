@@ -32,7 +32,10 @@ Clinic letter: where a template still holds 0005's risk section or medicines
 heading word for word (the shipped letter, or a site's copy that kept them), they
 are replaced by the two risk scales with the PAH therapy at each point and the
 current PAH therapy. Other templates are left alone; ``risk.risk_label`` is empty
-at diagnosis from now on (``docs/reports.md``).
+at diagnosis from now on (``docs/reports.md``). The cohort statistics
+(``phms.cohort_statistics``, edited in its own text) count the four strata at
+follow-up only and the three strata at diagnosis apart; the cohort report's risk
+table is split the same way where it is still 0005's.
 
 Downgrade drops the new columns, view, functions and triggers and turns the
 effusion back into yes/no (every size → true).
@@ -145,16 +148,68 @@ NEW_MEDICINES = """<h3>Current medicines</h3>
 LETTER_EDITS = ((OLD_RISK, NEW_RISK), (OLD_COURSE, NEW_COURSE), (OLD_MEDICINES, NEW_MEDICINES))
 
 
-def _edit_letters(edits: tuple[tuple[str, str], ...]) -> None:
-    """Replace each section in every individual template that holds all of them."""
+#: ``phms.cohort_statistics`` (0005): the four strata count follow-up visits only, and
+#: the three strata at diagnosis are counted apart. Edited in the function's own text.
+OLD_COHORT_RISK = """    FROM phms.assessment_risk r
+   WHERE r.risk_stratum IS NOT NULL"""
+NEW_COHORT_RISK = """    FROM phms.assessment_risk r
+    JOIN phms.assessment_risk_at_diagnosis d
+      ON d.assessment_id = r.assessment_id AND NOT d.at_diagnosis
+   WHERE r.risk_stratum IS NOT NULL"""
+OLD_COHORT_SELECT = """)
+SELECT jsonb_build_object("""
+NEW_COHORT_SELECT = """), dx AS (
+  SELECT d.patient_id, d.risk_stratum
+    FROM phms.assessment_risk_at_diagnosis d
+   WHERE d.at_diagnosis AND d.risk_stratum IS NOT NULL
+     AND d.study_date >= coalesce(p_from, '-infinity'::date)
+     AND d.study_date <= coalesce(p_to, 'infinity'::date)
+)
+SELECT jsonb_build_object("""
+OLD_COHORT_KEY = """  'walks_by_year', coalesce(("""
+NEW_COHORT_KEY = """  'risk_at_diagnosis', coalesce((
+    SELECT jsonb_agg(jsonb_build_object('value', v, 'n', n) ORDER BY v)
+      FROM (SELECT risk_stratum AS v, count(*) AS n FROM dx GROUP BY 1) x), '[]'::jsonb),
+  'walks_by_year', coalesce(("""
+COHORT_EDITS = (
+    (OLD_COHORT_RISK, NEW_COHORT_RISK),
+    (OLD_COHORT_SELECT, NEW_COHORT_SELECT),
+    (OLD_COHORT_KEY, NEW_COHORT_KEY),
+)
+#: The cohort report's risk table (0005) and the two that replace it.
+OLD_COHORT_TABLE = """<h3>Risk strata (latest in the period)</h3>"""
+NEW_COHORT_TABLE = """\
+<h3>Risk at diagnosis (ESC/ERS 2022, 3 strata; first assessment in the period)</h3>
+<table border="1" cellspacing="0" cellpadding="4">
+<tr><th>Risk</th><th>Patients</th><th>%</th></tr>
+{% for row in cohort.risk_at_diagnosis %}<tr><td>{{ row.label }}</td><td>{{ row.n }}</td>
+<td>{{ row.percent|num }}</td></tr>
+{% endfor %}</table>
+
+<h3>Risk at follow-up (COMPERA 2.0, 4 strata; latest in the period)</h3>"""
+
+
+def _edit_cohort_function(edits: tuple[tuple[str, str], ...]) -> None:
+    """Apply the edits to the function's own definition when it holds all of them."""
+    bind = op.get_bind()
+    definition = bind.execute(
+        sa.text("SELECT pg_get_functiondef('phms.cohort_statistics(date, date)'::regprocedure)")
+    ).scalar_one()
+    if all(old in definition for old, _ in edits):
+        for old, new in edits:
+            definition = definition.replace(old, new)
+        bind.exec_driver_sql(definition)
+
+
+def _edit_templates(kind: str, edits: tuple[tuple[str, str], ...]) -> None:
     params = {f"o{n}": old for n, (old, _) in enumerate(edits)}
     params |= {f"n{n}": new for n, (_, new) in enumerate(edits)}
     body = "body"
     for n in range(len(edits)):
         body = f"replace({body}, :o{n}, :n{n})"
     holds = " AND ".join(f"strpos(body, :o{n}) > 0" for n in range(len(edits)))
-    update = f"UPDATE phms.report_template SET body = {body} WHERE kind = 'individual' AND {holds}"
-    op.get_bind().execute(sa.text(update), params)
+    update = f"UPDATE phms.report_template SET body = {body} WHERE kind = :kind AND {holds}"
+    op.get_bind().execute(sa.text(update), {**params, "kind": kind})
 
 
 def upgrade() -> None:
@@ -166,13 +221,17 @@ def upgrade() -> None:
     _run(dx.create_triggers())
     op.execute(dx.create_view())
     _run(dx.grants())
-    _edit_letters(LETTER_EDITS)
+    _edit_templates("individual", LETTER_EDITS)
+    _edit_templates("statistical", ((OLD_COHORT_TABLE, NEW_COHORT_TABLE),))
+    _edit_cohort_function(COHORT_EDITS)
     op.execute("RESET ROLE")
 
 
 def downgrade() -> None:
     op.execute(f"SET ROLE {OWNER}")
-    _edit_letters(tuple((new, old) for old, new in LETTER_EDITS))
+    _edit_cohort_function(tuple((new, old) for old, new in COHORT_EDITS))
+    _edit_templates("statistical", ((NEW_COHORT_TABLE, OLD_COHORT_TABLE),))
+    _edit_templates("individual", tuple((new, old) for old, new in LETTER_EDITS))
     op.execute("DROP VIEW phms.assessment_risk_at_diagnosis")
     _run(dx.drop_triggers())
     _run(dx.drop_functions())

@@ -429,7 +429,8 @@ _ITEMS = " UNION ALL ".join(
 )
 _RISKS = """SELECT r.*, row_to_json(d) AS diagnosis
   FROM phms.assessment_risk r
-  JOIN phms.assessment_risk_at_diagnosis d ON d.assessment_id = r.assessment_id
+  JOIN phms.assessment_risk_at_diagnosis d
+    ON d.assessment_id = r.assessment_id AND d.patient_id = r.patient_id
  WHERE {where}"""
 # The whole row: the chart shows the clinical part, the chart window's demographics
 # form needs the rest (contact fields, version, stamps): see load_chart_with_details.

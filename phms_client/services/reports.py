@@ -373,8 +373,11 @@ class CohortStatistics:
     by_sex: tuple[Count, ...]
     by_status: tuple[Count, ...]
     who_fc: tuple[Count, ...]
+    #: Latest four-strata stratum at follow-up (a first assessment is not counted).
     risk: tuple[Count, ...]
     walks_by_year: tuple[WalkYear, ...]
+    #: Three-strata stratum of the patients whose first assessment is in the period.
+    risk_at_diagnosis: tuple[Count, ...] = ()
 
     @property
     def period_label(self) -> str:
@@ -405,7 +408,8 @@ class CohortStatistics:
             counts("By sex", "Sex", self.by_sex),
             counts("By status", "Status", self.by_status),
             counts("WHO-FC (latest)", "WHO-FC", self.who_fc),
-            counts("Risk strata (latest)", "Risk stratum", self.risk),
+            counts("Risk at follow-up (4 strata, latest)", "Risk stratum", self.risk),
+            counts("Risk at diagnosis (3 strata)", "Risk stratum", self.risk_at_diagnosis),
             Table(
                 "6MWD by year",
                 walk_headers,
@@ -415,6 +419,7 @@ class CohortStatistics:
 
 
 _RISK_LABELS = {1: "low", 2: "intermediate-low", 3: "intermediate-high", 4: "high"}
+_RISK3_LABELS = {1: "low", 2: "intermediate", 3: "high"}
 
 _STATISTICS = sa.text(
     "SELECT phms.cohort_statistics(CAST(:f AS date), CAST(:t AS date))::text AS stats,"
@@ -441,6 +446,8 @@ def _statistics(
     seen = int(raw["seen"])
     fc_total = sum(int(r["n"]) for r in raw["who_fc"])
     risk_total = sum(int(r["n"]) for r in raw["risk"])
+    diagnosed = raw.get("risk_at_diagnosis") or []
+    diagnosed_total = sum(int(r["n"]) for r in diagnosed)
     return CohortStatistics(
         date_from=date_from,
         date_to=to,
@@ -452,6 +459,9 @@ def _statistics(
         who_fc=_counts(raw["who_fc"], lambda v: f"WHO-FC {roman(v)}", fc_total),
         risk=_counts(raw["risk"], lambda v: _RISK_LABELS.get(v, str(v)), risk_total),
         walks_by_year=tuple(_walk_year(y) for y in raw["walks_by_year"]),
+        risk_at_diagnosis=_counts(
+            diagnosed, lambda v: _RISK3_LABELS.get(v, str(v)), diagnosed_total
+        ),
     )
 
 

@@ -347,8 +347,12 @@ def test_cohort_statistics_for_a_period(
     # Only Sam (200 days ago) and Group Four (100 days ago) were seen in this period.
     assert stats.seen == 2
     assert {c.label: c.n for c in stats.who_fc} == {"WHO-FC II": 1, "WHO-FC IV": 1}
-    assert {c.label: c.n for c in stats.risk} == {"low": 1, "high": 1}
-    assert {c.label: c.percent for c in stats.risk} == {"low": 50, "high": 50}
+    # Both visits are first assessments: counted on the three strata at diagnosis
+    # (Sam FC II, 500 m, BNP 40: low; Group Four FC IV, 150 m, BNP 900: high), not on the
+    # four strata, which are validated at follow-up only.
+    assert stats.risk == ()
+    assert {c.label: c.n for c in stats.risk_at_diagnosis} == {"low": 1, "high": 1}
+    assert {c.label: c.percent for c in stats.risk_at_diagnosis} == {"low": 50, "high": 50}
     years = {y.year: y for y in stats.walks_by_year}
     assert sum(y.walks for y in years.values()) == 2
     assert min(y.min_m for y in years.values()) == 150
@@ -383,3 +387,8 @@ def test_cohort_report_renders_and_names_nobody(
         assert name not in report.html
     titles = [t.title for t in report.statistics.tables()]
     assert titles[:2] == ["Cohort", "By PH group"] and "6MWD by year" in titles
+    assert "Risk at diagnosis (3 strata)" in titles
+    assert "<h3>Risk at diagnosis (ESC/ERS 2022, 3 strata; first assessment in the period)" in (
+        report.html
+    )
+    assert "<td>high</td><td>1</td>" in report.html.replace("\n", "")

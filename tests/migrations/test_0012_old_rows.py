@@ -114,6 +114,14 @@ def test_old_rows_survive_0012_and_its_downgrade(fresh_database: PgDatabase) -> 
             sa.text("SELECT body FROM phms.report_template WHERE name = 'Clinic letter'")
         ).scalar_one()
         assert "{{ risk.scale }}" in letter and "{{ pah_therapy.text }}" in letter
+        cohort = conn.execute(
+            sa.text("SELECT body FROM phms.report_template WHERE name = 'Cohort report'")
+        ).scalar_one()
+        assert "cohort.risk_at_diagnosis" in cohort
+        function = conn.execute(
+            sa.text("SELECT prosrc FROM pg_proc WHERE proname = 'cohort_statistics'")
+        ).scalar_one()
+        assert "NOT d.at_diagnosis" in function and "'risk_at_diagnosis'" in function
 
     # An inconsistent old row is corrected or deleted as entered in error, never
     # saved again as it is.
@@ -152,5 +160,9 @@ def test_old_rows_survive_0012_and_its_downgrade(fresh_database: PgDatabase) -> 
             sa.text("SELECT body FROM phms.report_template WHERE name = 'Clinic letter'")
         ).scalar_one()
         assert "{{ risk.risk_label }}" in letter and "pah_therapy" not in letter
+        function = conn.execute(
+            sa.text("SELECT prosrc FROM pg_proc WHERE proname = 'cohort_statistics'")
+        ).scalar_one()
+        assert "assessment_risk_at_diagnosis" not in function  # 0005's text again
     engine.dispose()
     migrate.upgrade(url)  # and up again, to head
