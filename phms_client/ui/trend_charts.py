@@ -340,7 +340,8 @@ class TrendCharts(QWidget):
             label = pg.TextItem(
                 f"at diagnosis: {DIAGNOSIS_TEXT[_DIAGNOSIS_STRATUM[y]]}",
                 color=QColor("#7a3a10"),
-                anchor=(0, 1.2),
+                anchor=(0, 1.2) if y <= 1 else (0, -0.1),  # below the star, unless at low
+                fill=pg.mkBrush(255, 255, 255, 210),
             )
             risk.addItem(label)
             label.setPos(_stamp(day), y)
