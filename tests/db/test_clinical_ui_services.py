@@ -100,6 +100,31 @@ def test_refusals_are_classified_in_words(session: Session) -> None:
     )
     assert words.startswith("This medication was stopped; a stop cannot be taken back.")
 
+    # Haemodynamics that add up, and medicine classes (0012): the same words as the form.
+    field, words, message = refusal(
+        session,
+        lambda s: chart.create_assessment(
+            s, AssessmentInput(pid, TODAY, mpap_mmhg=Decimal(10), pawp_mmhg=Decimal(25))
+        ),
+    )
+    assert (field, words) == (
+        "pawp_mmhg",
+        "PAWP cannot be above the mean PA pressure (TPG and PVR would be negative).",
+    )
+    assert message.startswith(words)
+    field, words, _ = refusal(
+        session,
+        lambda s: chart.create_assessment(s, AssessmentInput(pid, TODAY, mpap_mmhg=Decimal(0))),
+    )
+    assert (field, words) == ("mpap_mmhg", "The mean PA pressure must be above 0 mmHg.")
+    field, words, _ = refusal(
+        session,
+        lambda s: chart.add_item(
+            s, "medication", ItemInput(pid, "Bosen", TODAY, therapy_class="era")
+        ),
+    )
+    assert field == "name" and words.startswith("This medicine is not in the list")
+
 
 def test_affected_patients(session: Session) -> None:
     conn = session.connection()
