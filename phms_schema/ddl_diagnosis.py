@@ -231,24 +231,26 @@ def create_functions() -> list[str]:
         f"""CREATE FUNCTION {SCHEMA}.medication_rules() RETURNS trigger
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
 DECLARE
-  listed boolean;
+  entry text;
 BEGIN
-  IF NEW.entered_in_error OR NEW.therapy_class IS NULL THEN
+  IF NEW.entered_in_error THEN
     RETURN NEW;
   END IF;
   IF TG_OP = 'UPDATE' AND NEW.name IS NOT DISTINCT FROM OLD.name
      AND NEW.therapy_class IS NOT DISTINCT FROM OLD.therapy_class THEN
     RETURN NEW;
   END IF;
-  SELECT EXISTS (
-    SELECT FROM {SCHEMA}.setting s
-     CROSS JOIN LATERAL jsonb_array_elements_text(
-             CASE jsonb_typeof(s.value) WHEN 'array' THEN s.value ELSE '[]' END) e
-     WHERE s.key = 'pah_medicines'
-       AND lower(regexp_replace(btrim(e), '\\s+', ' ', 'g'))
-           = lower(regexp_replace(btrim(NEW.name), '\\s+', ' ', 'g'))) INTO listed;
-  IF NOT listed THEN
-    {
+  SELECT e INTO entry
+    FROM {SCHEMA}.setting s
+   CROSS JOIN LATERAL jsonb_array_elements_text(
+           CASE jsonb_typeof(s.value) WHEN 'array' THEN s.value ELSE '[]' END) e
+   WHERE s.key = 'pah_medicines'
+     AND lower(regexp_replace(btrim(e), '\\s+', ' ', 'g'))
+         = lower(regexp_replace(btrim(NEW.name), '\\s+', ' ', 'g'))
+   LIMIT 1;
+  IF entry IS NULL THEN
+    IF NEW.therapy_class IS NOT NULL THEN
+      {
         _raise(
             "ck_medication_listed",
             '"%s" is not in the list of PAH medicines set in Preferences; save it as free '
@@ -256,8 +258,16 @@ BEGIN
             "NEW.name",
         )
     };
+    END IF;
+    RETURN NEW;  -- typed freely: no class
   END IF;
-  IF NEW.therapy_class <> coalesce({SCHEMA}.pah_therapy_class(NEW.name), 'other') THEN
+  -- On the list: stored as that entry, with its class, whatever the client sent.
+  IF TG_OP = 'INSERT' OR NEW.name IS DISTINCT FROM OLD.name THEN
+    NEW.name := entry;
+  END IF;
+  IF NEW.therapy_class IS NULL THEN
+    NEW.therapy_class := coalesce({SCHEMA}.pah_therapy_class(entry), 'other');
+  ELSIF NEW.therapy_class <> coalesce({SCHEMA}.pah_therapy_class(entry), 'other') THEN
     {
         _raise(
             "ck_medication_class_matches",

@@ -235,13 +235,15 @@ def test_a_clerk_cannot_open_a_chart(db: PgDatabase, patient: int, session: Sess
 def test_current_medications_is_one_query(
     clinician: sa.Engine, session: Session, patient: int
 ) -> None:
-    a = chart.add_item(session, "medication", ItemInput(patient, "Tadalafil", day(10)))
+    # "Warfarin" (not on the list) keeps its capital: the order ignores case.
+    a = chart.add_item(session, "medication", ItemInput(patient, "Warfarin", day(10)))
     b = chart.add_item(session, "medication", ItemInput(patient, "ambrisentan", day(20)))
     chart.stop_item(session, "medication", a.id, a.stamp.version, day(30))
     with StatementCounter(clinician) as counter:
         on_25 = chart.current_medications(session, patient, day(25))
     assert len(counter.statements) == 1
-    assert [m.data.name for m in on_25] == ["ambrisentan", "Tadalafil"]
+    assert [m.data.name for m in on_25] == ["ambrisentan", "Warfarin"]
+    assert [m.data.therapy_class for m in on_25] == ["era", None]  # the list decides
     assert [m.id for m in chart.current_medications(session, patient, day(30))] == [b.id]
     assert chart.current_medications(session, patient, day(9)) == []
 

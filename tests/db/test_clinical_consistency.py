@@ -124,7 +124,11 @@ def test_a_therapy_class_needs_the_list_and_its_own_class(
     with rejected(conn, "ck_medication_class_matches"):  # the trigger runs before the CHECK
         med("bosentan", "beta blocker")
     assert med("bosentan", "era").therapy_class == "era"
-    assert med("  Tadalafil ", "pde5i").therapy_class == "pde5i"  # any case and spacing
+    tadalafil = med("  Tadalafil ", "pde5i")  # any case and spacing: stored as the entry
+    assert (tadalafil.name, tadalafil.therapy_class) == ("tadalafil", "pde5i")
+    # A name on the list is that list entry with its class, whatever the client sent.
+    riociguat = med("RIOCIGUAT", None)
+    assert (riociguat.name, riociguat.therapy_class) == ("riociguat", "sgc")
     free = med("Bosen", None)
     assert free.therapy_class is None
     # Stopping an entry does not look at the list again.
