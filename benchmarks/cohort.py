@@ -927,7 +927,7 @@ class CohortWriter:
                 _num(50 + r() * 200, 0) if r() < 0.8 else NULL,
                 _num(10 + r() * 18, 0) if r() < 0.7 else NULL,
                 _num(12 + r() * 24, 1) if r() < 0.5 else NULL,
-                ("t" if r() < 0.1 else "f") if r() < 0.7 else NULL,
+                ("minimal" if r() < 0.1 else "none") if r() < 0.7 else NULL,
                 *rhc_fields,
                 *self._entry(day),
                 self._stamp(day, int(r() * 480)),

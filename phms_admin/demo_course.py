@@ -14,6 +14,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from phms_client.clinical import therapy
 from phms_client.clinical.appointments import Status
 from phms_client.services import appointments, chart
 from phms_client.services.appointments import AppointmentInput
@@ -77,6 +78,13 @@ def _course(s: Session, rng: random.Random, patient_id: int, today: dt.date) -> 
             co_l_min=_d(co, 2),
             svo2_pct=_d(72 - 15 * severity),
             rhc_heart_rate_bpm=_d(rng.randint(66, 98)),
+            # what the risk at diagnosis (three strata) grades besides
+            rhf_signs=severity > 0.75,
+            symptom_progression=("none", "slow", "rapid")[min(2, int(severity * 3))],
+            syncope="none" if severity < 0.6 else "occasional",
+            pericardial_effusion="none" if severity < 0.8 else "minimal",
+            echo_spap_mmhg=_d(mpap * 1.5),
+            ra_area_cm2=_d(15 + 14 * severity),
         ),
     )
     if rng.random() < 0.5:
@@ -112,7 +120,12 @@ def _course(s: Session, rng: random.Random, patient_id: int, today: dt.date) -> 
         item = chart.add_item(
             s,
             "medication",
-            ItemInput(patient_id, drug, start + dt.timedelta(days=rng.randint(0, 60))),
+            ItemInput(
+                patient_id,
+                drug,
+                start + dt.timedelta(days=rng.randint(0, 60)),
+                therapy_class=therapy.class_of_listed(drug),  # picked from the list
+            ),
         )
         if rng.random() < 0.2:
             chart.stop_item(

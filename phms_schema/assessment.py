@@ -37,6 +37,7 @@ from phms_schema.clinical_common import (
     entry_checks,
     range_checks,
 )
+from phms_schema.ddl_diagnosis import CONSISTENCY, ENUM_CHECKS, SVI_SQL, TAPSE_SPAP_SQL
 from phms_schema.ddl_limits import model_checks
 from phms_schema.mixins import Audited
 
@@ -62,6 +63,10 @@ RANGES = {
     "co_l_min": ("0.5", "20"),
     "svo2_pct": ("10", "100"),
     "rhc_heart_rate_bpm": ("20", "250"),
+    # 0012 (ours)
+    "echo_spap_mmhg": ("5", "250"),
+    "peak_vo2_ml_min_kg": ("1", "80"),
+    "ve_vco2_slope": ("10", "100"),
 }
 
 _BODY_OK = "height_cm > 0 AND weight_kg > 0"
@@ -113,7 +118,16 @@ class Assessment(ForPatient, EnteredInError, Audited, Base):
     # echocardiography
     tapse_mm: Mapped[Measure]
     ra_area_cm2: Mapped[Measure]
-    pericardial_effusion: Mapped[bool | None] = mapped_column(Boolean)
+    echo_spap_mmhg: Mapped[Measure]
+    #: none | minimal | moderate or large | present (size not recorded, before 0012)
+    pericardial_effusion: Mapped[str | None] = mapped_column(Text)
+    # clinical signs (risk at diagnosis, 0012)
+    rhf_signs: Mapped[bool | None] = mapped_column(Boolean)
+    symptom_progression: Mapped[str | None] = mapped_column(Text)  # none | slow | rapid
+    syncope: Mapped[str | None] = mapped_column(Text)  # none | occasional | repeated
+    # exercise test (optional CPET, 0012)
+    peak_vo2_ml_min_kg: Mapped[Measure]
+    ve_vco2_slope: Mapped[Measure]
     # right heart catheter
     rap_mmhg: Mapped[Measure]
     spap_mmhg: Mapped[Measure]
@@ -131,6 +145,8 @@ class Assessment(ForPatient, EnteredInError, Audited, Base):
     pvr_wu: Mapped[Derived] = _derived(PVR_WU_SQL)
     pvr_dyn_s_cm5: Mapped[Derived] = _derived(PVR_DYN_SQL)
     ph_class: Mapped[str | None] = mapped_column(Text, Computed(PH_CLASS_SQL, persisted=True))
+    svi_ml_m2: Mapped[Derived] = _derived(SVI_SQL)
+    tapse_spap_ratio: Mapped[Derived] = _derived(TAPSE_SPAP_SQL)
 
     __table_args__ = (
         CheckConstraint(f"kind IN {KINDS!r}", name="kind_known"),
@@ -140,5 +156,7 @@ class Assessment(ForPatient, EnteredInError, Audited, Base):
         *range_checks(RANGES),
         *entry_checks(),
         *model_checks("assessment"),
+        *(CheckConstraint(sql, name=name) for name, sql in ENUM_CHECKS["assessment"].items()),
+        *(CheckConstraint(sql, name=name) for name, sql in CONSISTENCY.items()),
         Index("ix_assessment_patient_id_study_date", "patient_id", "study_date"),
     )

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Mapped
 
 from phms_schema.base import Base, BigId, OptStr, Str
 from phms_schema.clinical_common import EnteredInError, ForPatient, entry_checks
+from phms_schema.ddl_diagnosis import ENUM_CHECKS
 from phms_schema.ddl_limits import model_checks
 from phms_schema.mixins import Audited
 
@@ -54,10 +55,14 @@ class _ChartItem(ForPatient, EnteredInError, Audited):
 
 class Medication(_ChartItem, Base):
     __tablename__ = "medication"
+    #: PAH therapy class of a medicine picked from the site's list (0012); NULL =
+    #: typed freely, not in the list (``phms_client.clinical.therapy``).
+    therapy_class: Mapped[OptStr]
     __table_args__ = (
         *_item_checks(),
         *entry_checks(),
         *model_checks("medication"),
+        *(CheckConstraint(sql, name=name) for name, sql in ENUM_CHECKS["medication"].items()),
         Index("ix_medication_patient_id", "patient_id"),
     )
 

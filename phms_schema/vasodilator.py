@@ -26,6 +26,7 @@ from phms_schema.clinical_common import (
     entry_checks,
     range_checks,
 )
+from phms_schema.ddl_diagnosis import CONSISTENCY
 from phms_schema.ddl_limits import model_checks
 from phms_schema.mixins import Audited
 
@@ -90,6 +91,7 @@ class VasodilatorStep(EnteredInError, Audited, Base):
         *range_checks(STEP_RANGES),
         *model_checks("vasodilator_step"),
         *entry_checks(),
+        *(CheckConstraint(sql, name=name) for name, sql in CONSISTENCY.items()),
         Index(
             "uq_vasodilator_step_live_step_no",
             "challenge_id",

@@ -17,6 +17,10 @@ from decimal import Decimal
 from types import MappingProxyType
 
 
+class ImpossibleValue(ValueError):
+    """A value outside its plausible range: a preview refuses it instead of grading it."""
+
+
 @dataclass(frozen=True)
 class Range:
     label: str
@@ -32,6 +36,12 @@ class Range:
     def contains(self, value: Decimal | float | int) -> bool:
         number = Decimal(str(value))
         return number.is_finite() and self.minimum <= number <= self.maximum
+
+    def checked(self, value: Decimal | float | int) -> Decimal:
+        """``value`` as a Decimal; :class:`ImpossibleValue` when it is out of range."""
+        if isinstance(value, bool) or not self.contains(value):
+            raise ImpossibleValue(self.message)
+        return value if isinstance(value, Decimal) else Decimal(str(value))
 
 
 def _show(value: Decimal) -> str:
@@ -63,6 +73,9 @@ RA_AREA = _r("Right atrial area", "cm²", "1", "100")  # ours
 WHO_FC = _r("WHO functional class", "", "1", "4")
 OXYGEN_FLOW = _r("Oxygen flow", "L/min", "0.1", "15")  # ours
 STOPS = _r("Number of stops", "", "0", "50")  # ours
+ECHO_SPAP = _r("Systolic PA pressure on echo", "mmHg", "5", "250")  # ours (0012)
+PEAK_VO2 = _r("Peak VO2", "mL/min/kg", "1", "80")  # ours (0012)
+VE_VCO2 = _r("VE/VCO2 slope", "", "10", "100")  # ours (0012)
 
 #: table -> column -> range; every entry is a CHECK constraint in the database.
 FIELD_RANGES: MappingProxyType[str, MappingProxyType[str, Range]] = MappingProxyType(
@@ -88,6 +101,9 @@ FIELD_RANGES: MappingProxyType[str, MappingProxyType[str, Range]] = MappingProxy
                 "co_l_min": CARDIAC_OUTPUT,
                 "svo2_pct": SVO2,
                 "rhc_heart_rate_bpm": HEART_RATE,
+                "echo_spap_mmhg": ECHO_SPAP,
+                "peak_vo2_ml_min_kg": PEAK_VO2,
+                "ve_vco2_slope": VE_VCO2,
             },
             "vasodilator_step": {
                 "mpap_mmhg": MPAP,

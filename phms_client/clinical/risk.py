@@ -15,6 +15,10 @@ band edges are read as: 6MWD > 440 → 1, ≥ 320 → 2, ≥ 165 → 3, else 4 (
 319.5 m is grade 3); BNP < 50 → 1, < 200 → 2, ≤ 800 → 3, else 4 (199.5 is
 grade 2); NT-proBNP < 300 → 1, < 650 → 2, ≤ 1100 → 3, else 4.
 
+Impossible values (outside the plausible ranges of ``phms_client.clinical.ranges``:
+WHO-FC 5, a 6MWD of −1 m, a BNP of −5 pg/mL) raise ``ImpossibleValue``; they are
+never graded.
+
 NT-proBNP is used when both peptides were measured. At least two of the three
 variables (WHO-FC, 6MWD, peptide) are needed; the stratum is the mean of the
 grades rounded half up (2.5 → 3, 1.5 → 2, 2.33 → 2, 2.67 → 3), computed in
@@ -26,7 +30,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from phms_client.clinical import ranges
 from phms_client.clinical.formulas import Number, exact
+from phms_client.clinical.ranges import ImpossibleValue
+
+__all__ = ["ImpossibleValue", "Risk", "assess", "grade_bnp", "grade_nt_probnp",
+           "grade_walk", "grade_who_fc", "stratum"]  # fmt: skip
 
 LABELS = {1: "low", 2: "intermediate-low", 3: "intermediate-high", 4: "high"}
 BNP = "BNP"
@@ -37,13 +46,15 @@ MIN_VARIABLES = 2
 def grade_who_fc(who_fc: int | None) -> int | None:
     if who_fc is None:
         return None
-    return {1: 1, 2: 1, 3: 3, 4: 4}.get(who_fc)
+    if isinstance(who_fc, bool) or who_fc not in (1, 2, 3, 4):
+        raise ImpossibleValue(ranges.WHO_FC.message)
+    return {1: 1, 2: 1, 3: 3, 4: 4}[who_fc]
 
 
 def grade_walk(distance_m: Number | None) -> int | None:
     if distance_m is None:
         return None
-    d = exact(distance_m)
+    d = ranges.WALK_DISTANCE.checked(exact(distance_m))
     if d > 440:
         return 1
     if d >= 320:
@@ -56,7 +67,7 @@ def grade_walk(distance_m: Number | None) -> int | None:
 def grade_bnp(bnp_pg_ml: Number | None) -> int | None:
     if bnp_pg_ml is None:
         return None
-    v = exact(bnp_pg_ml)
+    v = ranges.BNP.checked(exact(bnp_pg_ml))
     if v < 50:
         return 1
     if v < 200:
@@ -69,7 +80,7 @@ def grade_bnp(bnp_pg_ml: Number | None) -> int | None:
 def grade_nt_probnp(nt_probnp_pg_ml: Number | None) -> int | None:
     if nt_probnp_pg_ml is None:
         return None
-    v = exact(nt_probnp_pg_ml)
+    v = ranges.NT_PROBNP.checked(exact(nt_probnp_pg_ml))
     if v < 300:
         return 1
     if v < 650:

@@ -22,7 +22,7 @@ import functools
 import json
 import typing
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal, TypeVar
 
@@ -33,7 +33,14 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from phms_client.clinical.formulas import exact
 from phms_client.clinical.matching import is_current
+from phms_client.clinical.therapy import Regimen, TherapyChange, changes, regimen_on
 from phms_client.services import input_rules
+from phms_client.services.chart_risk import (
+    DIAGNOSIS_SCALE,
+    FOLLOWUP_SCALE,
+    DiagnosisRiskPoint,
+    treatments,
+)
 from phms_client.services.patients import PatientDetails
 from phms_schema import Base
 
@@ -74,7 +81,14 @@ class AssessmentInput:
     creatinine_umol_l: Decimal | None = None
     tapse_mm: Decimal | None = None
     ra_area_cm2: Decimal | None = None
-    pericardial_effusion: bool | None = None
+    echo_spap_mmhg: Decimal | None = None
+    #: none | minimal | moderate or large | present (size not recorded, before 0012)
+    pericardial_effusion: str | None = None
+    rhf_signs: bool | None = None
+    symptom_progression: str | None = None  # none | slow | rapid
+    syncope: str | None = None  # none | occasional | repeated
+    peak_vo2_ml_min_kg: Decimal | None = None
+    ve_vco2_slope: Decimal | None = None
     rap_mmhg: Decimal | None = None
     spap_mmhg: Decimal | None = None
     dpap_mmhg: Decimal | None = None
@@ -96,6 +110,8 @@ class Haemodynamics:
     pvr_wu: Decimal | None = None
     pvr_dyn_s_cm5: Decimal | None = None
     ph_class: str | None = None
+    svi_ml_m2: Decimal | None = None
+    tapse_spap_ratio: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -181,6 +197,8 @@ class ItemInput:
     name: str
     started_on: dt.date
     details: str | None = None
+    #: Medications only: the PAH therapy class of a list entry; None = free text.
+    therapy_class: str | None = None
 
 
 @dataclass(frozen=True)
@@ -195,7 +213,13 @@ class ChartItem:
 
 @dataclass(frozen=True)
 class RiskPoint:
-    """One row of ``phms.assessment_risk``."""
+    """One row of ``phms.assessment_risk`` and the scale that applies to the visit.
+
+    At diagnosis (``at_diagnosis``) the three strata of ``diagnosis`` apply and the
+    four-strata ``risk_stratum``/``risk_label``/``mean_grade`` are None (not
+    validated there); otherwise the four strata. ``stratum``/``label``/``scale``/
+    ``n_strata`` are the applicable ones (see ``services.chart_risk``).
+    """
 
     assessment_id: int
     study_date: dt.date
@@ -213,6 +237,12 @@ class RiskPoint:
     mean_grade: Decimal | None = None
     risk_stratum: int | None = None
     risk_label: str | None = None
+    at_diagnosis: bool = False
+    scale: str = FOLLOWUP_SCALE
+    n_strata: int = 4
+    stratum: int | None = None
+    label: str | None = None
+    diagnosis: DiagnosisRiskPoint | None = None
 
 
 @dataclass(frozen=True)
@@ -262,6 +292,8 @@ class LatestValues:
     pvr_wu: Measured | None = None
     pvr_dyn_s_cm5: Measured | None = None
     ph_class: Measured | None = None
+    svi_ml_m2: Measured | None = None
+    tapse_spap_ratio: Measured | None = None
     walk_distance_m: Measured | None = None
     walk_percent_predicted: Measured | None = None
     risk: RiskPoint | None = None
@@ -285,6 +317,10 @@ class Chart:
     latest: LatestValues
     #: Risk per assessment, oldest first (for the course over time).
     risk_course: tuple[RiskPoint, ...]
+    #: PAH therapy on ``as_of`` (none / mono / double / triple combination).
+    pah_therapy: Regimen | None = None
+    #: Every day the PAH therapy changed, oldest first.
+    therapy_changes: tuple[TherapyChange, ...] = ()
 
 
 class StaleEntry(StaleDataError):
@@ -378,11 +414,25 @@ _CHALLENGES = """SELECT c.*, v.result, v.positive_step_no,
   FROM phms.vasodilator_challenge c
   JOIN phms.vasoreactivity v ON v.challenge_id = c.id
  WHERE NOT c.entered_in_error AND {where}"""
+_ITEM_COLUMNS = ", ".join(
+    f"i.{c}"
+    for c in (
+        "id", "patient_id", "name", "details", "started_on", "stopped_on", "stop_reason",
+        "entered_in_error", "error_reason", "error_at", "error_by",
+        "version", "created_at", "created_by", "updated_at", "updated_by",
+    )
+)  # fmt: skip
 _ITEMS = " UNION ALL ".join(
-    f"SELECT '{kind}' AS kind, i.* FROM phms.{kind} i WHERE NOT i.entered_in_error AND {{where}}"
+    f"SELECT '{kind}' AS kind, {_ITEM_COLUMNS},"
+    f" {'i.therapy_class' if kind == 'medication' else 'NULL::text'} AS therapy_class"
+    f" FROM phms.{kind} i WHERE NOT i.entered_in_error AND {{where}}"
     for kind in ITEM_KINDS
 )
-_RISKS = "SELECT r.* FROM phms.assessment_risk r WHERE {where}"
+_RISKS = """SELECT r.*, row_to_json(d) AS diagnosis
+  FROM phms.assessment_risk r
+  JOIN phms.assessment_risk_at_diagnosis d
+    ON d.assessment_id = r.assessment_id AND d.patient_id = r.patient_id
+ WHERE {where}"""
 # The whole row: the chart shows the clinical part, the chart window's demographics
 # form needs the rest (contact fields, version, stamps): see load_chart_with_details.
 _PATIENT = "SELECT * FROM phms.patient WHERE {where}"
@@ -499,10 +549,35 @@ def assemble_chart(
     challenges_ = [_challenge(r) for r in challenges]
     items_ = [_item(r) for r in items]
     risks_ = sorted(
-        (_build(RiskPoint, r) for r in risks),
+        (_risk_point(r) for r in risks),
         key=lambda r: (r.study_date, r.assessment_id),
     )
     return _assemble(patient, assessments_, walks_, challenges_, items_, risks_, as_of)
+
+
+def _risk_point(row: Row) -> RiskPoint:
+    """A risk row with its three-strata twin (``diagnosis``), on the scale that applies."""
+    point = _build(RiskPoint, {k: v for k, v in row.items() if k != "diagnosis"})
+    raw = row.get("diagnosis")
+    if raw is None:
+        return replace(point, stratum=point.risk_stratum, label=point.risk_label)
+    if isinstance(raw, str):
+        raw = json.loads(raw, parse_float=Decimal)
+    dx = _build(DiagnosisRiskPoint, raw)
+    if not dx.at_diagnosis:
+        return replace(point, diagnosis=dx, stratum=point.risk_stratum, label=point.risk_label)
+    return replace(
+        point,
+        risk_stratum=None,
+        risk_label=None,
+        mean_grade=None,
+        at_diagnosis=True,
+        scale=DIAGNOSIS_SCALE,
+        n_strata=3,
+        stratum=dx.risk_stratum,
+        label=dx.risk_label,
+        diagnosis=dx,
+    )
 
 
 def _assemble(
@@ -527,6 +602,7 @@ def _assemble(
     stopped.sort(key=lambda i: (i.stopped_on, i.id), reverse=True)
     later = [i for i in items if i.data.started_on > as_of]
     later.sort(key=lambda i: (i.data.started_on, i.id))
+    periods = treatments(items)
     return Chart(
         patient=patient,
         as_of=as_of,
@@ -538,6 +614,8 @@ def _assemble(
         later_items=tuple(later),
         latest=_latest(assessments, walks, challenges, risks),
         risk_course=tuple(risks),
+        pah_therapy=regimen_on(periods, as_of),
+        therapy_changes=tuple(changes(periods)),
     )
 
 
@@ -578,7 +656,7 @@ def _latest(
             values["walk_percent_predicted"] = Measured(
                 w.predicted.percent_predicted, w.data.study_date, w.id
             )
-    stratified = [r for r in risks if r.risk_stratum is not None]
+    stratified = [r for r in risks if r.stratum is not None]
     if stratified:
         values["risk"] = stratified[-1]
     newest_challenges = _newest_first(challenges)
@@ -634,8 +712,9 @@ def _assessment_summary(a: AssessmentRecord, risk: RiskPoint | None) -> str:
         parts.append(f"NT-proBNP {_show(d.nt_probnp_pg_ml)}")
     elif d.bnp_pg_ml is not None:
         parts.append(f"BNP {_show(d.bnp_pg_ml)}")
-    if risk is not None and risk.risk_label is not None:
-        parts.append(f"risk {risk.risk_label}")
+    if risk is not None and risk.label is not None:
+        at = "risk at diagnosis" if risk.at_diagnosis else "risk"
+        parts.append(f"{at} {risk.label} ({risk.n_strata} strata)")
     return " · ".join(parts) or "no values entered"
 
 
@@ -856,9 +935,17 @@ def delete_record(
     )
 
 
+def _item_values(kind: ItemKind, data: ItemInput) -> dict[str, Any]:
+    """Only medications have a therapy class."""
+    return _values(data, exclude=() if kind == "medication" else ("therapy_class",))
+
+
 def add_item(session: Session, kind: ItemKind, data: ItemInput) -> ChartItem:
-    """Add a medication, allergy or secondary disease from ``data.started_on``."""
-    row = _insert(session, _item_kind(kind), _values(data))
+    """Add a medication, allergy or secondary disease from ``data.started_on``.
+
+    A medication's ``therapy_class`` says it was picked from the site's list (the
+    database refuses a class on a name that is not on it); None = free text."""
+    row = _insert(session, _item_kind(kind), _item_values(kind, data))
     return _item({"kind": kind, **row})
 
 
@@ -866,7 +953,7 @@ def update_item(
     session: Session, kind: ItemKind, item_id: int, version: int, data: ItemInput
 ) -> ChartItem:
     """Correct an item's name, details or start date."""
-    row = _update(session, _item_kind(kind), item_id, version, _values(data))
+    row = _update(session, _item_kind(kind), item_id, version, _item_values(kind, data))
     return _item({"kind": kind, **row})
 
 

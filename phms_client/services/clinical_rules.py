@@ -16,6 +16,7 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Final
 
+from phms_client.clinical.consistency import MESSAGES as PRESSURE_MESSAGES
 from phms_client.clinical.ranges import FIELD_RANGES
 from phms_client.db.errors import refused_constraint, register_constraint_messages
 from phms_client.services import input_rules
@@ -51,7 +52,16 @@ def _build() -> dict[str, tuple[str, str]]:
             "The pressures are in the wrong order: the diastolic PA pressure cannot be above "
             "the mean, nor the mean above the systolic.",
         )
+        rules[f"ck_{table}_valid_pawp_mpap"] = ("pawp_mmhg", PRESSURE_MESSAGES["pawp_mpap"])
+        rules[f"ck_{table}_valid_mpap_positive"] = (
+            "mpap_mmhg",
+            PRESSURE_MESSAGES["mpap_positive"],
+        )
     for table in RECORD_TABLES:
+        rules[f"ck_{table}_study_date_before_death"] = (
+            "study_date",
+            "The study date is after the patient's date of death.",
+        )
         rules[f"ck_{table}_study_date_not_future"] = (
             "study_date",
             "The study date cannot be in the future.",
@@ -112,6 +122,33 @@ def _build() -> dict[str, tuple[str, str]]:
     rules.update(
         {
             "ck_assessment_kind_known": (GENERAL, "The kind must be assessment or followup."),
+            "ck_assessment_symptom_progression_known": (
+                "symptom_progression",
+                "Progression of symptoms is none, slow or rapid.",
+            ),
+            "ck_assessment_syncope_known": ("syncope", "Syncope is none, occasional or repeated."),
+            "ck_assessment_pericardial_effusion_known": (
+                "pericardial_effusion",
+                "A pericardial effusion is none, minimal, or moderate or large.",
+            ),
+            "ck_medication_therapy_class_known": (
+                "name",
+                "The therapy class is not one PHMS knows.",
+            ),
+            "ck_medication_listed": (
+                "name",
+                "This medicine is not in the list of PAH medicines set in Preferences. Pick it "
+                "from the list, or confirm it as free text (it then has no therapy class).",
+            ),
+            "ck_medication_class_matches": (
+                "name",
+                "The therapy class given does not belong to this medicine.",
+            ),
+            "ck_patient_deceased_after_records": (
+                "deceased_date",
+                "The patient has clinical records dated after this date of death; check "
+                "the date of death.",
+            ),
             "ck_assessment_followup_needs_assessment": (
                 "study_date",
                 "A followup needs an earlier assessment of the same patient, and there is "

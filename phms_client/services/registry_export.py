@@ -7,7 +7,10 @@ later is not exported until it is added here):
   site's secret (hex), birth **year**, sex, PH group, PH subtype (only when it
   is one of the configured subtypes, else ``other``: the field allows free
   text), status and date of death;
-- assessments and followups (measured and derived values, risk stratum), walks
+- assessments and followups (measured and derived values; the risk on the scale
+  that applies: ``risk_at_diagnosis_*``, ESC/ERS 2022 three strata, on the first
+  assessment (``at_diagnosis``), ``risk_*``, COMPERA 2.0 four strata, on every later
+  visit), walks
   (with % predicted), vasodilator challenges (result, steps with agent and
   dose) and PAH medicines (names from the ``pah_medicines`` setting only, with
   start and stop dates; doses and other free text are left out);
@@ -45,6 +48,8 @@ from typing import Any, Final
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from phms_client.clinical import therapy
+
 __all__ = [
     "FORMAT",
     "RegistryExport",
@@ -77,7 +82,13 @@ ASSESSMENT_FIELDS: Final = (
     "creatinine_umol_l",
     "tapse_mm",
     "ra_area_cm2",
+    "echo_spap_mmhg",
     "pericardial_effusion",
+    "rhf_signs",
+    "symptom_progression",
+    "syncope",
+    "peak_vo2_ml_min_kg",
+    "ve_vco2_slope",
     "rap_mmhg",
     "spap_mmhg",
     "dpap_mmhg",
@@ -93,8 +104,24 @@ ASSESSMENT_FIELDS: Final = (
     "pvr_wu",
     "pvr_dyn_s_cm5",
     "ph_class",
+    "svi_ml_m2",
+    "tapse_spap_ratio",
+    "at_diagnosis",
     "risk_stratum",
     "risk_label",
+    "risk_at_diagnosis_stratum",
+    "risk_at_diagnosis_label",
+)
+#: Assessment fields from the risk views, not the table: the four strata (COMPERA 2.0)
+#: at follow-up only, the three strata (ESC/ERS 2022) at diagnosis only.
+_RISK_FIELDS: Final = frozenset(
+    {
+        "at_diagnosis",
+        "risk_stratum",
+        "risk_label",
+        "risk_at_diagnosis_stratum",
+        "risk_at_diagnosis_label",
+    }
 )
 WALK_FIELDS: Final = (
     "distance_m",
@@ -124,13 +151,15 @@ STEP_FIELDS: Final = (
     "heart_rate_bpm",
     "svo2_pct",
 )
-MEDICATION_FIELDS: Final = ("name", "stopped_on")
+MEDICATION_FIELDS: Final = ("name", "therapy_class", "stopped_on")
 _ROUNDED: Final = frozenset(
     {
         "bsa_m2",
         "cardiac_index_l_min_m2",
         "pvr_wu",
         "pvr_dyn_s_cm5",
+        "svi_ml_m2",
+        "tapse_spap_ratio",
         "predicted_m",
         "percent_predicted",
     }
@@ -218,9 +247,15 @@ _PATIENTS = """SELECT p.id, p.patient_code, extract(year FROM p.birth_date)::int
        p.sex, p.ph_group, p.ph_subtype, p.status, p.deceased_date
   FROM phms.patient p {where}"""
 _ASSESSMENTS = f"""SELECT a.patient_id, a.study_date, a.created_at,
-       {", ".join(f"a.{f}" for f in ASSESSMENT_FIELDS if not f.startswith("risk_"))},
-       r.risk_stratum, r.risk_label
-  FROM phms.assessment a LEFT JOIN phms.assessment_risk r ON r.assessment_id = a.id
+       {", ".join(f"a.{f}" for f in ASSESSMENT_FIELDS if f not in _RISK_FIELDS)},
+       d.at_diagnosis,
+       CASE WHEN NOT d.at_diagnosis THEN r.risk_stratum END AS risk_stratum,
+       CASE WHEN NOT d.at_diagnosis THEN r.risk_label END AS risk_label,
+       CASE WHEN d.at_diagnosis THEN d.risk_stratum END AS risk_at_diagnosis_stratum,
+       CASE WHEN d.at_diagnosis THEN d.risk_label END AS risk_at_diagnosis_label
+  FROM phms.assessment a
+  LEFT JOIN phms.assessment_risk r ON r.assessment_id = a.id
+  LEFT JOIN phms.assessment_risk_at_diagnosis d ON d.assessment_id = a.id
  WHERE NOT a.entered_in_error"""
 _WALKS = f"""SELECT w.patient_id, w.study_date, w.created_at,
        {", ".join(f"w.{f}" for f in WALK_FIELDS if f not in ("predicted_m", "percent_predicted"))},
@@ -236,7 +271,8 @@ _STEPS = f"""SELECT s.challenge_id, {", ".join(f"s.{f}" for f in STEP_FIELDS[1:]
   JOIN phms.vasodilator_challenge c ON c.id = s.challenge_id
  WHERE NOT s.entered_in_error AND NOT c.entered_in_error
  ORDER BY s.challenge_id, s.step_no"""
-_MEDICATIONS = """SELECT m.patient_id, m.name, m.started_on, m.stopped_on, m.created_at
+_MEDICATIONS = """SELECT m.patient_id, m.name, m.therapy_class, m.started_on, m.stopped_on,
+       m.created_at
   FROM phms.medication m WHERE NOT m.entered_in_error"""
 _LISTS = """SELECT key, value FROM phms.setting WHERE key IN ('pah_medicines', 'ph_groups')"""
 
@@ -325,6 +361,10 @@ def build_export(
             {
                 **m,
                 "name": medicines[str(m["name"]).strip().casefold()],
+                # Every exported medicine is on the list: its class, also for rows
+                # entered before classes were recorded.
+                "therapy_class": m["therapy_class"]
+                or therapy.class_of_listed(medicines[str(m["name"]).strip().casefold()]),
                 "stopped_on": moved(m["stopped_on"]),
             }
             for m in medications.get(pid, [])

@@ -24,10 +24,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from phms_client.clinical import therapy
 from phms_client.reports import body as body_measures
 from phms_client.reports.engine import format_day, roman
 from phms_client.reports.tables import Table
 from phms_client.services import chart as chart_service
+from phms_client.services import chart_risk
 from phms_client.services.chart import AssessmentRecord, Chart, WalkRecord
 
 __all__ = [
@@ -113,7 +115,14 @@ def _newest(records: Iterable[Any]) -> list[Any]:
 
 def _items(items: Sequence[chart_service.ChartItem]) -> tuple[MappingProxyType[str, Any], ...]:
     return tuple(
-        _record(i.data, id=i.id, stopped_on=i.stopped_on, stop_reason=i.stop_reason) for i in items
+        _record(
+            i.data,
+            id=i.id,
+            stopped_on=i.stopped_on,
+            stop_reason=i.stop_reason,
+            therapy_class_label=therapy.CLASS_LABELS.get(i.data.therapy_class or ""),
+        )
+        for i in items
     )
 
 
@@ -193,7 +202,7 @@ def chart_context(c: Chart, extra: Mapping[Any, Any], hospital_id: str) -> Mappi
         "haemodynamics": None if rhc is None else _assessment(rhc),
         "walk": _walk(walks[0]) if walks else None,
         "risk": c.latest.risk,
-        "risk_course": tuple(r for r in c.risk_course if r.risk_stratum is not None),
+        **chart_risk.therapy_context(c, freeze),
         "vasoreactivity": None
         if challenge is None
         else {"study_date": challenge.data.study_date, "result": challenge.result},
@@ -240,8 +249,11 @@ class CohortStatistics:
     by_sex: tuple[Count, ...]
     by_status: tuple[Count, ...]
     who_fc: tuple[Count, ...]
+    #: Latest four-strata stratum at follow-up (a first assessment is not counted).
     risk: tuple[Count, ...]
     walks_by_year: tuple[WalkYear, ...]
+    #: Three-strata stratum of the patients whose first assessment is in the period.
+    risk_at_diagnosis: tuple[Count, ...] = ()
 
     @property
     def period_label(self) -> str:
@@ -272,7 +284,8 @@ class CohortStatistics:
             counts("By sex", "Sex", self.by_sex),
             counts("By status", "Status", self.by_status),
             counts("WHO-FC (latest)", "WHO-FC", self.who_fc),
-            counts("Risk strata (latest)", "Risk stratum", self.risk),
+            counts("Risk at follow-up (4 strata, latest)", "Risk stratum", self.risk),
+            counts("Risk at diagnosis (3 strata)", "Risk stratum", self.risk_at_diagnosis),
             Table(
                 "6MWD by year",
                 walk_headers,
@@ -282,6 +295,7 @@ class CohortStatistics:
 
 
 _RISK_LABELS = {1: "low", 2: "intermediate-low", 3: "intermediate-high", 4: "high"}
+_RISK3_LABELS = {1: "low", 2: "intermediate", 3: "high"}
 
 _STATISTICS = sa.text(
     "SELECT phms.cohort_statistics(CAST(:f AS date), CAST(:t AS date))::text AS stats,"
@@ -308,6 +322,8 @@ def _statistics(
     seen = int(raw["seen"])
     fc_total = sum(int(r["n"]) for r in raw["who_fc"])
     risk_total = sum(int(r["n"]) for r in raw["risk"])
+    diagnosed = raw.get("risk_at_diagnosis") or []
+    diagnosed_total = sum(int(r["n"]) for r in diagnosed)
     return CohortStatistics(
         date_from=date_from,
         date_to=to,
@@ -319,6 +335,9 @@ def _statistics(
         who_fc=_counts(raw["who_fc"], lambda v: f"WHO-FC {roman(v)}", fc_total),
         risk=_counts(raw["risk"], lambda v: _RISK_LABELS.get(v, str(v)), risk_total),
         walks_by_year=tuple(_walk_year(y) for y in raw["walks_by_year"]),
+        risk_at_diagnosis=_counts(
+            diagnosed, lambda v: _RISK3_LABELS.get(v, str(v)), diagnosed_total
+        ),
     )
 
 

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 
 from phms_client.db.errors import classify
 from phms_client.services import chart as chart_service
-from phms_client.services import chart_live
+from phms_client.services import chart_live, chart_risk
 from phms_client.services.chart import Chart, TimelineEntry
 from phms_client.ui.chart_timeline import (
     LatestValuesView,
@@ -129,7 +129,7 @@ class ClinicalChartView(QWidget):
         self.tabs = QTabWidget()
         self.tabs.setObjectName("chart_tabs")
         self.tabs.addTab(self.timeline, "&Records (newest first; double-click to open)")
-        self.tabs.addTab(self.risk_table, "Risk &course (COMPERA 2.0)")
+        self.tabs.addTab(self.risk_table, "Risk &course (at diagnosis · at follow-up)")
         self.tabs.addTab(self.trend, "&Trends")
 
         main = QSplitter(Qt.Orientation.Horizontal)
@@ -172,7 +172,7 @@ class ClinicalChartView(QWidget):
         self.chart = chart
         self.message.hide()
         self.latest.set_chart(chart)
-        self.risk_model.set_points(chart.risk_course)
+        self.risk_model.set_points(chart.risk_course, chart_risk.therapy_course(chart))
         self.trend.set_chart(chart)
         self.timeline.set_entries(chart.timeline)
         self.items.set_chart(chart)

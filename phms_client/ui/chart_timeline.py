@@ -9,6 +9,7 @@ walk, newest first, with who entered each record and who changed it last.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any, Final
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
@@ -23,12 +24,15 @@ from PySide6.QtWidgets import (
 )
 
 from phms_client.clinical.demographics import format_day
+from phms_client.clinical.risk_diagnosis import VARIABLES
+from phms_client.clinical.therapy import TherapyChange
 from phms_client.services.chart import (
     Chart,
     Measured,
     RiskPoint,
     TimelineEntry,
 )
+from phms_client.services.chart_risk import DIAGNOSIS_SCALE
 from phms_client.ui.record_forms.common import (
     ROMAN,
     format_derived,
@@ -62,12 +66,36 @@ RISK_COLOURS: Final = {
     3: QColor(255, 224, 178),
     4: QColor(255, 205, 210),
 }
+#: The three strata at diagnosis: low, intermediate, high.
+RISK3_COLOURS: Final = {1: RISK_COLOURS[1], 2: RISK_COLOURS[3], 3: RISK_COLOURS[4]}
+SCALE_SHORT: Final = {True: "diagnosis · 3 strata", False: "follow-up · 4 strata"}
+TREND_MARK: Final = {"escalation": "↑ ", "de-escalation": "↓ ", "switch": "⇄ "}
+
+
+def risk_colour(point: RiskPoint) -> QColor | None:
+    """The tint of the point's stratum on its own scale."""
+    if point.stratum is None:
+        return None
+    return (RISK3_COLOURS if point.at_diagnosis else RISK_COLOURS)[point.stratum]
 
 
 def risk_text(point: RiskPoint | None) -> str:
-    if point is None or point.risk_stratum is None:
+    """"intermediate (2 of 3)" at diagnosis, "low (1 of 4)" at follow-up."""
+    if point is None or point.stratum is None:
         return "not enough data"
-    return f"{point.risk_label} ({point.risk_stratum})"
+    return f"{point.label} ({point.stratum} of {point.n_strata})"
+
+
+def diagnosis_grades_text(point: RiskPoint) -> str:
+    """Every graded variable of the three strata, one per line (a tooltip)."""
+    dx = point.diagnosis
+    if dx is None:
+        return ""
+    lines = [
+        f"{VARIABLES[key]}: {grade}" for key, grade in dx.grades().items() if grade is not None
+    ]
+    mean = "" if dx.mean_grade is None else f", mean {show_number(dx.mean_grade, 2)}"
+    return "\n".join([f"{DIAGNOSIS_SCALE}: {dx.n_variables} variables graded{mean}", *lines])
 
 
 def _when(moment: dt.datetime) -> str:
@@ -133,18 +161,40 @@ class TimelineModel(RowsTableModel):
 
 
 class RiskCourseModel(RowsTableModel):
-    """The risk stratum per assessment over time (newest first): the course."""
+    """The risk per assessment over time (newest first): the course.
 
-    HEADERS: Final = ("Date", "Visit", "WHO-FC", "6MWD", "BNP / NT-proBNP", "Risk")
+    The first assessment is graded on the three strata at diagnosis, every later
+    visit on the four strata at follow-up; the *Scale* column says which, and the
+    grades shown are those of that scale. *PAH therapy* is the regimen on the day,
+    marked ↑ (escalated), ↓ (de-escalated) or ⇄ (switched) since the visit before.
+    """
+
+    #: What matters first (scale, stratum, therapy); the grades after it, then the visit kind.
+    HEADERS: Final = (
+        "Date", "Scale", "Risk", "PAH therapy", "WHO-FC", "6MWD", "BNP / NT-proBNP", "Visit",
+    )  # fmt: skip
+    _DATE, _SCALE, _RISK, _THERAPY, _FC, _WALK, _PEPTIDE, _VISIT = range(8)
 
     def __init__(self, parent: Any = None):
         super().__init__(parent)
         self._rows: list[RiskPoint] = []
+        self._therapy: Mapping[int, tuple[str, tuple[TherapyChange, ...]]] = {}
 
-    def set_points(self, points: tuple[RiskPoint, ...] | list[RiskPoint]) -> None:
+    def set_points(
+        self,
+        points: tuple[RiskPoint, ...] | list[RiskPoint],
+        therapy: Mapping[int, tuple[str, tuple[TherapyChange, ...]]] | None = None,
+    ) -> None:
         self.beginResetModel()
         self._rows = sorted(points, key=lambda p: (p.study_date, p.assessment_id), reverse=True)
+        self._therapy = therapy or {}
         self.endResetModel()
+
+    def therapy_text(self, p: RiskPoint) -> str:
+        regimen, since = self._therapy.get(p.assessment_id, ("—", ()))
+        if not since:
+            return regimen
+        return TREND_MARK[since[-1].direction] + regimen
 
     def point(self, row: int) -> RiskPoint:
         return self._rows[row]
@@ -154,30 +204,55 @@ class RiskCourseModel(RowsTableModel):
             return None
         p = self._rows[index.row()]
         column = index.column()
+        dx = p.diagnosis if p.at_diagnosis else None
+        grades = (
+            (p.fc_grade, p.walk_grade, p.peptide_grade)
+            if dx is None
+            else (dx.fc_grade, dx.walk_grade, dx.peptide_grade)
+        )
         if role == Qt.ItemDataRole.DisplayRole:
-            if column == 0:
-                return format_day(p.study_date)
-            if column == 1:
-                return KIND_TEXT[p.kind]
-            if column == 2:
-                return "—" if p.who_fc is None else f"{ROMAN[p.who_fc]} → {p.fc_grade}"
-            if column == 3:
-                if p.six_mwd_m is None:
-                    return "—"
-                return f"{show_number(p.six_mwd_m)} m → {p.walk_grade}"
-            if column == 4:
-                if p.peptide is None:
-                    return "—"
-                return f"{p.peptide} {show_number(p.peptide_value)} → {p.peptide_grade}"
-            return risk_text(p)
-        if role == Qt.ItemDataRole.ToolTipRole and column == 3 and p.walk_date is not None:
-            return f"Walk of {format_day(p.walk_date)} (nearest within 14 days)"
-        if role == Qt.ItemDataRole.ToolTipRole and column == 5 and p.mean_grade is not None:
-            return f"Mean of {p.n_variables} grades: {show_number(p.mean_grade, 2)}"
-        if role == Qt.ItemDataRole.BackgroundRole and column == 5 and p.risk_stratum:
-            return QBrush(RISK_COLOURS[p.risk_stratum])
-        if role == Qt.ItemDataRole.ForegroundRole and column == 5 and p.risk_stratum:
+            return self._text(p, column, grades)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(p, column)
+        colour = risk_colour(p)
+        if role == Qt.ItemDataRole.BackgroundRole and column == self._RISK and colour is not None:
+            return QBrush(colour)
+        if role == Qt.ItemDataRole.ForegroundRole and column == self._RISK and colour is not None:
             return QBrush(QColor(0, 0, 0))
+        return None
+
+    def _text(self, p: RiskPoint, column: int, grades: tuple[int | None, ...]) -> str:
+        if column == self._DATE:
+            return format_day(p.study_date)
+        if column == self._SCALE:
+            return SCALE_SHORT[p.at_diagnosis]
+        if column == self._RISK:
+            return risk_text(p)
+        if column == self._THERAPY:
+            return self.therapy_text(p)
+        if column == self._FC:
+            return "—" if p.who_fc is None else f"{ROMAN[p.who_fc]} → {grades[0]}"
+        if column == self._WALK:
+            return "—" if p.six_mwd_m is None else f"{show_number(p.six_mwd_m)} m → {grades[1]}"
+        if column == self._PEPTIDE:
+            if p.peptide is None:
+                return "—"
+            return f"{p.peptide} {show_number(p.peptide_value)} → {grades[2]}"
+        return KIND_TEXT[p.kind]
+
+    def _tooltip(self, p: RiskPoint, column: int) -> str | None:
+        if column == self._SCALE:
+            return p.scale
+        if column == self._WALK and p.walk_date is not None:
+            return f"Walk of {format_day(p.walk_date)} (nearest within 14 days)"
+        if column == self._RISK and p.at_diagnosis:
+            return diagnosis_grades_text(p) or None
+        if column == self._RISK and p.mean_grade is not None:
+            return f"Mean of {p.n_variables} grades: {show_number(p.mean_grade, 2)}"
+        if column == self._THERAPY:
+            _, since = self._therapy.get(p.assessment_id, ("", ()))
+            changes = [f"{format_day(c.day)}: {c.text}" for c in since]
+            return "\n".join(["Changed since the visit before:", *changes]) if changes else None
         return None
 
 
@@ -233,7 +308,8 @@ class LatestValuesView(QWidget):
     """The latest derived values: label | value | date of the record it comes from."""
 
     ROWS: Final = (
-        ("risk", "Risk (COMPERA 2.0)"),
+        ("risk", "Risk"),
+        ("pah_therapy", "PAH therapy"),
         ("ph_class", "Haemodynamics"),
         ("pvr_wu", "PVR"),
         ("cardiac_index_l_min_m2", "Cardiac index"),
@@ -253,7 +329,12 @@ class LatestValuesView(QWidget):
         grid.setContentsMargins(0, 0, 0, 0)
         grid.setHorizontalSpacing(12)
         grid.setVerticalSpacing(4)
-        for row, (name, label) in enumerate(self.ROWS):
+        # Which scale the risk is on, right under it: the two are never mistaken.
+        self.scale_label = QLabel()
+        self.scale_label.setObjectName("latest_risk_scale")
+        self.scale_label.setStyleSheet("color: palette(placeholder-text);")
+        row = 0
+        for name, label in self.ROWS:
             value = QLabel("—")
             value.setObjectName(f"latest_{name}")
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -263,6 +344,10 @@ class LatestValuesView(QWidget):
             grid.addWidget(QLabel(label + ":"), row, 0)
             grid.addWidget(value, row, 1)
             grid.addWidget(date, row, 2, Qt.AlignmentFlag.AlignRight)
+            row += 1
+            if name == "risk":
+                grid.addWidget(self.scale_label, row, 1, 1, 2)
+                row += 1
         grid.setColumnStretch(1, 1)
 
     def set(self, name: str, text: str | None, day: dt.date | None = None) -> None:
@@ -277,12 +362,24 @@ class LatestValuesView(QWidget):
     def set_chart(self, chart: Chart) -> None:
         latest = chart.latest
         risk = latest.risk
+        regimen = chart.pah_therapy
+        self.set("pah_therapy", None if regimen is None else regimen.text, chart.as_of)
+        if regimen is not None and regimen.medicines:
+            self.values["pah_therapy"].setToolTip(", ".join(regimen.medicines))
         if risk is None:
             self.set("risk", "not enough data yet")
             self.values["risk"].setStyleSheet("")
+            self.values["risk"].setToolTip("")
+            self.scale_label.setText("")
         else:
             self.set("risk", risk_text(risk), risk.study_date)
-            colour = RISK_COLOURS[risk.risk_stratum or 1]
+            self.values["risk"].setToolTip(risk.scale)
+            self.scale_label.setText(
+                "at diagnosis (ESC/ERS 2022, 3 strata)"
+                if risk.at_diagnosis
+                else "at follow-up (COMPERA 2.0, 4 strata)"
+            )
+            colour = risk_colour(risk) or RISK_COLOURS[1]
             self.values["risk"].setStyleSheet(
                 f"background: {colour.name()}; color: black; padding: 2px 6px;"
                 " border-radius: 3px; font-weight: bold;"

@@ -31,6 +31,14 @@ __all__ = ["TrendCharts", "TrendSeries", "month_ticks", "trend_series", "x_margi
 Point = tuple[dt.date, float]
 
 RISK_LABELS: Final = {1: "low", 2: "int.-low", 3: "int.-high", 4: "high"}
+#: Where a stratum at diagnosis sits on the risk chart's axis: intermediate between
+#: intermediate-low and intermediate-high (the four strata split it).
+DIAGNOSIS_Y: Final = {1: 1.0, 2: 2.5, 3: 4.0}
+DIAGNOSIS_TEXT: Final = {1: "low", 2: "intermediate", 3: "high"}
+_DIAGNOSIS_STRATUM: Final = {y: stratum for stratum, y in DIAGNOSIS_Y.items()}
+TREND_MARK: Final = {"escalation": "↑ ", "de-escalation": "↓ ", "switch": "⇄ "}
+SHORT_LEVEL: Final = {0: "none", 1: "mono", 2: "double", 3: "triple"}
+GREEN: Final = "#2e7d32"
 ROMAN: Final = {1: "I", 2: "II", 3: "III", 4: "IV"}
 BLUE: Final = "#1f77b4"
 ORANGE: Final = "#d9661f"
@@ -55,7 +63,12 @@ class TrendSeries:
     who_fc: tuple[Point, ...] = ()
     mpap: tuple[Point, ...] = ()
     pvr: tuple[Point, ...] = ()
+    #: Four strata at follow-up (1–4).
     risk: tuple[Point, ...] = ()
+    #: Three strata at diagnosis, placed on the same axis: low 1, intermediate 2.5, high 4.
+    risk_at_diagnosis: tuple[Point, ...] = ()
+    #: Days the PAH therapy changed, with a short label ("↑ double").
+    therapy_changes: tuple[tuple[dt.date, str], ...] = ()
     dates: tuple[dt.date, ...] = field(default=())
 
 
@@ -79,7 +92,20 @@ def trend_series(chart: Chart) -> TrendSeries:
         who_fc=points([(a.data.study_date, a.data.who_fc) for a in assessments]),
         mpap=points([(a.data.study_date, a.data.mpap_mmhg) for a in assessments]),
         pvr=points([(a.data.study_date, a.derived.pvr_wu) for a in assessments]),
-        risk=points([(r.study_date, r.risk_stratum) for r in chart.risk_course]),
+        risk=points(
+            [(r.study_date, r.stratum) for r in chart.risk_course if not r.at_diagnosis]
+        ),
+        risk_at_diagnosis=points(
+            [
+                (r.study_date, DIAGNOSIS_Y[r.stratum])
+                for r in chart.risk_course
+                if r.at_diagnosis and r.stratum is not None
+            ]
+        ),
+        therapy_changes=tuple(
+            (c.day, f"{TREND_MARK[c.direction]}{SHORT_LEVEL.get(c.after.n_classes, 'combination')}")
+            for c in chart.therapy_changes
+        ),
     )
     every = sorted(
         {
@@ -87,7 +113,7 @@ def trend_series(chart: Chart) -> TrendSeries:
             for s in (series.walk_m, series.nt_probnp, series.bnp, series.who_fc, series.mpap)
             for d, _ in s
         }
-        | {d for d, _ in series.pvr + series.risk}
+        | {d for d, _ in series.pvr + series.risk + series.risk_at_diagnosis}
     )
     return TrendSeries(**{**series.__dict__, "dates": tuple(every)})
 
@@ -156,7 +182,7 @@ class TrendCharts(QWidget):
             ("who_fc", "WHO functional class", ""),
             ("mpap", "mPAP", "mmHg"),
             ("pvr", "PVR", "WU"),
-            ("risk", "Risk stratum (COMPERA 2.0)", ""),
+            ("risk", "Risk: ★ at diagnosis · ● follow-up", ""),
         ]
         for i, (key, title, unit) in enumerate(specs):
             plot = self._make_plot(title, unit)
@@ -164,6 +190,9 @@ class TrendCharts(QWidget):
             layout.addWidget(plot, i // 2, i % 2)
         self._set_ticks(self.plots["who_fc"], ROMAN, (0.6, 4.4))
         self._set_ticks(self.plots["risk"], RISK_LABELS, (0.6, 4.4))
+        # Room for "int.-high": pyqtgraph sizes the axis by the labels it drew first and
+        # drops those that do not fit.
+        self.plots["risk"].getPlotItem().getAxis("left").setWidth(56)
         self.plots["peptide"].setLogMode(x=False, y=True)
         self.plots["peptide"].getPlotItem().getAxis("left").setTicks(
             [[(math.log10(v), f"{v:,}".replace(",", " ")) for v in PEPTIDE_TICKS], []]
@@ -235,6 +264,17 @@ class TrendCharts(QWidget):
         )
         plot.addItem(line, ignoreBounds=True)
 
+    def _therapy_mark(self, plot: pg.PlotWidget, day: dt.date, text: str) -> None:
+        """A vertical line the day the PAH therapy changed, labelled at the top."""
+        line = pg.InfiniteLine(
+            pos=_stamp(day),
+            angle=90,
+            pen=pg.mkPen(GREEN, width=1, style=Qt.PenStyle.DotLine),
+            label=text,
+            labelOpts={"position": 0.93, "color": GREEN, "anchors": [(0, 0.5), (0, 0.5)]},
+        )
+        plot.addItem(line, ignoreBounds=True)
+
     def _empty(self, plot: pg.PlotWidget, text: str = "No values recorded") -> None:
         label = pg.TextItem(text, color=QColor(GREY), anchor=(0.5, 0.5))
         plot.addItem(label)
@@ -292,8 +332,22 @@ class TrendCharts(QWidget):
         finish("mpap", s.mpap, 20)
         self._line(self.plots["pvr"], s.pvr, BLUE, "PVR")
         finish("pvr", s.pvr, 2)
-        self._line(self.plots["risk"], s.risk, ORANGE, "risk")
-        finish("risk", s.risk)
-        for key, points in (("who_fc", s.who_fc), ("risk", s.risk)):
+        risk = self.plots["risk"]
+        self._line(risk, s.risk, ORANGE, "risk")
+        for day, y in s.risk_at_diagnosis:
+            risk.plot([_stamp(day)], [y], pen=None, symbol="star", symbolSize=14,
+                      symbolBrush=ORANGE, symbolPen=pg.mkPen("#7a3a10"))  # fmt: skip
+            label = pg.TextItem(
+                f"at diagnosis: {DIAGNOSIS_TEXT[_DIAGNOSIS_STRATUM[y]]}",
+                color=QColor("#7a3a10"),
+                anchor=(0, 1.2) if y <= 1 else (0, -0.1),  # below the star, unless at low
+                fill=pg.mkBrush(255, 255, 255, 210),
+            )
+            risk.addItem(label)
+            label.setPos(_stamp(day), y)
+        for day, text in s.therapy_changes:
+            self._therapy_mark(risk, day, text)
+        finish("risk", s.risk + s.risk_at_diagnosis)
+        for key, points in (("who_fc", s.who_fc), ("risk", s.risk + s.risk_at_diagnosis)):
             if points:
                 self.plots[key].setYRange(0.6, 4.4, padding=0)

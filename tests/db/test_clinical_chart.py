@@ -125,9 +125,13 @@ def test_chart_contents(
     wrong = chart.create_walk(session, WalkInput(patient, day(121), Decimal(999)))
     chart.delete_record(session, "six_minute_walk", wrong.id, wrong.stamp.version, "wrong patient")
     sild = chart.add_item(
-        session, "medication", ItemInput(patient, "sildenafil", day(0), "20 mg tid")
+        session,
+        "medication",
+        ItemInput(patient, "sildenafil", day(0), "20 mg tid", therapy_class="pde5i"),
     )
-    bos = chart.add_item(session, "medication", ItemInput(patient, "bosentan", day(0)))
+    bos = chart.add_item(
+        session, "medication", ItemInput(patient, "bosentan", day(0), therapy_class="era")
+    )
     chart.stop_item(session, "medication", bos.id, bos.stamp.version, day(60), "liver enzymes")
     typo = chart.add_item(session, "allergy", ItemInput(patient, "penicilin", day(0)))
     chart.delete_item(session, "allergy", typo.id, typo.stamp.version, "typo")
@@ -146,14 +150,14 @@ def test_chart_contents(
     summaries = {e.kind: e.summary for e in loaded.timeline}
     assert summaries["assessment"] == (
         "WHO-FC III · mPAP 48 mmHg · PVR 10.0 WU · pre-capillary · NT-proBNP 1500"
-        " · risk intermediate-high"
+        " · risk at diagnosis intermediate (3 strata)"
     )
     assert summaries["vasodilator_challenge"] == "inhaled nitric oxide: positive"
     assert (
         summaries["six_minute_walk"].startswith("300 m (")
         and "room air" in summaries["six_minute_walk"]
     )
-    assert summaries["followup"] == "WHO-FC II · BNP 40 · risk low"
+    assert summaries["followup"] == "WHO-FC II · BNP 40 · risk low (4 strata)"
     assert [m.data.name for m in loaded.medications] == ["sildenafil"]
     assert loaded.medications[0].data.details == "20 mg tid"
     assert [(i.data.name, i.stop_reason) for i in loaded.stopped_items] == [
@@ -169,11 +173,28 @@ def test_chart_contents(
     assert loaded.latest.walk_distance_m.record_id == walk.id  # the deleted walk is not latest
     assert loaded.latest.vasoreactivity is not None
     assert loaded.latest.vasoreactivity.result == "positive"
-    # Risk over time: first visit 3 variables (FC III=3, 300 m=3, NT 1500=4) -> 3.33 -> 3;
-    # followup FC II=1 + BNP 40=1 -> 1 (low).
-    assert [(r.assessment_id, r.risk_stratum) for r in loaded.risk_course] == [
-        (first.id, 3),
-        (followup.id, 1),
+    # Risk over time. The first assessment is at diagnosis: three strata from FC III=2,
+    # 300 m=2, NT 1500=3, CI 3.9/sqrt(2.75)=2.35=2 -> 2.25 -> 2 (intermediate); its four
+    # strata (3.33 -> 3) are not shown. Followup FC II=1 + BNP 40=1 -> 1 (low, 4 strata).
+    assert [
+        (r.assessment_id, r.at_diagnosis, r.stratum, r.label, r.n_strata, r.risk_stratum)
+        for r in loaded.risk_course
+    ] == [
+        (first.id, True, 2, "intermediate", 3, None),
+        (followup.id, False, 1, "low", 4, 1),
+    ]
+    dx = loaded.risk_course[0].diagnosis
+    assert dx is not None and (dx.fc_grade, dx.walk_grade, dx.peptide_grade, dx.ci_grade) == (
+        2, 2, 3, 2,
+    )  # fmt: skip
+    assert loaded.risk_course[1].diagnosis is not None
+    assert not loaded.risk_course[1].diagnosis.at_diagnosis
+    # Therapy on day 120: sildenafil (bosentan stopped on day 60) -> monotherapy (PDE5i);
+    # the day bosentan stopped, double combination fell back to monotherapy.
+    assert loaded.pah_therapy is not None and loaded.pah_therapy.text == "monotherapy (PDE5i)"
+    assert [(c.day, c.text) for c in loaded.therapy_changes] == [
+        (day(0), "escalation: none → double combination (ERA + PDE5i)"),
+        (day(60), "de-escalation: double combination (ERA + PDE5i) → monotherapy (PDE5i)"),
     ]
     assert loaded.latest.risk is not None and loaded.latest.risk.risk_label == "low"
     assert sild.id in {m.id for m in chart.current_medications(session, patient, day(59))}
@@ -214,13 +235,15 @@ def test_a_clerk_cannot_open_a_chart(db: PgDatabase, patient: int, session: Sess
 def test_current_medications_is_one_query(
     clinician: sa.Engine, session: Session, patient: int
 ) -> None:
-    a = chart.add_item(session, "medication", ItemInput(patient, "Tadalafil", day(10)))
+    # "Warfarin" (not on the list) keeps its capital: the order ignores case.
+    a = chart.add_item(session, "medication", ItemInput(patient, "Warfarin", day(10)))
     b = chart.add_item(session, "medication", ItemInput(patient, "ambrisentan", day(20)))
     chart.stop_item(session, "medication", a.id, a.stamp.version, day(30))
     with StatementCounter(clinician) as counter:
         on_25 = chart.current_medications(session, patient, day(25))
     assert len(counter.statements) == 1
-    assert [m.data.name for m in on_25] == ["ambrisentan", "Tadalafil"]
+    assert [m.data.name for m in on_25] == ["ambrisentan", "Warfarin"]
+    assert [m.data.therapy_class for m in on_25] == ["era", None]  # the list decides
     assert [m.id for m in chart.current_medications(session, patient, day(30))] == [b.id]
     assert chart.current_medications(session, patient, day(9)) == []
 

@@ -73,11 +73,18 @@ def test_plausible_range_at_both_edges(
         values = {**base, column: value}
         if table == "vasodilator_step" and column in ("spap_mmhg", "dpap_mmhg"):
             values["mpap_mmhg"] = min(max(value, Decimal(0)), Decimal(150))  # mPAP is required
+        if table == "vasodilator_step" and column == "pawp_mmhg":
+            values["mpap_mmhg"] = min(max(value, Decimal(40)), Decimal(150))  # PAWP ≤ mPAP
         return values
 
     for ok in (limits.minimum, limits.maximum):
         with conn.begin_nested() as savepoint:
-            insert(conn, table, **row(ok))
+            if row(ok).get("mpap_mmhg") == 0:
+                # In the plausible range, but no measurement: refused by its own rule.
+                with rejected(conn, f"ck_{table}_valid_mpap_positive"):
+                    insert(conn, table, **row(ok))
+            else:
+                insert(conn, table, **row(ok))
             savepoint.rollback()
     whole = column in ("who_fc", "stops")
     step = Decimal(1) if whole else Decimal("0.01")

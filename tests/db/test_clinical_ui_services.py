@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from phms_client.db.errors import ErrorKind, classify
 from phms_client.services import chart, chart_live, clinical_rules
 from phms_client.services.chart import AssessmentInput, ChallengeInput, ItemInput, StepInput
-from phms_schema import ddl_clinical
+from phms_schema import ddl_clinical, ddl_diagnosis
 from tests.db.clinical_data import TODAY, add_patient
 
 TABLES = ddl_clinical.TABLES
@@ -40,7 +40,7 @@ def test_every_check_constraint_has_words(admin_engine: sa.Engine) -> None:
 
 
 def test_every_rule_raised_by_a_trigger_has_words() -> None:
-    source = "\n".join(ddl_clinical.create_functions())
+    source = "\n".join([*ddl_clinical.create_functions(), *ddl_diagnosis.create_functions()])
     own = set(re.findall(r"'(ck_[a-z_]+)'", source))
     assert "ck_assessment_followup_needs_assessment" in own
     assert own - set(clinical_rules.CONSTRAINT_FIELDS) == set()
@@ -99,6 +99,31 @@ def test_refusals_are_classified_in_words(session: Session) -> None:
         ),
     )
     assert words.startswith("This medication was stopped; a stop cannot be taken back.")
+
+    # Haemodynamics that add up, and medicine classes (0012): the same words as the form.
+    field, words, message = refusal(
+        session,
+        lambda s: chart.create_assessment(
+            s, AssessmentInput(pid, TODAY, mpap_mmhg=Decimal(10), pawp_mmhg=Decimal(25))
+        ),
+    )
+    assert (field, words) == (
+        "pawp_mmhg",
+        "PAWP cannot be above the mean PA pressure (TPG and PVR would be negative).",
+    )
+    assert message.startswith(words)
+    field, words, _ = refusal(
+        session,
+        lambda s: chart.create_assessment(s, AssessmentInput(pid, TODAY, mpap_mmhg=Decimal(0))),
+    )
+    assert (field, words) == ("mpap_mmhg", "The mean PA pressure must be above 0 mmHg.")
+    field, words, _ = refusal(
+        session,
+        lambda s: chart.add_item(
+            s, "medication", ItemInput(pid, "Bosen", TODAY, therapy_class="era")
+        ),
+    )
+    assert field == "name" and words.startswith("This medicine is not in the list")
 
 
 def test_affected_patients(session: Session) -> None:

@@ -225,10 +225,20 @@ def test_json_export_content(own_db: PgDatabase, tmp_path: Path) -> None:
         first = p["records"][0]
         assert first["kind"] == "assessment" and first["mpap_mmhg"] == 48
         assert first["pvr_wu"] == pytest.approx(37 / 4.1, abs=1e-4)
-        assert first["ph_class"] == "pre-capillary" and first["risk_label"] is not None
+        assert first["ph_class"] == "pre-capillary"
+        # The first assessment is at diagnosis: three strata (FC III 2, 380 m 2, NT 1200 3,
+        # CI 2.26 2 -> 2.25 -> intermediate); its four strata are not exported.
+        assert first["at_diagnosis"] is True and first["risk_label"] is None
+        assert (first["risk_at_diagnosis_stratum"], first["risk_at_diagnosis_label"]) == (
+            2,
+            "intermediate",
+        )
+        followup = p["records"][1]
+        assert followup["at_diagnosis"] is False and followup["risk_at_diagnosis_label"] is None
         medication = p["records"][-1]
         assert medication["name"] == "sildenafil"  # spelled as in the pah_medicines list
-        assert set(medication) == {"type", "no", "date", "name", "stopped_on"}
+        assert set(medication) == {"type", "no", "date", "name", "therapy_class", "stopped_on"}
+        assert medication["therapy_class"] == "pde5i"  # a row from before classes: by its name
     subtypes = {p["ph_group"]: p["ph_subtype"] for p in doc["patients"]}
     assert subtypes == {1: "idiopathic", 4: "other", None: None}
 

@@ -88,6 +88,7 @@ def cohort(engines: dict[str, sa.Engine]) -> dict[str, int]:
             name="macitentan",
             details="10 mg once daily",
             started_on=ago(390),
+            therapy_class="era",
         )
         insert(conn, "allergy", patient_id=zoe, name="penicillin", started_on=ago(5000))
 
@@ -221,7 +222,17 @@ def test_clinic_letter_shows_the_chart_and_marks_obesity(
     assert "pre-capillary" in html
     assert "460 m on" in html  # the latest walk
     assert "Latest: <b>low</b>" in html  # FC II, 460 m, NT-proBNP 250
-    assert "intermediate-high" in html  # the first stratum, in the course table
+    assert "Latest: <b>low</b>, COMPERA 2.0 follow-up risk (4 strata)" in html
+    # The first assessment is at diagnosis: three strata (FC III 2, 300 m 2, NT 1500 3,
+    # RAP 9 2, CI 1.77 3, SvO2 61 2 -> 2.33 -> intermediate), before macitentan started.
+    assert (
+        "<td>ESC/ERS 2022 risk at diagnosis (3 strata)</td>\n<td>intermediate</td><td>none</td>"
+        in html
+    )
+    followup = "<td>COMPERA 2.0 follow-up risk (4 strata)</td>\n<td>low</td>"
+    assert followup + "<td>monotherapy (ERA)</td>" in html
+    assert "intermediate-high" not in html  # its four strata are not shown at diagnosis
+    assert "<b>PAH therapy:</b> monotherapy (ERA) (as of" in html
     assert "by t_clinician" in html
 
 
@@ -346,8 +357,12 @@ def test_cohort_statistics_for_a_period(
     # Only Sam (200 days ago) and Group Four (100 days ago) were seen in this period.
     assert stats.seen == 2
     assert {c.label: c.n for c in stats.who_fc} == {"WHO-FC II": 1, "WHO-FC IV": 1}
-    assert {c.label: c.n for c in stats.risk} == {"low": 1, "high": 1}
-    assert {c.label: c.percent for c in stats.risk} == {"low": 50, "high": 50}
+    # Both visits are first assessments: counted on the three strata at diagnosis
+    # (Sam FC II, 500 m, BNP 40: low; Group Four FC IV, 150 m, BNP 900: high), not on the
+    # four strata, which are validated at follow-up only.
+    assert stats.risk == ()
+    assert {c.label: c.n for c in stats.risk_at_diagnosis} == {"low": 1, "high": 1}
+    assert {c.label: c.percent for c in stats.risk_at_diagnosis} == {"low": 50, "high": 50}
     years = {y.year: y for y in stats.walks_by_year}
     assert sum(y.walks for y in years.values()) == 2
     assert min(y.min_m for y in years.values()) == 150
@@ -382,3 +397,8 @@ def test_cohort_report_renders_and_names_nobody(
         assert name not in report.html
     titles = [t.title for t in report.statistics.tables()]
     assert titles[:2] == ["Cohort", "By PH group"] and "6MWD by year" in titles
+    assert "Risk at diagnosis (3 strata)" in titles
+    assert "<h3>Risk at diagnosis (ESC/ERS 2022, 3 strata; first assessment in the period)" in (
+        report.html
+    )
+    assert "<td>high</td><td>1</td>" in report.html.replace("\n", "")

@@ -63,11 +63,15 @@ def D(value: object) -> Decimal:
     return Decimal(str(value))
 
 
+#: Assessment values that are not numbers (kept as given).
+_NOT_NUMBERS = ("who_fc", "rhf_signs", "symptom_progression", "syncope", "pericardial_effusion")
+
+
 def add_assessment(
     database: Database, patient_id: int, day: dt.date, kind: str = "assessment", **values: Any
 ) -> AssessmentRecord:
     converted = {
-        k: (D(v) if isinstance(v, (int, float, str)) and k != "who_fc" else v)
+        k: (D(v) if isinstance(v, (int, float, str)) and k not in _NOT_NUMBERS else v)
         for k, v in values.items()
     }
     with database.session() as s:
@@ -102,9 +106,11 @@ def add_item(
     details: str | None = None,
     stopped: dt.date | None = None,
     reason: str = "stopped",
+    therapy_class: str | None = None,
 ) -> ChartItem:
     with database.session() as s:
-        item = chart.add_item(s, kind, ItemInput(patient_id, name, started, details))  # type: ignore[arg-type]
+        data = ItemInput(patient_id, name, started, details, therapy_class=therapy_class)
+        item = chart.add_item(s, kind, data)  # type: ignore[arg-type]
         if stopped is not None:
             item = chart.stop_item(s, item.kind, item.id, item.stamp.version, stopped, reason)
         return item

@@ -45,8 +45,9 @@ def shown(panel: ChartItemsPanel, kind: str) -> list[list[str]]:
 def test_items_model(qtmodeltester: ModelTester, clinician: Session) -> None:
     p = new_patient(clinician.ctx.db)
     item = add_item(
-        clinician.ctx.db, "medication", p.id, "bosentan", days_ago(9), details="62.5 mg"
-    )
+        clinician.ctx.db, "medication", p.id, "bosentan", days_ago(9), details="62.5 mg",
+        therapy_class="era",
+    )  # fmt: skip
     model = ItemsModel()
     model.set_items([item], history=False, as_of=TODAY)
     qtmodeltester.check(model)
@@ -54,7 +55,7 @@ def test_items_model(qtmodeltester: ModelTester, clinician: Session) -> None:
     model.set_items([item], history=True, as_of=TODAY)
     qtmodeltester.check(model)
     assert [model.data(model.index(0, c)) for c in range(5)] == [
-        "bosentan", "62.5 mg", format_day(days_ago(9)), "current", "t_clinician",
+        "bosentan — ERA", "62.5 mg", format_day(days_ago(9)), "current", "t_clinician",
     ]  # fmt: skip
 
 
@@ -80,7 +81,7 @@ def test_add_stop_delete_and_history(
     with qtbot.waitSignal(panel.loaded, timeout=LOAD_MS):
         dialog.ok_button.click()
     assert shown(panel, "medication") == [
-        ["macitentan", "10 mg once daily", format_day(days_ago(30)), "t_clinician"]
+        ["macitentan — ERA", "10 mg once daily", format_day(days_ago(30)), "t_clinician"]
     ]
     assert panel.tabs.tabText(0) == "Medications (1)"
 
@@ -113,7 +114,7 @@ def test_add_stop_delete_and_history(
     assert panel.models["medication"].history
     assert shown(panel, "medication") == [
         [
-            "macitentan", "10 mg once daily", format_day(days_ago(30)),
+            "macitentan — ERA", "10 mg once daily", format_day(days_ago(30)),
             f"stopped {format_day(days_ago(10))} (side effects)", "t_clinician",
         ]
     ]  # fmt: skip
@@ -146,9 +147,10 @@ def test_a_restart_shows_both_periods_in_the_history(qtbot: QtBot, clinician: Se
     add_item(
         clinician.ctx.db, "medication", p.id, "sildenafil", days_ago(300), stopped=days_ago(200)
     )
-    add_item(clinician.ctx.db, "medication", p.id, "sildenafil", days_ago(100), details="20 mg")
+    add_item(clinician.ctx.db, "medication", p.id, "sildenafil", days_ago(100), details="20 mg",
+             therapy_class="pde5i")  # fmt: skip
     panel = open_panel(qtbot, clinician, p.id)
-    assert [row[0] for row in shown(panel, "medication")] == ["sildenafil"]
+    assert [row[0] for row in shown(panel, "medication")] == ["sildenafil — PDE5i"]
     panel.history_box.setChecked(True)
     assert [row[3] for row in shown(panel, "medication")] == [
         "current", f"stopped {format_day(days_ago(200))} (stopped)",
@@ -197,3 +199,52 @@ def test_offline_nothing_can_be_changed(qtbot: QtBot, clinician: Session) -> Non
     assert panel.ask_add() is None and panel.ask_stop() is None and panel.ask_delete() is None
     panel.set_editable(True)
     assert panel.stop_button.isEnabled()
+
+
+def test_a_medicine_not_on_the_list_takes_one_confirmation(
+    qtbot: QtBot, clinician: Session, admin_engine: sa.Engine
+) -> None:
+    p = new_patient(clinician.ctx.db)
+    panel = open_panel(qtbot, clinician, p.id)
+
+    # Typed as a list entry (any case, spacing): stored as that entry, with its class.
+    dialog = panel.ask_add()
+    assert dialog is not None
+    dialog.name_combo.setCurrentText("  TADALAFIL ")
+    with qtbot.waitSignal(panel.loaded, timeout=LOAD_MS):
+        dialog.ok_button.click()
+    assert shown(panel, "medication")[0][0] == "tadalafil — PDE5i"
+
+    # "Bosen": the first Add explains and suggests; the dialog stays open.
+    dialog = panel.ask_add()
+    assert dialog is not None
+    dialog.name_combo.setCurrentText("Bosen")
+    dialog.ok_button.click()
+    assert dialog.isVisible()
+    assert dialog.error_label.text().startswith(
+        "“Bosen” is not in the list of PAH medicines. Did you mean bosentan?"
+    )
+    assert dialog.ok_button.text() == "Add as &not in list"
+    # Another name asks again.
+    dialog.name_combo.setCurrentText("Bosenta")
+    assert dialog.ok_button.text() == "&Add" and not dialog.error_label.isVisible()
+    dialog.name_combo.setCurrentText("Bosen")
+    dialog.ok_button.click()
+    assert dialog.isVisible()
+    with qtbot.waitSignal(panel.loaded, timeout=LOAD_MS):
+        dialog.ok_button.click()  # the confirmation
+    assert sorted(row[0] for row in shown(panel, "medication")) == [
+        "Bosen (not in list)",
+        "tadalafil — PDE5i",
+    ]
+    with admin_engine.connect() as conn:
+        stored = dict(
+            conn.execute(
+                sa.text("SELECT name, therapy_class FROM phms.medication WHERE patient_id = :p"),
+                {"p": p.id},
+            ).all()
+        )
+    assert stored == {"tadalafil": "pde5i", "Bosen": None}
+    chart_now = panel.chart
+    assert chart_now is not None and chart_now.pah_therapy is not None
+    assert chart_now.pah_therapy.text == "monotherapy (PDE5i)"  # free text does not count

@@ -12,7 +12,7 @@ from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
 from phms_client.clinical.demographics import format_day
-from phms_client.services import chart
+from phms_client.services import chart, chart_risk
 from phms_client.services.chart import AssessmentInput, Chart, StepInput
 from phms_client.ui.chart_clinical import ClinicalChartView
 from phms_client.ui.chart_timeline import (
@@ -86,7 +86,8 @@ def test_timeline_model(qtmodeltester: ModelTester, clinician: Session, db: PgDa
         [format_day(days_ago(200)), "Assessment"],
     ]
     assert rows[3][2] == "inhaled nitric oxide: positive"
-    assert rows[1][2] == "WHO-FC II · NT-proBNP 250 · risk low"
+    assert rows[1][2] == "WHO-FC II · NT-proBNP 250 · risk low (4 strata)"
+    assert rows[4][2].endswith("risk at diagnosis intermediate (3 strata)")
     assert model.data(model.index(4, 3)) == "t_clinician"  # entered by
     assert model.data(model.index(4, 4)).startswith("t_admin, ")  # last changed
     assert model.data(model.index(0, 4)) == ""  # never changed
@@ -100,22 +101,34 @@ def test_risk_course_and_latest_values(
 ) -> None:
     _, loaded = course(clinician, db)
     model = RiskCourseModel()
-    model.set_points(loaded.risk_course)
+    model.set_points(loaded.risk_course, chart_risk.therapy_course(loaded))
     qtmodeltester.check(model)
-    table = [[model.data(model.index(r, c)) for c in range(6)] for r in range(model.rowCount())]
+    table = [[model.data(model.index(r, c)) for c in range(8)] for r in range(model.rowCount())]
+    # The first assessment on the three strata at diagnosis (FC III 2, 310 m 2, NT 1250 3,
+    # CI 2.03 2 -> 2.25 -> intermediate), the followup on the four strata.
     assert table == [
-        [format_day(days_ago(21)), "Followup", "II → 1", "450 m → 1", "NT-proBNP 250 → 1",
-         "low (1)"],
-        [format_day(days_ago(200)), "Assessment", "III → 3", "310 m → 3",
-         "NT-proBNP 1250 → 4", "intermediate-high (3)"],
+        [format_day(days_ago(21)), "follow-up · 4 strata", "low (1 of 4)", "none", "II → 1",
+         "450 m → 1", "NT-proBNP 250 → 1", "Followup"],
+        [format_day(days_ago(200)), "diagnosis · 3 strata", "intermediate (2 of 3)", "none",
+         "III → 2", "310 m → 2", "NT-proBNP 1250 → 3", "Assessment"],
     ]  # fmt: skip
-    assert model.data(model.index(1, 5), Qt.ItemDataRole.BackgroundRole) is not None
-    assert model.data(model.index(1, 5), Qt.ItemDataRole.ToolTipRole) == "Mean of 3 grades: 3.33"
+    assert model.data(model.index(1, 2), Qt.ItemDataRole.BackgroundRole) is not None
+    assert model.data(model.index(0, 2), Qt.ItemDataRole.ToolTipRole) == "Mean of 3 grades: 1.00"
+    tip = model.data(model.index(1, 2), Qt.ItemDataRole.ToolTipRole)
+    assert tip.startswith(
+        "ESC/ERS 2022 risk at diagnosis (3 strata): 4 variables graded, mean 2.25"
+    )
+    assert "Cardiac index: 2" in tip
+    assert model.data(model.index(1, 1), Qt.ItemDataRole.ToolTipRole) == (
+        "ESC/ERS 2022 risk at diagnosis (3 strata)"
+    )
 
     view = LatestValuesView()
     qtbot.addWidget(view)
     view.set_chart(loaded)
-    assert view.text("risk") == f"low (1)  ·  {format_day(days_ago(21))}"
+    assert view.text("risk") == f"low (1 of 4)  ·  {format_day(days_ago(21))}"
+    assert view.scale_label.text() == "at follow-up (COMPERA 2.0, 4 strata)"
+    assert view.text("pah_therapy").startswith("none  ·  ")
     assert view.text("pvr_wu") == f"8.75 WU (700 dyn·s·cm⁻⁵)  ·  {format_day(days_ago(200))}"
     assert view.text("ph_class") == f"pre-capillary  ·  {format_day(days_ago(200))}"
     assert view.text("bsa_m2") == f"1.97 m²  ·  {format_day(days_ago(200))}"

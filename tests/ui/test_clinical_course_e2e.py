@@ -19,6 +19,7 @@ from pytestqt.qtbot import QtBot
 
 from phms_client.clinical import formulas, risk
 from phms_client.clinical.demographics import format_day
+from phms_client.ui.chart_timeline import risk_text
 from phms_client.ui.chart_window import ChartWindow
 from phms_client.ui.main_window import MainWindow
 from phms_client.ui.patient_form import PatientForm
@@ -273,10 +274,15 @@ def test_a_patients_course_through_the_windows(
         (d, r.stratum, r.label) for d, r in zip((day(0), day(200), day(380)), expected, strict=True)
     ]
     course = clinical.risk_model
-    assert [course.data(course.index(row, 5)) for row in range(3)] == [
-        "low (1)", "intermediate-low (2)", "intermediate-high (3)",
+    # The first assessment is at diagnosis: its four strata are not shown, its three are.
+    first_point = loaded.risk_course[0]
+    assert first_point.at_diagnosis and first_point.risk_stratum is None
+    assert [course.data(course.index(row, 2)) for row in range(2)] == [
+        "low (1 of 4)", "intermediate-low (2 of 4)",
     ]  # fmt: skip
-    assert clinical.latest.text("risk") == f"low (1)  ·  {format_day(day(380))}"
+    assert course.data(course.index(2, 1)) == "diagnosis · 3 strata"
+    assert course.data(course.index(2, 2)) == risk_text(first_point)
+    assert clinical.latest.text("risk") == f"low (1 of 4)  ·  {format_day(day(380))}"
 
     # Haemodynamics of the first assessment, as stored and as computed here.
     co = Decimal("3.6")

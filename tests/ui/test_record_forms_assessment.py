@@ -96,20 +96,38 @@ def test_assessment_live_derived_values_then_saved_as_the_database_computes(
     assert derived.text("pvr_dyn_s_cm5") == "800 dyn·s·cm⁻⁵"
     assert derived.text("ph_class") == "pre-capillary PH (PAWP ≤ 15 mmHg, PVR > 2 WU)"
 
-    # Risk: WHO-FC III (3), the walk of 5 days ago, 300 m (3), NT-proBNP 1500 (4): 3.33 → 3.
+    # The patient's first assessment: risk at diagnosis, three strata. WHO-FC III (2), the
+    # walk of 5 days ago, 300 m (2), NT-proBNP 1500 (3), CI 2.15 (2): 2.25 → 2.
     form.who_combo.setCurrentIndex(form.who_combo.findData(3))
     fill(qtbot, form, {"nt_probnp_pg_ml": "1500", "bnp_pg_ml": "900"})
-    assert derived.text("risk") == "intermediate-high (stratum 3)"
-    assert derived.text("risk_detail") == (
-        f"WHO-FC III → 3 · 6MWD 300 m ({format_day(days_ago(5))}) → 3 · NT-proBNP 1500 pg/mL → 4"
+    assert derived.text("risk3").startswith("intermediate (stratum 2 of 3; 1-year mortality 5–20 %")
+    walk = f"6MWD 300 m ({format_day(days_ago(5))}) → 2"
+    assert derived.text("risk3_detail") == (
+        f"WHO-FC III → 2\n{walk}\nNT-proBNP 1500 pg/mL → 3\nCardiac index 2.15 L/min/m² → 2"
     )
-    form.effusion_combo.setCurrentIndex(form.effusion_combo.findData(False))
+    assert derived.text("risk").startswith("not shown: the four strata are validated at follow")
+    # Signs, echo and the catheter heart rate add their grades as they are chosen.
+    form.choices["rhf_signs"].setCurrentIndex(form.choices["rhf_signs"].findData(True))
+    form.effusion_combo.setCurrentIndex(form.effusion_combo.findData("minimal"))
+    fill(qtbot, form, {"tapse_mm": "18", "echo_spap_mmhg": "50", "rhc_heart_rate_bpm": "70"})
+    assert derived.text("tapse_spap") == "0.36 mm/mmHg"
+    assert derived.text("svi_ml_m2") == "30.6 mL/m²"  # 2.145 × 1000 / 70
+    detail = derived.text("risk3_detail")
+    assert detail.startswith("Signs of right heart failure present → 3\nWHO-FC III → 2")
+    for part in ("TAPSE/sPAP 0.36 mm/mmHg → 1", "Pericardial effusion minimal → 2",
+                 "Stroke volume index 30.6 mL/m² → 3"):  # fmt: skip
+        assert part in detail
+    # 3 + 2 + 2 + 3 + 1 + 2 + 2 + 3 = 18 / 8 = 2.25 → 2
+    assert derived.text("risk3").startswith("intermediate (stratum 2 of 3")
 
     record: AssessmentRecord = save_and_wait(qtbot, form)
     assert not form.isVisible()
     d, h = record.data, record.derived
     assert (d.kind, d.study_date, d.who_fc, d.co_l_min, d.pericardial_effusion) == (
-        "assessment", TODAY, 3, Decimal("3.9"), False,
+        "assessment", TODAY, 3, Decimal("3.9"), "minimal",
+    )  # fmt: skip
+    assert (d.rhf_signs, d.symptom_progression, d.tapse_mm, d.echo_spap_mmhg) == (
+        True, None, 18, 50,
     )  # fmt: skip
     # What the database stored and derived shows exactly as the preview did.
     assert show_number(h.bsa_m2, 2) == "1.82" and show_number(h.cardiac_index_l_min_m2, 2) == "2.15"
@@ -122,7 +140,16 @@ def test_assessment_live_derived_values_then_saved_as_the_database_computes(
             ),
             {"i": record.id},
         ).one()
-    assert tuple(risk) == (3, "intermediate-high")
+    assert tuple(risk) == (3, "intermediate-high")  # computed, not shown at diagnosis
+    with admin_engine.connect() as conn:
+        at_diagnosis = conn.execute(
+            sa.text(
+                "SELECT at_diagnosis, risk_stratum, n_variables, svi_grade"
+                " FROM phms.assessment_risk_at_diagnosis WHERE assessment_id = :i"
+            ),
+            {"i": record.id},
+        ).one()
+    assert tuple(at_diagnosis) == (True, 2, 8, 3)  # what the preview showed
     assert record.stamp.created_by == "t_clinician"
 
 
@@ -377,3 +404,41 @@ def test_delete_as_entered_in_error_asks_for_a_reason(
             {"i": record.id},
         ).one()
     assert tuple(stored) == (True, "wrong patient", "t_clinician")
+
+
+def test_a_later_assessment_shows_the_four_strata(qtbot: QtBot, clinician: Session) -> None:
+    db = clinician.ctx.db
+    p = new_patient(db)
+    add_assessment(db, p.id, days_ago(200), who_fc=3)
+    form = new_form(qtbot, clinician)
+    enter_patient(qtbot, form, p.patient_code)
+    form.who_combo.setCurrentIndex(form.who_combo.findData(2))
+    type_into(qtbot, form.fields["bnp_pg_ml"], "120")
+    assert form.derived.text("risk3") == "applies to the patient's first assessment only"
+    assert form.derived.text("risk") == "intermediate-low (stratum 2)"
+    # Moved before the first assessment, this visit becomes the one at diagnosis.
+    form.header.set_study_date(days_ago(300))
+    assert form.derived.text("risk").startswith("not shown")
+    assert form.derived.text("risk3").startswith("not enough data (2 variables graded; 3 needed)")
+
+
+def test_pressures_that_do_not_add_up_are_said_as_typed(qtbot: QtBot, clinician: Session) -> None:
+    p = new_patient(clinician.ctx.db)
+    form = new_form(qtbot, clinician)
+    enter_patient(qtbot, form, p.patient_code)
+    fill(qtbot, form, {"mpap_mmhg": "10", "pawp_mmhg": "25", "co_l_min": "5"})
+    pawp = form.fields["pawp_mmhg"]
+    assert pawp.shown_problem() == (
+        "PAWP cannot be above the mean PA pressure (TPG and PVR would be negative)."
+    )
+    # Refused, not classified: no "isolated post-capillary" from a typing error.
+    assert form.derived.text("ph_class") == "— (the pressures do not add up)"
+    assert form.derived.text("pvr_wu") == "— (the pressures do not add up)"
+    type_into(qtbot, form.fields["mpap_mmhg"], "0")
+    assert form.fields["mpap_mmhg"].shown_problem() == "The mean PA pressure must be above 0 mmHg."
+    form.save_button.click()
+    assert form.error_banner.text() == "Not saved: 2 values need correcting (marked in red)."
+    type_into(qtbot, form.fields["mpap_mmhg"], "30")
+    assert pawp.shown_problem() == "" and form.fields["mpap_mmhg"].shown_problem() == ""
+    record = save_and_wait(qtbot, form)
+    assert (record.derived.tpg_mmhg, record.derived.pvr_wu) == (5, 1)

@@ -134,7 +134,7 @@ def test_study_date_first_then_id_locks_and_loads_medications_as_of_that_date(
     p = new_patient(db, sex="female")
     add_item(db, "medication", p.id, "bosentan", days_ago(400), details="62.5 mg twice daily")
     add_item(db, "medication", p.id, "sildenafil", days_ago(300), stopped=days_ago(60))
-    add_item(db, "medication", p.id, "Ambrisentan", days_ago(200), stopped=days_ago(20))
+    add_item(db, "medication", p.id, "Amiodarone", days_ago(200), stopped=days_ago(20))
     add_item(db, "medication", p.id, "macitentan", days_ago(10), details="10 mg")
     add_item(db, "allergy", p.id, "penicillin", days_ago(900))
 
@@ -156,7 +156,7 @@ def test_study_date_first_then_id_locks_and_loads_medications_as_of_that_date(
     assert header.locked and header.code_edit.isReadOnly()
     assert header.change_button.isVisible()
     assert header.patient_label.text().startswith(f"{p.family_name}, Jan  ·  Female  ·  born ")
-    expected = f"Medications on {format_day(study)}: Ambrisentan; bosentan 62.5 mg twice daily."
+    expected = f"Medications on {format_day(study)}: Amiodarone; bosentan 62.5 mg twice daily."
     assert header.medications_label.text() == expected
     with db.session() as s:
         current = chart.current_medications(s, p.id, study)

@@ -151,6 +151,11 @@ def test_steps_are_checked_before_saving(qtbot: QtBot, clinician: Session) -> No
     assert form.steps_error.text() == (
         "Baseline: the mean PA pressure cannot be above the systolic."
     )
+    type_step(qtbot, form, 0, mpap_mmhg="40", spap_mmhg="95", pawp_mmhg="45")  # PAWP > mPAP
+    form.save_button.click()
+    assert form.steps_error.text() == (
+        "Baseline: PAWP cannot be above the mean PA pressure (TPG and PVR would be negative)."
+    )
 
 
 def test_a_challenge_needs_an_assessment_on_or_before_its_date(

@@ -71,6 +71,8 @@ def claire(session: Session, db: PgDatabase) -> PatientDetails:
         database, p.id, days_ago(380), who_fc=3, height_cm=164, weight_kg=61, heart_rate_bpm=92,
         spo2_pct=94, nt_probnp_pg_ml=1840, creatinine_umol_l=78, tapse_mm=15, rap_mmhg=11,
         spap_mmhg=88, dpap_mmhg=34, mpap_mmhg=54, pawp_mmhg=9, co_l_min="3.4", svo2_pct=58,
+        rhc_heart_rate_bpm=90, rhf_signs=False, symptom_progression="slow", syncope="none",
+        pericardial_effusion="none", echo_spap_mmhg=85, ra_area_cm2=21,
     )  # fmt: skip
     add_challenge(
         database, p.id, days_ago(380),
@@ -82,8 +84,11 @@ def claire(session: Session, db: PgDatabase) -> PatientDetails:
     )  # fmt: skip
     add_walk(database, p.id, days_ago(378), 296, spo2_before_pct=95, spo2_after_pct=88)
     add_item(database, "medication", p.id, "nifedipine", days_ago(378), details="30 mg twice daily",
-             stopped=days_ago(120), reason="changed to another medicine")  # fmt: skip
-    add_item(database, "medication", p.id, "amlodipine", days_ago(120), details="10 mg once daily")
+             stopped=days_ago(120), reason="changed to another medicine",
+             therapy_class="ccb")  # fmt: skip
+    add_item(database, "medication", p.id, "amlodipine", days_ago(120), details="10 mg once daily",
+             therapy_class="ccb")  # fmt: skip
+    add_item(database, "medication", p.id, "Bosen", days_ago(10), details="typed, not on the list")
     add_item(database, "allergy", p.id, "iodine contrast", days_ago(2000), details="urticaria")
     add_item(
         database, "comorbidity", p.id, "hypothyroidism", days_ago(3000), details="on thyroxine"
@@ -122,6 +127,39 @@ def test_assessment_form(qtbot: QtBot, clinician: Session, db: PgDatabase) -> No
     assert form.fields["svo2_pct"].shown_problem() == "SvO2 must be between 10 and 100 %."
     assert form.derived.text("pvr_wu") == "5.43 WU"
     capture(qtbot, form, "record-assessment")
+
+
+def test_assessment_form_at_diagnosis(qtbot: QtBot, clinician: Session, db: PgDatabase) -> None:
+    """A new patient's first assessment: the three strata with the grade of each variable."""
+    with clinician.ctx.db.session() as s:
+        found = patients.find_by_code(s, "5300917-2")
+        p = found or patients.create(
+            s,
+            PatientInput(
+                "5300917-2", "Lindqvist", "Erik", "male", dt.date(1959, 9, 3), ph_group=1
+            ),
+        )
+    add_walk(clinician.ctx.db, p.id, days_ago(1), 318)
+    form = AssessmentForm(clinician.ctx, parent=clinician.windows)
+    form.resize(1180, 1090)
+    show_form(qtbot, form)
+    enter_patient(qtbot, form, "5300917-2")
+    form.who_combo.setCurrentIndex(form.who_combo.findData(3))
+    signs = {"rhf_signs": False, "symptom_progression": "slow", "syncope": "occasional",
+             "pericardial_effusion": "minimal"}  # fmt: skip
+    for column, value in signs.items():
+        form.choices[column].setCurrentIndex(form.choices[column].findData(value))
+    for name, text in {
+        "height_cm": "178", "weight_kg": "84", "heart_rate_bpm": "88", "spo2_pct": "93",
+        "nt_probnp_pg_ml": "1450", "tapse_mm": "16", "echo_spap_mmhg": "70", "ra_area_cm2": "24",
+        "rap_mmhg": "12", "spap_mmhg": "78", "dpap_mmhg": "30", "mpap_mmhg": "47",
+        "pawp_mmhg": "52", "co_l_min": "4.1", "svo2_pct": "61", "rhc_heart_rate_bpm": "86",
+        "peak_vo2_ml_min_kg": "12.5", "ve_vco2_slope": "46",
+    }.items():  # fmt: skip
+        type_into(qtbot, form.fields[name], text)
+    assert form.fields["pawp_mmhg"].shown_problem().startswith("PAWP cannot be above")
+    assert form.derived.text("risk3").startswith("intermediate (stratum 2 of 3")
+    capture(qtbot, form, "record-assessment-diagnosis")
 
 
 def test_followup_form(qtbot: QtBot, clinician: Session, db: PgDatabase) -> None:

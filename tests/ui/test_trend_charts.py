@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from phms_admin import embedded
 from phms_client.services import chart as chart_service
 from phms_client.ui.trend_charts import (
+    DIAGNOSIS_Y,
     MIN_SPAN,
     TrendCharts,
     TrendSeries,
@@ -51,7 +52,12 @@ def test_series_follow_the_chart(charts: dict[str, object]) -> None:
     assert series.bnp == ()
     assert [v for _, v in series.mpap] == [54, 41, 33]
     assert [round(v, 2) for _, v in series.pvr] == [13.24, 6.74, 4.62]  # (mPAP-PAWP)/CO
-    assert [v for _, v in series.risk] == [3, 3, 2, 1, 1, 1]
+    # The first assessment is on the three strata at diagnosis (a star), the followups on
+    # the four strata (the line).
+    assert [v for _, v in series.risk] == [3, 2, 1, 1, 1]
+    first = chart.risk_course[0]
+    assert first.at_diagnosis and first.stratum is not None
+    assert series.risk_at_diagnosis == ((first.study_date, DIAGNOSIS_Y[first.stratum]),)
     days = [d for d, _ in series.walk_m]
     assert days == sorted(days) and series.dates[0] == days[0]
 

@@ -6,9 +6,13 @@ patient and the study date are known, and again if the database refuses.
 
 Derived values are computed live from what is typed (``phms_client.clinical``),
 never fetched: BSA, cardiac index, TPG, DPG, PVR in Wood units and dyn·s·cm⁻⁵,
-the haemodynamic PH class, and the COMPERA 2.0 risk stratum (WHO-FC, the
-6-minute walk nearest in date within 14 days, NT-proBNP or BNP). The database
-stores its own copy of each; they agree by construction (tested).
+stroke volume index, TAPSE/sPAP, the haemodynamic PH class, and the risk on the
+scale that applies: the ESC/ERS 2022 three strata with the grade of each variable
+for the patient's first assessment (``risk_preview``), the COMPERA 2.0 four strata
+(WHO-FC, the 6-minute walk nearest in date within 14 days, NT-proBNP or BNP) for
+every later visit. The database stores its own copy of each; they agree by
+construction (tested). Pressures that do not add up (PAWP above mPAP, mPAP 0, the
+order dPAP ≤ mPAP ≤ sPAP) are said as they are typed.
 """
 
 from __future__ import annotations
@@ -29,10 +33,13 @@ from PySide6.QtWidgets import (
 )
 
 from phms_client.clinical import formulas
+from phms_client.clinical import risk_diagnosis as rd
+from phms_client.clinical.consistency import pressure_problems
 from phms_client.clinical.demographics import format_day
 from phms_client.clinical.ranges import FIELD_RANGES
 from phms_client.services import chart as chart_service
 from phms_client.services.chart import AssessmentInput, AssessmentRecord
+from phms_client.services.chart_risk import FOLLOWUP_SCALE
 from phms_client.ui.context import AppContext
 from phms_client.ui.record_forms.base import RecordForm
 from phms_client.ui.record_forms.common import (
@@ -42,6 +49,13 @@ from phms_client.ui.record_forms.common import (
     describe_risk,
     format_derived,
     nearest_walk,
+    show_number,
+)
+from phms_client.ui.record_forms.risk_preview import (
+    CHOICES,
+    choice_text,
+    describe_risk_at_diagnosis,
+    is_at_diagnosis,
 )
 
 __all__ = ["PH_CLASS_TEXT", "AssessmentForm"]
@@ -63,7 +77,12 @@ SECTIONS: Final = {
     ),
     "Echocardiography": (
         ("tapse_mm", "TAPSE"),
+        ("echo_spap_mmhg", "sPAP (echo)"),
         ("ra_area_cm2", "RA area"),
+    ),
+    "Exercise test (CPET, optional)": (
+        ("peak_vo2_ml_min_kg", "Peak VO2"),
+        ("ve_vco2_slope", "VE/VCO2 slope"),
     ),
     "Right heart catheter": (
         ("rap_mmhg", "RAP"),
@@ -85,7 +104,9 @@ PH_CLASS_TEXT: Final = {
     formulas.COMBINED: "combined post- and pre-capillary PH (PAWP > 15 mmHg, PVR > 2 WU)",
     formulas.UNCLASSIFIED: "unclassified PH (mPAP > 20 mmHg, PAWP ≤ 15 mmHg, PVR ≤ 2 WU)",
 }
-_EFFUSION = (("not recorded", None), ("no", False), ("yes", True))
+#: Signs and symptoms (assessments only): column -> combo, from ``risk_preview.CHOICES``.
+SIGNS: Final = ("rhf_signs", "symptom_progression", "syncope")
+_PRESSURES: Final = ("spap_mmhg", "dpap_mmhg", "mpap_mmhg", "pawp_mmhg")
 
 
 class AssessmentForm(RecordForm):
@@ -121,13 +142,18 @@ class AssessmentForm(RecordForm):
         for number, roman in ROMAN.items():
             self.who_combo.addItem(f"WHO-FC {roman}", number)
         self.who_combo.currentIndexChanged.connect(lambda _: self.update_derived())
-        self.effusion_combo = QComboBox()
-        self.effusion_combo.setObjectName("pericardial_effusion")
-        for text, value in _EFFUSION:
-            self.effusion_combo.addItem(text, value)
+        self.choices: dict[str, QComboBox] = {}
+        for column in ("pericardial_effusion", *SIGNS):
+            combo = QComboBox()
+            combo.setObjectName(column)
+            for text, value in CHOICES[column][1]:
+                combo.addItem(text, value)
+            combo.currentIndexChanged.connect(lambda _: self.update_derived())
+            self.choices[column] = combo
+        self.effusion_combo = self.choices["pericardial_effusion"]
 
-        sections = (
-            SECTIONS
+        sections: dict[str, Any] = (
+            {"Signs and symptoms": (), **SECTIONS}
             if self.kind == "assessment"
             else {name: SECTIONS[name] for name in FOLLOWUP_SECTIONS}
         )
@@ -141,6 +167,12 @@ class AssessmentForm(RecordForm):
                 caption.setBuddy(self.who_combo)
                 form.addRow(caption, self.who_combo)
                 captions.append(caption)
+            if title == "Signs and symptoms":
+                for column in SIGNS:
+                    caption = QLabel(CHOICES[column][0] + ":")
+                    caption.setBuddy(self.choices[column])
+                    form.addRow(caption, self.choices[column])
+                    captions.append(caption)
             for column, label in columns:
                 field = DecimalField(_RANGES[column], label=_RANGES[column].label)
                 field.setObjectName(column)
@@ -158,7 +190,8 @@ class AssessmentForm(RecordForm):
         for caption in captions:
             caption.setMinimumWidth(width)
         self.who_combo.setMaximumWidth(width + 40)
-        self.effusion_combo.setMaximumWidth(width + 40)
+        for combo in self.choices.values():
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
 
         self.derived = DerivedRows(
             [
@@ -170,12 +203,19 @@ class AssessmentForm(RecordForm):
                         ("dpg_mmhg", "DPG"),
                         ("pvr_wu", "PVR"),
                         ("pvr_dyn_s_cm5", "PVR × 80"),
+                        ("svi_ml_m2", "Stroke volume index"),
                         ("ph_class", "Haemodynamics"),
                     ]
                     if self.kind == "assessment"
                     else []
                 ),
-                ("risk", "Risk (COMPERA 2.0)"),
+                ("tapse_spap", "TAPSE/sPAP"),
+                *(
+                    [("risk3", rd.SCALE), ("risk3_detail", "Grades")]
+                    if self.kind == "assessment"
+                    else []
+                ),
+                ("risk", FOLLOWUP_SCALE),
                 ("risk_detail", "From"),
             ]
         )
@@ -186,8 +226,8 @@ class AssessmentForm(RecordForm):
 
         if self.kind == "assessment":
             columns = (
-                ("Clinical", "Laboratory", "Echocardiography"),
-                ("Right heart catheter", "derived"),
+                ("Clinical", "Signs and symptoms", "Laboratory", "Echocardiography"),
+                ("Right heart catheter", "Exercise test (CPET, optional)", "derived"),
             )
         else:
             columns = (("Clinical", "Laboratory"), ("Echocardiography", "derived"))
@@ -211,13 +251,23 @@ class AssessmentForm(RecordForm):
         base = super().snapshot()
         if not hasattr(self, "who_combo"):
             return base
-        return (*base, self.who_combo.currentData(), self.effusion_combo.currentData())
+        return (
+            *base,
+            self.who_combo.currentData(),
+            *(combo.currentData() for combo in self.choices.values()),
+        )
 
     def fill(self, record: AssessmentRecord) -> None:
         data = record.data
         self.who_combo.setCurrentIndex(max(0, self.who_combo.findData(data.who_fc)))
-        index = next(i for i, (_, v) in enumerate(_EFFUSION) if v is data.pericardial_effusion)
-        self.effusion_combo.setCurrentIndex(index)
+        for column, combo in self.choices.items():
+            value = getattr(data, column)
+            index = next(
+                (n for n, (_, v) in enumerate(CHOICES[column][1])
+                 if v is not None and value is not None and type(v) is type(value) and v == value),
+                0,
+            )  # fmt: skip
+            combo.setCurrentIndex(index)
         for name, field in self.fields.items():
             field.set_value(getattr(data, name))
         self.update_derived()
@@ -229,22 +279,35 @@ class AssessmentForm(RecordForm):
         values: dict[str, Any] = {
             **self.values(),
             "who_fc": self.who_combo.currentData(),
-            "pericardial_effusion": self.effusion_combo.currentData(),
+            **{
+                column: combo.currentData()
+                for column, combo in self.choices.items()
+                if column == "pericardial_effusion" or self.kind == "assessment"
+            },
         }
         if self.record is not None:  # keep what this form does not show (a followup's RHC)
             return dataclasses.replace(self.record.data, study_date=study_date, **values)
         return AssessmentInput(patient_id, study_date, kind=self.kind, **values)
 
     def extra_problems(self) -> dict[str, str]:
+        """PAWP ≤ mPAP, mPAP > 0, dPAP ≤ mPAP ≤ sPAP (``clinical.consistency``)."""
         v = self.values()
-        dpap, mpap, spap = v.get("dpap_mmhg"), v.get("mpap_mmhg"), v.get("spap_mmhg")
-        if mpap is not None and spap is not None and mpap > spap:
-            return {"mpap_mmhg": "The mean PA pressure cannot be above the systolic."}
-        if dpap is not None and mpap is not None and dpap > mpap:
-            return {"dpap_mmhg": "The diastolic PA pressure cannot be above the mean."}
-        if dpap is not None and spap is not None and dpap > spap:
-            return {"dpap_mmhg": "The diastolic PA pressure cannot be above the systolic."}
-        return {}
+        return pressure_problems(
+            spap=v.get("spap_mmhg"),
+            dpap=v.get("dpap_mmhg"),
+            mpap=v.get("mpap_mmhg"),
+            pawp=v.get("pawp_mmhg"),
+        )
+
+    def _show_pressure_problems(self) -> None:
+        """Said as typed: a field with no problem of its own shows the rule it breaks."""
+        problems = self.extra_problems()
+        for column in _PRESSURES:
+            field = self.fields.get(column)
+            if field is None or field.problem() is not None:
+                continue
+            if field.shown_problem() != problems.get(column, ""):
+                field.show_problem(problems.get(column))
 
     def prerequisite_problem(self) -> str | None:
         context = self.patient
@@ -290,17 +353,73 @@ class AssessmentForm(RecordForm):
             for name, value in shown.items():
                 self.derived.set(name, format_derived(name, value))
             ph = formulas.ph_class(mpap, pawp, co)
-            if ph is None and mpap is not None:
+            if {"mpap_mmhg", "pawp_mmhg"} & set(self.extra_problems()):
+                # Refused, not classified: a negative TPG is a typing error.
+                for name in ("tpg_mmhg", "pvr_wu", "pvr_dyn_s_cm5", "ph_class"):
+                    self.derived.set(name, "— (the pressures do not add up)")
+            elif ph is None and mpap is not None:
                 self.derived.set("ph_class", "PH (mPAP > 20 mmHg): PAWP and CO needed to classify")
             else:
                 self.derived.set("ph_class", PH_CLASS_TEXT.get(ph or "", None))
+        self._update_diagnosis_values(v)
+        if self.kind == "assessment":
+            self._show_pressure_problems()
         context = self.patient
-        walk = nearest_walk(context, self.header.study_date()) if context else None
+        day = self.header.study_date()
+        walk = nearest_walk(context, day) if context else None
+        at_diagnosis = self.kind == "assessment" and (
+            context is None or is_at_diagnosis(context.chart.timeline, day, self.record_id)
+        )
+        if at_diagnosis:
+            inputs = self._diagnosis_inputs(v, walk)
+            stratum3, grades = describe_risk_at_diagnosis(inputs, walk)
+            self.derived.set("risk3", stratum3)
+            self.derived.set("risk3_detail", grades)
+            self.derived.set(
+                "risk", "not shown: the four strata are validated at follow-up only"
+            )
+            self.derived.set("risk_detail", "this is the patient's first assessment")
+            return
+        if self.kind == "assessment":
+            self.derived.set("risk3", "applies to the patient's first assessment only")
+            self.derived.set("risk3_detail", None)
         stratum, how = describe_risk(
             self.who_combo.currentData(), walk, v["bnp_pg_ml"], v["nt_probnp_pg_ml"]
         )
         self.derived.set("risk", stratum)
         self.derived.set("risk_detail", how)
+
+    def _diagnosis_inputs(self, v: dict[str, Decimal | None], walk: Any) -> rd.DiagnosisInputs:
+        def choice(column: str) -> Any:
+            return self.choices[column].currentData()
+
+        return rd.DiagnosisInputs(
+            rhf_signs=choice("rhf_signs"),
+            symptom_progression=choice("symptom_progression"),
+            syncope=choice("syncope"),
+            who_fc=self.who_combo.currentData(),
+            walk_m=None if walk is None else walk.data.distance_m,
+            pericardial_effusion=choice("pericardial_effusion"),
+            **{
+                name: v.get(name)
+                for name in (
+                    "bnp_pg_ml", "nt_probnp_pg_ml", "ra_area_cm2", "tapse_mm", "echo_spap_mmhg",
+                    "peak_vo2_ml_min_kg", "ve_vco2_slope", "rap_mmhg", "co_l_min", "height_cm",
+                    "weight_kg", "rhc_heart_rate_bpm", "svo2_pct",
+                )
+            },
+        )  # fmt: skip
+
+    def _update_diagnosis_values(self, v: dict[str, Decimal | None]) -> None:
+        """Stroke volume index and TAPSE/sPAP, as the database derives them."""
+        tapse, spap = v.get("tapse_mm"), v.get("echo_spap_mmhg")
+        ratio = None if tapse is None or spap is None else tapse / spap
+        self.derived.set("tapse_spap", show_number(ratio, 2, "mm/mmHg") if ratio else None)
+        if self.kind == "assessment":
+            svi = rd.stroke_volume_index(
+                v["co_l_min"], v["height_cm"], v["weight_kg"], v["rhc_heart_rate_bpm"]
+            )
+            self.derived.set("svi_ml_m2", None if svi is None else show_number(svi, 1, "mL/m²"))
 
     # ----------------------------------------------------------------- service
 
@@ -323,13 +442,14 @@ class AssessmentForm(RecordForm):
                         "—" if b is None else f"{_plain(b)}{unit}",
                     )
                 )
-        rows.append(
-            (
-                "Pericardial effusion",
-                _effusion(theirs.data.pericardial_effusion),
-                _effusion(mine.pericardial_effusion),
+        for column in ("pericardial_effusion", *SIGNS):
+            rows.append(
+                (
+                    CHOICES[column][0],
+                    choice_text(column, getattr(theirs.data, column)),
+                    choice_text(column, getattr(mine, column)),
+                )
             )
-        )
         return rows
 
     def service_get(self, session: Any, record_id: int) -> AssessmentRecord:
@@ -351,6 +471,3 @@ def _plain(value: Decimal) -> str:
 def _roman(who_fc: int | None) -> str:
     return "—" if who_fc is None else ROMAN[who_fc]
 
-
-def _effusion(value: bool | None) -> str:
-    return next(text for text, v in _EFFUSION if v is value)

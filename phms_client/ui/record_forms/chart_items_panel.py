@@ -46,6 +46,7 @@ from PySide6.QtWidgets import (
 )
 from sqlalchemy.orm import Session
 
+from phms_client.clinical import therapy
 from phms_client.clinical.demographics import format_day
 from phms_client.db.errors import ErrorKind, classify
 from phms_client.services import chart as chart_service
@@ -106,6 +107,16 @@ def item_status(item: ChartItem, as_of: dt.date) -> str:
     if item.stopped_on is not None:
         return f"current; stops {format_day(item.stopped_on)} ({item.stop_reason})"
     return "current"
+
+
+def medicine_text(item: ChartItem) -> str:
+    """A medication's name with its PAH therapy class, or marked as typed freely."""
+    cls = item.data.therapy_class
+    if cls is None:
+        return f"{item.data.name} (not in list)"
+    if cls == therapy.OTHER:
+        return item.data.name
+    return f"{item.data.name} — {therapy.SHORT[cls]}"
 
 
 class ItemsModel(QAbstractTableModel):
@@ -171,7 +182,7 @@ class ItemsModel(QAbstractTableModel):
             return None
         column = self._headers()[index.column()]
         if column == "Name":
-            return item.data.name
+            return medicine_text(item) if item.kind == "medication" else item.data.name
         if column == "Details":
             return item.data.details or ""
         if column in ("Since", "Started"):
@@ -187,7 +198,14 @@ class ItemsModel(QAbstractTableModel):
 
 
 class ItemDialog(QDialog):
-    """Add an entry: name (pick list + free text), details, start date."""
+    """Add an entry: name (pick list + free text), details, start date.
+
+    A medication picked from the list (or typed as a list entry, in any case) is
+    stored as that entry with its PAH therapy class. A name not on the list is
+    possible, but saying so takes one confirmation: the first *Add* explains (and
+    suggests the entry it may have meant, "Bosen" → bosentan), the second saves it
+    as free text, marked "not in list" and not counted as PAH therapy.
+    """
 
     def __init__(
         self,
@@ -230,6 +248,8 @@ class ItemDialog(QDialog):
         self.start_edit.setMinimumDate(item_date_range(today)[0])
         self.start_edit.setMaximumDate(to_qdate(max(today, start)))
         self.start_edit.setDate(to_qdate(start))
+        self.listed = list(names) if kind == "medication" else []
+        self._confirmed_free_text: str | None = None
         self.error_label = QLabel()
         self.error_label.setStyleSheet("color: #b3261e;")
         self.error_label.setWordWrap(True)
@@ -261,24 +281,47 @@ class ItemDialog(QDialog):
     def name(self) -> str:
         return " ".join(self.name_combo.currentText().split())
 
+    def list_entry(self) -> str | None:
+        """The list entry the name stands for (medications only), or None."""
+        return therapy.list_entry(self.name(), self.listed) if self.listed else None
+
     def values(self, patient_id: int) -> ItemInput:
+        entry = self.list_entry()
         return ItemInput(
             patient_id=patient_id,
-            name=self.name(),
+            name=entry or self.name(),
             started_on=from_qdate(self.start_edit.date()),
             details=" ".join(self.details_edit.text().split()) or None,
+            therapy_class=None if entry is None else therapy.class_of_listed(entry),
         )
 
     def _update(self, *_: Any) -> None:
         self.ok_button.setEnabled(bool(self.name()))
+        if self._confirmed_free_text is not None and self._confirmed_free_text != self.name():
+            self._confirmed_free_text = None  # a new name: ask again
+            self.ok_button.setText("&Add")
+            self.error_label.hide()
 
     def show_error(self, text: str) -> None:
         self.error_label.setText(text)
         self.error_label.show()
 
     def accept(self) -> None:
-        if self.name():
-            super().accept()
+        name = self.name()
+        if not name:
+            return
+        if self.listed and self.list_entry() is None and self._confirmed_free_text != name:
+            self._confirmed_free_text = name
+            guess = therapy.suggestion(name, self.listed)
+            meant = f" Did you mean {guess}? Pick it from the list." if guess else ""
+            self.show_error(
+                f"“{name}” is not in the list of PAH medicines.{meant} Press “Add as not in "
+                "list” to keep it as typed: it is marked “not in list” and not counted as "
+                "PAH therapy."
+            )
+            self.ok_button.setText("Add as &not in list")
+            return
+        super().accept()
 
 
 class StopDialog(ReasonRequired):

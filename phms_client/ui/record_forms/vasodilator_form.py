@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from phms_client.clinical import vasoreactivity
+from phms_client.clinical.consistency import pressure_problems
 from phms_client.clinical.demographics import format_day
 from phms_client.clinical.ranges import FIELD_RANGES
 from phms_client.services import chart as chart_service
@@ -409,14 +410,15 @@ class VasodilatorForm(RecordForm):
 
     @staticmethod
     def _order_problem(row: StepRow) -> str | None:
+        """The first consistency rule the step breaks (``clinical.consistency``), if any."""
         v = {c: f.value() for c, f in row.fields.items()}
-        dpap, mpap, spap = v["dpap_mmhg"], v["mpap_mmhg"], v["spap_mmhg"]
-        if mpap is not None and spap is not None and mpap > spap:
-            return "the mean PA pressure cannot be above the systolic."
-        if dpap is not None and mpap is not None and dpap > mpap:
-            return "the diastolic PA pressure cannot be above the mean."
-        if dpap is not None and spap is not None and dpap > spap:
-            return "the diastolic PA pressure cannot be above the systolic."
+        problems = pressure_problems(
+            spap=v["spap_mmhg"], dpap=v["dpap_mmhg"], mpap=v["mpap_mmhg"], pawp=v["pawp_mmhg"]
+        )
+        for column in ("mpap_mmhg", "dpap_mmhg", "pawp_mmhg"):
+            if column in problems:
+                text = problems[column]
+                return text[0].lower() + text[1:] if text.startswith("The ") else text
         return None
 
     def prerequisite_problem(self) -> str | None:
