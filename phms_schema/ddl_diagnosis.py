@@ -229,7 +229,7 @@ def create_functions() -> list[str]:
   LANGUAGE sql IMMUTABLE PARALLEL SAFE
   RETURN {_known_medicines_case(key)}""",
         f"""CREATE FUNCTION {SCHEMA}.medication_rules() RETURNS trigger
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   entry text;
 BEGIN
@@ -280,7 +280,7 @@ BEGIN
   RETURN NEW;
 END $$""",
         f"""CREATE FUNCTION {SCHEMA}.record_before_death() RETURNS trigger
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   died date;
 BEGIN
@@ -301,7 +301,7 @@ BEGIN
   RETURN NEW;
 END $$""",
         f"""CREATE FUNCTION {SCHEMA}.death_after_records() RETURNS trigger
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   IF EXISTS (SELECT FROM {SCHEMA}.assessment r WHERE r.patient_id = NEW.id
                AND NOT r.entered_in_error AND r.study_date > NEW.deceased_date)

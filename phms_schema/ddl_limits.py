@@ -26,6 +26,8 @@ break stay unvalidated with a WARNING naming them (``docs/admin-guide.md``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from sqlalchemy import CheckConstraint
 
 from phms_schema import limits
@@ -57,11 +59,18 @@ def _date_literal(day: object) -> str:
     return f"DATE '{day}'"
 
 
-def table_checks(table: str) -> list[tuple[str, str]]:
-    """``(rule, expr)`` of every limit on ``table`` (constraint ``ck_<table>_<rule>``)."""
+def table_checks(table: str, since: str | None = None) -> list[tuple[str, str]]:
+    """``(rule, expr)`` of every limit on ``table`` (constraint ``ck_<table>_<rule>``).
+
+    ``since``: only the limits that migration added (None: all, for the models). A
+    migration asks for its own, so that a column added later never changes what an
+    earlier migration did.
+    """
     checks: list[tuple[str, str]] = []
     existing = set(limits.EXISTING_LENGTH_CHECKS.values())
     for column, limit in TEXT_LIMITS.get(table, {}).items():
+        if since is not None and limit.since != since:
+            continue
         if (table, column) not in existing:
             checks.append((f"{column}_length", f"length({column}) <= {limit.max_length}"))
         if limit.lines == SINGLE:
@@ -72,6 +81,13 @@ def table_checks(table: str) -> list[tuple[str, str]]:
             assert limit.lines == STAMP
         if limit.needs_letter:
             checks.append((f"{column}_has_letter", HAS_LETTER_SQL.format(c=column)))
+    decimals: Mapping[str, tuple[str, ...]] = (
+        limits.DECIMAL_COLUMNS if since is None else limits.DECIMAL_COLUMNS_SINCE.get(since, {})
+    )
+    for column in decimals.get(table, ()):
+        checks.append((f"{column}_decimals", f"scale({column}) <= {limits.MAX_DECIMALS}"))
+    if since not in (None, "0011"):
+        return checks  # the rules below are all 0011's
     if table == "patient":
         checks += [("email_shape", EMAIL_SQL), ("phone_shape", PHONE_SQL)]
     if table == "setting":
@@ -86,15 +102,17 @@ def table_checks(table: str) -> list[tuple[str, str]]:
         else:
             expr = f"{column} BETWEEN {low} AND {high}"
         checks.append((f"{column}_bounds", expr))
-    for column in limits.DECIMAL_COLUMNS.get(table, ()):
-        checks.append((f"{column}_decimals", f"scale({column}) <= {limits.MAX_DECIMALS}"))
     if table == "vasodilator_step":
         checks.append(("dose_at_most", f"dose <= {limits.DOSE_MAX}"))
     return checks
 
 
-def checked_tables() -> tuple[str, ...]:
-    names = {*TEXT_LIMITS, *limits.DATE_COLUMNS, *limits.DECIMAL_COLUMNS}
+def checked_tables(since: str = "0011") -> tuple[str, ...]:
+    """The tables that migration ``since`` adds limits to."""
+    names = {t for t, columns in TEXT_LIMITS.items() for c in columns.values() if c.since == since}
+    names |= set(limits.DECIMAL_COLUMNS_SINCE.get(since, {}))
+    if since == "0011":
+        names |= set(limits.DATE_COLUMNS)
     return tuple(sorted(names))
 
 
@@ -103,14 +121,15 @@ def model_checks(table: str) -> list[CheckConstraint]:
     return [CheckConstraint(expr, name=rule) for rule, expr in table_checks(table)]
 
 
-def constraint_names(table: str) -> list[str]:
-    return [f"ck_{table}_{rule}" for rule, _ in table_checks(table)]
+def constraint_names(table: str, since: str = "0011") -> list[str]:
+    return [f"ck_{table}_{rule}" for rule, _ in table_checks(table, since)]
 
 
-def add_checks(table: str) -> str:
-    """One DO block adding ``table``'s limits; see the module text for existing rows."""
+def add_checks(table: str, since: str = "0011") -> str:
+    """One DO block adding ``table``'s limits of migration ``since``; see the module
+    text for existing rows."""
     qualified = f"{SCHEMA}.{table}"
-    checks = [(f"ck_{table}_{rule}", expr) for rule, expr in table_checks(table)]
+    checks = [(f"ck_{table}_{rule}", expr) for rule, expr in table_checks(table, since)]
     valid = ",\n    ".join(f"ADD CONSTRAINT {n} CHECK ({e})" for n, e in checks)
     not_valid = ",\n    ".join(f"ADD CONSTRAINT {n} CHECK ({e}) NOT VALID" for n, e in checks)
     validate = "\n".join(
@@ -132,8 +151,8 @@ EXCEPTION WHEN check_violation THEN
 END $phms$"""
 
 
-def drop_checks(table: str) -> str:
-    drops = ", ".join(f"DROP CONSTRAINT {n}" for n in constraint_names(table))
+def drop_checks(table: str, since: str = "0011") -> str:
+    drops = ", ".join(f"DROP CONSTRAINT {n}" for n in constraint_names(table, since))
     return f"ALTER TABLE {SCHEMA}.{table} {drops}"
 
 

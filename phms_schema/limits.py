@@ -49,10 +49,14 @@ class TextLimit:
     lines: Lines = SINGLE
     #: The value must contain a letter (names).
     needs_letter: bool = False
+    #: The migration that added the column's checks (0011 for every column it knew).
+    since: str = "0011"
 
 
-def _t(label: str, n: int, lines: Lines = SINGLE, *, letter: bool = False) -> TextLimit:
-    return TextLimit(label, n, lines, letter)
+def _t(
+    label: str, n: int, lines: Lines = SINGLE, *, letter: bool = False, since: str = "0011"
+) -> TextLimit:
+    return TextLimit(label, n, lines, letter, since)
 
 
 _STAMPS: Final = {
@@ -98,7 +102,15 @@ TEXT_LIMITS: Final[MappingProxyType[str, MappingProxyType[str, TextLimit]]] = Ma
                 "note": _t("The note", 2000, MULTI),
                 **_STAMPS,
             },
-            "assessment": {"kind": _t("The kind", 20), **_ERROR, **_STAMPS},
+            "assessment": {
+                "kind": _t("The kind", 20),
+                **_ERROR,
+                **_STAMPS,
+                # 0012: risk at diagnosis (each also limited to its list of values).
+                "symptom_progression": _t("The progression of symptoms", 20, since="0012"),
+                "syncope": _t("Syncope", 20, since="0012"),
+                "pericardial_effusion": _t("The pericardial effusion", 30, since="0012"),
+            },
             "vasodilator_challenge": {**_ERROR, **_STAMPS},
             "vasodilator_step": {
                 "agent": _t("The vasodilator agent", 100),
@@ -107,7 +119,10 @@ TEXT_LIMITS: Final[MappingProxyType[str, MappingProxyType[str, TextLimit]]] = Ma
                 **_STAMPS,
             },
             "six_minute_walk": {**_ERROR, **_STAMPS},
-            "medication": _item("medication"),
+            "medication": {
+                **_item("medication"),
+                "therapy_class": _t("The therapy class", 30, since="0012"),
+            },
             "allergy": _item("allergy"),
             "comorbidity": _item("secondary disease"),
             "report_template": {
@@ -182,8 +197,8 @@ DATE_COLUMNS: Final = MappingProxyType(
     }
 )
 
-#: Exact numbers typed by people: table -> columns limited to MAX_DECIMALS places.
-DECIMAL_COLUMNS: Final = MappingProxyType(
+#: Exact numbers typed by people that 0011 limited to MAX_DECIMALS places.
+_DECIMAL_COLUMNS_0011: Final = MappingProxyType(
     {
         "assessment": (
             "height_cm",
@@ -224,6 +239,29 @@ DECIMAL_COLUMNS: Final = MappingProxyType(
             "heart_rate_bpm",
             "svo2_pct",
         ),
+    }
+)
+
+#: Numbers added later, by the migration that added them (risk at diagnosis: 0012).
+_DECIMAL_COLUMNS_LATER: Final = {
+    "0012": {"assessment": ("echo_spap_mmhg", "peak_vo2_ml_min_kg", "ve_vco2_slope")},
+}
+
+#: The columns each migration limited to MAX_DECIMALS places: revision -> table -> columns.
+DECIMAL_COLUMNS_SINCE: Final = MappingProxyType(
+    {
+        "0011": _DECIMAL_COLUMNS_0011,
+        **{k: MappingProxyType(v) for k, v in _DECIMAL_COLUMNS_LATER.items()},
+    }
+)
+
+#: Exact numbers typed by people: table -> columns limited to MAX_DECIMALS places.
+DECIMAL_COLUMNS: Final = MappingProxyType(
+    {
+        table: tuple(
+            c for by_table in DECIMAL_COLUMNS_SINCE.values() for c in by_table.get(table, ())
+        )
+        for table in {t for by_table in DECIMAL_COLUMNS_SINCE.values() for t in by_table}
     }
 )
 

@@ -49,6 +49,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from phms_schema import ddl_diagnosis as dx
+from phms_schema import ddl_limits
 from phms_schema.roles import OWNER
 
 revision: str = "0012"
@@ -221,6 +222,9 @@ def upgrade() -> None:
     _run(dx.create_triggers())
     op.execute(dx.create_view())
     _run(dx.grants())
+    # Length and character limits of the new text columns, as 0011 gave every other.
+    for table in ddl_limits.checked_tables("0012"):
+        op.execute(ddl_limits.add_checks(table, "0012"))
     _edit_templates("individual", LETTER_EDITS)
     _edit_templates("statistical", ((OLD_COHORT_TABLE, NEW_COHORT_TABLE),))
     _edit_cohort_function(COHORT_EDITS)
@@ -232,6 +236,8 @@ def downgrade() -> None:
     _edit_cohort_function(tuple((new, old) for old, new in COHORT_EDITS))
     _edit_templates("statistical", ((NEW_COHORT_TABLE, OLD_COHORT_TABLE),))
     _edit_templates("individual", tuple((new, old) for old, new in LETTER_EDITS))
+    for table in ddl_limits.checked_tables("0012"):
+        op.execute(ddl_limits.drop_checks(table, "0012"))
     op.execute("DROP VIEW phms.assessment_risk_at_diagnosis")
     _run(dx.drop_triggers())
     _run(dx.drop_functions())
