@@ -68,6 +68,11 @@ KEYS: Final = frozenset(
 )
 
 Sender = Callable[[rc.Endpoint, Any, bytes, str], rc.Ack]
+Say = Callable[[str], object]
+
+
+def _quiet(_line: str) -> None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -167,7 +172,10 @@ def _export(session: Session, cfg: UploadConfig) -> registry_export.RegistryExpo
         except (OSError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
     else:
-        secret = registry_export.registry_secret(session)
+        try:
+            secret = registry_export.registry_secret(session)
+        except RuntimeError as exc:  # the site has no key yet
+            raise CommandError(str(exc)) from exc
     return registry_export.build_export(
         session,
         secret=secret,
@@ -226,6 +234,7 @@ def _send_one(
     batch: registry_upload.Batch,
     tally: Tally,
     send: Sender,
+    say: Say,
 ) -> None:
     try:
         ack = send(cfg.endpoint, context, batch.payload, batch.content_sha256)
@@ -233,7 +242,12 @@ def _send_one(
         with Session(engine) as s:
             registry_upload.record_refused(s, batch, f"{exc.code}: {exc.reason}")
             s.commit()
+        say(f"Batch {batch.batch_id}: refused ({exc.code})")
         raise
+    say(
+        f"Batch {batch.batch_id}: {batch.patients} patient(s), {batch.removed} removed, "
+        f"acknowledged{' again (it had arrived before)' if ack.replayed else ''}"
+    )
     with Session(engine) as s:
         registry_upload.record_acknowledged(s, batch, ack.receipt or "acknowledged")
         s.commit()
@@ -244,7 +258,7 @@ def _send_one(
 
 
 def _upload(
-    engine: sa.Engine, cfg: UploadConfig, passphrase: bytes, send: Sender
+    engine: sa.Engine, cfg: UploadConfig, passphrase: bytes, send: Sender, say: Say
 ) -> tuple[str, Tally]:
     rc.check_credentials(cfg.endpoint, passphrase, cfg.hospital_id)
     context = rc.ssl_context(cfg.endpoint, passphrase)
@@ -257,8 +271,10 @@ def _upload(
     tally = Tally()
     with Session(engine) as s:
         pending = registry_upload.pending_batches(s, cfg.hospital_id)
+    if pending:
+        say(f"Resending {len(pending)} batch(es) the registry has not answered")
     for batch in pending:
-        _send_one(engine, cfg, context, batch, tally, send)
+        _send_one(engine, cfg, context, batch, tally, send, say)
         tally.resent += 1
     with Session(engine) as s:
         export = _export(s, cfg)
@@ -272,8 +288,13 @@ def _upload(
             batch_size=cfg.batch_size,
         )
         s.commit()
+    if batches:
+        say(
+            f"Sending {len(plan.changed)} new or changed patient(s) and {len(plan.removed)} "
+            f"removal(s) in {len(batches)} batch(es); k={plan.smallest_group}"
+        )
     for batch in batches:
-        _send_one(engine, cfg, context, batch, tally, send)
+        _send_one(engine, cfg, context, batch, tally, send, say)
     if not tally.batches:
         message = f"Nothing changed; the registry holds {plan.total_patients} patient(s)."
     else:
@@ -286,18 +307,27 @@ def _upload(
     return message, tally
 
 
-def upload(url: str, cfg: UploadConfig, passphrase: bytes, *, send: Sender = rc.send_batch) -> str:
+def upload(
+    url: str,
+    cfg: UploadConfig,
+    passphrase: bytes,
+    *,
+    send: Sender = rc.send_batch,
+    say: Say = _quiet,
+) -> str:
     """One upload run (one at a time per database); logged; CommandError on failure."""
     started = dt.datetime.now(dt.UTC)
     engine = _engine(url)
     try:
-        with engine.connect() as lock:
+        # The lock's connection holds no transaction while the upload runs (a server
+        # that ends idle transactions would otherwise end it, and the lock with it).
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as lock:
             key = registry_upload.UPLOAD_LOCK_KEY
             if not lock.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
                 raise CommandError("Another registry upload is running; try again later.")
             try:
                 try:
-                    message, tally = _upload(engine, cfg, passphrase, send)
+                    message, tally = _upload(engine, cfg, passphrase, send, say)
                 except (rc.RegistryError, CommandError) as exc:
                     _log_run(engine, started, ok=False, message=str(exc))
                     raise CommandError(str(exc)) from exc
@@ -381,5 +411,6 @@ def cmd_registry_upload(args: argparse.Namespace) -> int:
         finally:
             engine.dispose()
         return 0
-    print(upload(url, cfg, read_passphrase(cfg)))
+    passphrase = read_passphrase(cfg)
+    print(upload(url, cfg, passphrase, say=lambda line: print(line, flush=True)))
     return 0

@@ -171,10 +171,16 @@ def cmd_cohort(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import logging
 
-    import uvicorn
+    try:
+        import uvicorn
 
-    from phms_registry import server
-    from phms_registry.app import create_app
+        from phms_registry import server
+        from phms_registry.app import create_app
+    except ImportError as exc:
+        raise CliError(
+            f"The service needs Starlette and uvicorn ({exc.name} is missing): "
+            "pip install 'phms[registry]'."
+        ) from exc
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     engine = sa.create_engine(

@@ -9,11 +9,11 @@ hospital) filled as a clinician would.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -23,12 +23,12 @@ import pytest
 import sqlalchemy as sa
 import uvicorn
 
-from phms_admin import embedded
+from phms_admin import embedded, migrate
 from phms_admin.registry_upload_cmd import UploadConfig, load_config
 from phms_registry import dbmigrate, pki, server, store
 from phms_registry.app import create_app
 from tests.db.clinical_data import insert
-from tests.db.reports_data import add_person, migrated_database
+from tests.db.reports_data import add_person
 from tests.harness import PgDatabase, create_database
 
 K_THRESHOLD = 2
@@ -159,21 +159,60 @@ def add_ph_patient(
     return pid
 
 
+@pytest.fixture(scope="session")
+def phms_template(db: PgDatabase, pg_server: embedded.ServerInfo) -> Iterator[str]:
+    """One migrated PHMS database that each hospital's database is copied from (a copy
+    takes a moment; migrating takes seconds). ``db`` made the staff logins."""
+    name = f"phms_tmpl_{uuid.uuid4().hex[:8]}"
+    create_database(pg_server, name)
+    migrate.upgrade(pg_server.url(name))
+    yield name
+    _drop(pg_server, name)
+
+
+def _drop(server: embedded.ServerInfo, name: str) -> None:
+    engine = sa.create_engine(
+        server.url("postgres"), isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool
+    )
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
 @pytest.fixture
 def hospital_db(
-    db: PgDatabase, pg_server: embedded.ServerInfo
+    pg_server: embedded.ServerInfo, phms_template: str
 ) -> Iterator[Callable[..., PgDatabase]]:
-    """Makes PHMS databases of their own (migrated; the suite's staff logins work there),
-    each filled with ``add_ph_patient(**spec)`` for every spec given; dropped afterwards."""
-    with ExitStack() as stack:
+    """Makes PHMS databases of their own (copies of the migrated template, each with a
+    registry secret of its own, as a separate clinic has), each filled with
+    ``add_ph_patient(**spec)`` for every spec given; dropped afterwards."""
+    made: list[str] = []
 
-        def make(*specs: dict[str, Any]) -> PgDatabase:
-            database = stack.enter_context(migrated_database(pg_server))
-            engine = database.engine_for("t_clinician")
-            with engine.begin() as conn:
-                for spec in specs:
-                    add_ph_patient(conn, **spec)
-            engine.dispose()
-            return database
+    def make(*specs: dict[str, Any]) -> PgDatabase:
+        database = PgDatabase(pg_server, f"phms_h_{uuid.uuid4().hex[:10]}")
+        admin = sa.create_engine(
+            pg_server.url("postgres"), isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool
+        )
+        with admin.connect() as conn:
+            conn.execute(
+                sa.text(f'CREATE DATABASE "{database.name}" TEMPLATE "{phms_template}"')
+            )
+        admin.dispose()
+        made.append(database.name)
+        owner = sa.create_engine(database.admin_url, poolclass=sa.pool.NullPool)
+        with owner.begin() as conn:
+            conn.execute(
+                sa.text("UPDATE phms.site_secret SET value = :v WHERE name = 'registry_hmac'"),
+                {"v": secrets.token_bytes(32)},
+            )
+        owner.dispose()
+        engine = database.engine_for("t_clinician")
+        with engine.begin() as conn:
+            for spec in specs:
+                add_ph_patient(conn, **spec)
+        engine.dispose()
+        return database
 
-        yield make
+    yield make
+    for name in made:
+        _drop(pg_server, name)

@@ -150,3 +150,56 @@ def test_registry_unreachable_is_logged(
     engine.dispose()
     assert run.ok is False and "cannot be reached" in run.message
     assert run.finished_at > dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+
+
+def test_one_upload_at_a_time(registry: Registry, hospital_db: Any, tmp_path: Path) -> None:
+    from phms_client.services.registry_upload import UPLOAD_LOCK_KEY
+
+    db = hospital_db(*[{"born": 1950, "sex": "male", "group": 5}] * 2)
+    cfg = registry.config(tmp_path, "H-LOCK", registry.issue("H-LOCK"))
+    engine = sa.create_engine(db.admin_url, poolclass=sa.pool.NullPool)
+    with engine.connect() as other:
+        other.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": UPLOAD_LOCK_KEY})
+        with pytest.raises(CommandError, match="Another registry upload is running"):
+            upload(db.url_for("t_admin"), cfg, read_passphrase(cfg))
+        other.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": UPLOAD_LOCK_KEY})
+    engine.dispose()
+    assert "Sent 1 batch" in upload(db.url_for("t_admin"), cfg, read_passphrase(cfg))
+
+
+def test_serve_command_runs_the_service(registry: Registry, tmp_path: Path) -> None:
+    """What the operator runs: 'phms-registry serve', reached with a hospital certificate."""
+    import subprocess
+    import sys
+    import time
+
+    from phms_admin import embedded
+    from phms_admin import registry_client as rc
+    from tests.registry.conftest import PASSPHRASE
+
+    tls = tmp_path / "tls"
+    crt, key = pki.issue_server(registry.ca_dir, tls, ["localhost"])
+    port = embedded.free_port()
+    argv = [sys.executable, "-m", "phms_registry", "serve", "--db", registry.db_url,
+            "--cert", str(crt), "--key", str(key), "--ca", str(registry.ca_dir / pki.CA_FILE),
+            "--host", "127.0.0.1", "--port", str(port), "--k", "7"]  # fmt: skip
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        issued = registry.issue("H-SERVE")
+        endpoint = rc.Endpoint(f"https://localhost:{port}", registry.ca_dir / pki.CA_FILE,
+                               issued.cert_path, issued.key_path)  # fmt: skip
+        context = rc.ssl_context(endpoint, PASSPHRASE)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                answer = rc.hello(endpoint, context)
+                break
+            except rc.RegistryError:
+                assert proc.poll() is None, proc.communicate()[0]
+                assert time.monotonic() < deadline, "the service did not start"
+                time.sleep(0.2)
+        assert answer == {"hospital_id": "H-SERVE", "k_threshold": 7}
+    finally:
+        proc.terminate()
+        output = proc.communicate(timeout=20)[0]
+    assert "Traceback" not in output, output

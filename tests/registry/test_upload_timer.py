@@ -61,6 +61,7 @@ def test_timer_units_run_the_daily_upload(
     assert parsed.command == "registry-upload" and parsed.config == config
     run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert run.returncode == 0, run.stderr
+    assert "Sending 2 new or changed patient(s)" in run.stdout
     assert "Sent 1 batch(es): 2 patient(s)" in run.stdout
     again = subprocess.run(
         command, env=env, capture_output=True, text=True, timeout=120, check=False
