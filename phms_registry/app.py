@@ -14,6 +14,7 @@ acknowledged``; a refusal is ``4xx`` with ``error`` (a code) and ``reason``
 
 from __future__ import annotations
 
+import json
 import logging
 import ssl
 from typing import Any, Final
@@ -71,9 +72,13 @@ def create_app(engine: sa.Engine, *, k_threshold: int = store.DEFAULT_K) -> Star
         with engine.begin() as conn:
             return store.receive(conn, who, body, sha, k_threshold=k_threshold)
 
-    def log_refusal(who: store.Caller | None, refusal: store.Refusal) -> None:
+    def log_refusal(who: store.Caller | None, body: bytes, refusal: store.Refusal) -> None:
+        try:  # the batch's ID when there is one to read, for the operator
+            batch_id = json.loads(body).get("batch_id") if body else None
+        except (ValueError, AttributeError):
+            batch_id = None
         with engine.begin() as conn:
-            store.log_refusal(conn, who, None, refusal)
+            store.log_refusal(conn, who, batch_id, refusal)
 
     async def hello(request: Request) -> JSONResponse:
         try:
@@ -84,13 +89,14 @@ def create_app(engine: sa.Engine, *, k_threshold: int = store.DEFAULT_K) -> Star
 
     async def post_batch(request: Request) -> JSONResponse:
         who: store.Caller | None = None
+        body = b""
         try:
             who = await run_in_threadpool(caller, client_fingerprint(request.scope))
             body = await _body(request)
             ack = await run_in_threadpool(apply, who, body, request.headers.get("content-sha256"))
         except store.Refusal as refusal:
             log.warning("refused a batch from %s: %s", who and who.hospital_id, refusal.reason)
-            await run_in_threadpool(log_refusal, who, refusal)
+            await run_in_threadpool(log_refusal, who, body, refusal)
             return _refused(refusal)
         log.info(
             "batch %s from %s: %d patients, %d removed%s",

@@ -284,13 +284,11 @@ def test_hospital_id_mismatch(registry: Registry, hospital_db: Any, tmp_path: Pa
         rc.send_batch(cfg.endpoint, context, payload, sha256_hex(payload))
     assert refused.value.code == "hospital_mismatch"
     assert "issued to 'H-MINE'" in refused.value.reason
-    assert (
-        registry.query(
-            "SELECT count(*) FROM registry.refusal WHERE hospital_id = 'H-MINE'"
-            " AND code = 'hospital_mismatch'"
-        )[0][0]
-        == 1
+    logged = registry.query(
+        "SELECT batch_id FROM registry.refusal WHERE hospital_id = 'H-MINE'"
+        " AND code = 'hospital_mismatch'"
     )
+    assert [r.batch_id for r in logged] == [body["batch_id"]]
     assert batch_count(registry, "H-MINE") == batch_count(registry, "H-OTHER") == 0
 
 
