@@ -51,6 +51,8 @@ class Endpoint:
     ca_file: Path
     cert_file: Path
     key_file: Path
+    #: Seconds to wait for the connection and for each answer.
+    timeout: float = TIMEOUT_S
 
     @property
     def host_port(self) -> tuple[str, int]:
@@ -170,7 +172,7 @@ def _request(
 ) -> tuple[int, dict[str, Any]]:
     host, port = endpoint.host_port
     where = f"{host}:{port}"
-    conn = http.client.HTTPSConnection(host, port, context=context, timeout=TIMEOUT_S)
+    conn = http.client.HTTPSConnection(host, port, context=context, timeout=endpoint.timeout)
     try:
         conn.request(method, endpoint.path_prefix + path, body=body, headers=headers)
         response = conn.getresponse()
@@ -184,7 +186,10 @@ def _request(
     except ssl.SSLError as exc:
         raise _describe_ssl(exc, where) from exc
     except TimeoutError as exc:
-        raise RegistryError(f"The registry at {where} did not answer in time.") from exc
+        raise RegistryDisconnected(
+            f"The registry at {where} did not answer within {endpoint.timeout:g} s; the "
+            "batch will be sent again next time."
+        ) from exc
     except ConnectionRefusedError as exc:
         raise RegistryError(
             f"The registry at {where} cannot be reached (connection refused)."

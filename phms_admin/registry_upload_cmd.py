@@ -20,6 +20,7 @@ command line)::
     birth_year_band = 1                  # 1, 5 or 10
     shift_dates = false
     batch_size = 500
+    timeout_seconds = 60                 # wait this long for each answer
 
 Each run first resends any batch the registry never answered, then sends the
 patients whose anonymised data changed since the last acknowledged upload
@@ -64,6 +65,7 @@ KEYS: Final = frozenset(
         "shift_dates",
         "batch_size",
         "secret_file",
+        "timeout_seconds",
     }
 )
 
@@ -118,6 +120,9 @@ def load_config(path: Path) -> UploadConfig:
     band = raw.get("birth_year_band", 1)
     if band not in BIRTH_YEAR_BANDS:
         raise CommandError(f"{path}: 'birth_year_band' is one of {BIRTH_YEAR_BANDS}")
+    timeout = raw.get("timeout_seconds", rc.TIMEOUT_S)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 1 <= timeout <= 600:
+        raise CommandError(f"{path}: 'timeout_seconds' is a number from 1 to 600")
     batch_size = raw.get("batch_size", registry_upload.DEFAULT_BATCH_SIZE)
     if not isinstance(batch_size, int) or not 1 <= batch_size <= 5000:
         raise CommandError(f"{path}: 'batch_size' is a number from 1 to 5000")
@@ -130,7 +135,7 @@ def load_config(path: Path) -> UploadConfig:
     if len(url) > 500:
         raise CommandError(f"{path}: 'registry_url' is at most 500 characters")
     return UploadConfig(
-        endpoint=rc.Endpoint(url, ca, cert, key),
+        endpoint=rc.Endpoint(url, ca, cert, key, float(timeout)),
         hospital_id=hospital_id,
         passphrase_file=file("passphrase_file", required=False),
         ph_only=patients == "ph-only",

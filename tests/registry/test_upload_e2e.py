@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -197,6 +198,39 @@ def test_interrupted_upload_is_resumed_and_replays_change_nothing(
         rc.send_batch(cfg.endpoint, context, other, sha256_hex(other))
     assert refused.value.code == "batch_id_reused"
     assert held(registry, "H-RESUME") == before
+
+
+def test_upload_cut_off_by_a_timeout_is_resumed_without_doubles(
+    registry: Registry, hospital_db: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A real interruption: the registry takes longer than the sender waits (it is held
+    at its per-hospital lock), the sender gives up; the registry then stores the batch
+    anyway. The next run sends the same batch again: acknowledged, applied once."""
+    db = hospital_db(*PAIRS)
+    cfg = registry.config(tmp_path, "H-SLOW", registry.issue("H-SLOW"), timeout_seconds=2)
+    holder = registry.engine()
+    with holder.connect() as conn:
+        conn.execute(sa.text("SELECT pg_advisory_lock(hashtext('H-SLOW'))"))
+        with pytest.raises(CommandError, match="did not answer within 2 s"):
+            run(db, cfg)
+        assert batch_count(registry, "H-SLOW") == 0  # still waiting at the registry
+        conn.execute(sa.text("SELECT pg_advisory_unlock(hashtext('H-SLOW'))"))
+    holder.dispose()
+    deadline = time.monotonic() + 20
+    while batch_count(registry, "H-SLOW") == 0:  # the registry finishes what it started
+        assert time.monotonic() < deadline, "the registry never stored the batch"
+        time.sleep(0.1)
+    assert len(held(registry, "H-SLOW")) == 4
+    pending = local(db, "SELECT count(*) FROM phms.registry_upload_batch WHERE state = 'pending'")
+    assert pending[0][0] == 1
+    assert "Waiting to be resent: 1 batch(es)" in status_lines(db, capsys)
+
+    said: list[str] = []
+    message = run(db, cfg, say=said.append)
+    assert "1 interrupted batch(es) resent" in message
+    assert any("acknowledged again (it had arrived before)" in line for line in said)
+    assert batch_count(registry, "H-SLOW") == 1 and len(held(registry, "H-SLOW")) == 4
+    assert local(db, "SELECT count(*) FROM phms.registry_upload_patient")[0][0] == 4
 
 
 def test_wrong_and_revoked_certificates_and_passphrase(

@@ -42,6 +42,7 @@ def test_paths_are_relative_to_the_file_and_defaults_apply(tmp_path: Path) -> No
         ('patients = "some"\n', "'patients'"),
         ("birth_year_band = 3\n", "birth_year_band"),
         ("batch_size = 0\n", "batch_size"),
+        ("timeout_seconds = 0\n", "timeout_seconds"),
         ('passphrase = "on the command line"\n', "unknown setting"),
         ("[oops\n", "not valid TOML"),
     ],
