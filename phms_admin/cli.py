@@ -15,6 +15,7 @@ from phms_admin import (
     demo,
     problems_cmd,
     registry_cmd,
+    registry_upload_cmd,
     server_cmd,
     user_cmd,
 )
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
         broadcast_cmd,
         problems_cmd,
         registry_cmd,
+        registry_upload_cmd,
         demo,
     ):
         module.add_parser(sub)

@@ -9,6 +9,11 @@ from phms_schema.base import SCHEMA, Base
 from phms_schema.chart_items import Allergy, Comorbidity, Medication
 from phms_schema.patient import Patient
 from phms_schema.problem_report import ProblemReport
+from phms_schema.registry_upload import (
+    RegistryUploadBatch,
+    RegistryUploadPatient,
+    RegistryUploadRun,
+)
 from phms_schema.report_template import ReportTemplate
 from phms_schema.setting import Setting
 from phms_schema.site_secret import SiteSecret
@@ -19,7 +24,7 @@ from phms_schema.walk import SixMinuteWalk
 
 #: The alembic revision this code was built for. The client's schema gate and
 #: ``phms-admin db check`` compare it with the database's ``alembic_version``.
-SCHEMA_REVISION = "0012"
+SCHEMA_REVISION = "0013"
 
 __all__ = [
     "SCHEMA",
@@ -32,6 +37,9 @@ __all__ = [
     "Medication",
     "Patient",
     "ProblemReport",
+    "RegistryUploadBatch",
+    "RegistryUploadPatient",
+    "RegistryUploadRun",
     "ReportTemplate",
     "Setting",
     "SiteSecret",

@@ -48,6 +48,9 @@ Usage: setup-server.sh [options]
   --keep-days N        days of backups to keep (default 5)
   --backup-time HH:MM  time of the nightly backup (default 02:30)
   --encrypt-backups    encrypt backups with ETC/backup.key (generated if missing)
+  --registry-config F  also upload to the national registry daily with this
+                       registry-upload.toml (docs/admin-guide.md, "Registry upload")
+  --registry-time HH:MM  time of the daily registry upload (default 04:00)
   --etc-dir DIR        PHMS configuration (default /etc/phms)
   --systemd-dir DIR    where to install the units (default /etc/systemd/system)
 EOF
@@ -59,7 +62,7 @@ say() { echo "setup-server: $*"; }
 names=() allow=() replicas=() port=5432 listen='*' cluster=main pg_version='' database=phms
 cert='' key='' ca='' phms_venv='' venv=/opt/phms/venv source_dir='' admin=''
 backup_dest=/var/backups/phms copy_to='' keep_days=5 backup_time=02:30 encrypt=0
-etc_dir=/etc/phms systemd_dir=/etc/systemd/system
+etc_dir=/etc/phms systemd_dir=/etc/systemd/system registry_config='' registry_time=04:00
 
 while (($#)); do
     case "$1" in
@@ -83,6 +86,8 @@ while (($#)); do
         --keep-days) keep_days=${2:?}; shift ;;
         --backup-time) backup_time=${2:?}; shift ;;
         --encrypt-backups) encrypt=1 ;;
+        --registry-config) registry_config=${2:?}; shift ;;
+        --registry-time) registry_time=${2:?}; shift ;;
         --etc-dir) etc_dir=${2:?}; shift ;;
         --systemd-dir) systemd_dir=${2:?}; shift ;;
         -h|--help) usage; exit 0 ;;
@@ -98,6 +103,8 @@ command -v apt-get >/dev/null || die "this script is for Debian/Ubuntu (apt-get 
 [[ $cluster =~ ^[A-Za-z0-9_-]+$ ]] || die "--cluster must be a plain name."
 [[ $keep_days =~ ^[0-9]+$ ]] || die "--keep-days must be a number."
 [[ $backup_time =~ ^[0-2][0-9]:[0-5][0-9]$ ]] || die "--backup-time must be HH:MM."
+[[ $registry_time =~ ^[0-2][0-9]:[0-5][0-9]$ ]] || die "--registry-time must be HH:MM."
+[ -z "$registry_config" ] || [ -f "$registry_config" ] || die "no file $registry_config."
 if [ -n "$cert$key$ca" ] && { [ -z "$cert" ] || [ -z "$key" ] || [ -z "$ca" ]; }; then
     die "--cert, --key and --ca go together."
 fi
@@ -477,6 +484,13 @@ else
     echo "  Nothing will take backups until you enable them (systemctl enable --now" >&2
     echo "  phms-backup.timer phms-backup-drill.timer) or schedule this nightly:" >&2
     echo "  PHMS_DATABASE_URL='$url' $backup_cmd" >&2
+fi
+
+# ------------------------------------------------------------------ daily registry upload
+if [ -n "$registry_config" ]; then
+    bash "$here/registry-upload-units.sh" --admin-cmd "$admin_cmd" --config "$registry_config" \
+        --url "$url" --time "$registry_time" --after "postgresql@$pg_version-$cluster.service" \
+        --systemd-dir "$systemd_dir"
 fi
 
 fingerprint=$(openssl x509 -noout -fingerprint -sha256 -in "$tls/ca.crt" | cut -d= -f2)

@@ -49,6 +49,15 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from phms_client.clinical import therapy
+from phms_schema.registry_format import (
+    ASSESSMENT_FIELDS,
+    CHALLENGE_FIELDS,
+    FORMAT,
+    MEDICATION_FIELDS,
+    PATIENT_COLUMNS,
+    STEP_FIELDS,
+    WALK_FIELDS,
+)
 
 __all__ = [
     "FORMAT",
@@ -59,59 +68,17 @@ __all__ = [
     "date_shift_days",
     "export_csv",
     "export_json",
+    "patient_document",
     "patient_key",
     "read_secret_file",
     "registry_secret",
     "write_export",
 ]
 
-FORMAT: Final = "phms-registry-export/1"
 MIN_SECRET_BYTES: Final = 32
 MAX_SHIFT_DAYS: Final = 182
 DERIVED_PLACES: Final = 4
 
-ASSESSMENT_FIELDS: Final = (
-    "kind",
-    "who_fc",
-    "height_cm",
-    "weight_kg",
-    "heart_rate_bpm",
-    "spo2_pct",
-    "bnp_pg_ml",
-    "nt_probnp_pg_ml",
-    "creatinine_umol_l",
-    "tapse_mm",
-    "ra_area_cm2",
-    "echo_spap_mmhg",
-    "pericardial_effusion",
-    "rhf_signs",
-    "symptom_progression",
-    "syncope",
-    "peak_vo2_ml_min_kg",
-    "ve_vco2_slope",
-    "rap_mmhg",
-    "spap_mmhg",
-    "dpap_mmhg",
-    "mpap_mmhg",
-    "pawp_mmhg",
-    "co_l_min",
-    "svo2_pct",
-    "rhc_heart_rate_bpm",
-    "bsa_m2",
-    "cardiac_index_l_min_m2",
-    "tpg_mmhg",
-    "dpg_mmhg",
-    "pvr_wu",
-    "pvr_dyn_s_cm5",
-    "ph_class",
-    "svi_ml_m2",
-    "tapse_spap_ratio",
-    "at_diagnosis",
-    "risk_stratum",
-    "risk_label",
-    "risk_at_diagnosis_stratum",
-    "risk_at_diagnosis_label",
-)
 #: Assessment fields from the risk views, not the table: the four strata (COMPERA 2.0)
 #: at follow-up only, the three strata (ESC/ERS 2022) at diagnosis only.
 _RISK_FIELDS: Final = frozenset(
@@ -123,35 +90,6 @@ _RISK_FIELDS: Final = frozenset(
         "risk_at_diagnosis_label",
     }
 )
-WALK_FIELDS: Final = (
-    "distance_m",
-    "oxygen_l_min",
-    "stops",
-    "spo2_before_pct",
-    "spo2_after_pct",
-    "heart_rate_before_bpm",
-    "heart_rate_after_bpm",
-    "borg_before",
-    "borg_after",
-    "predicted_m",
-    "percent_predicted",
-)
-CHALLENGE_FIELDS: Final = ("result", "positive_step_no")
-STEP_FIELDS: Final = (
-    "challenge_no",
-    "step_no",
-    "agent",
-    "dose",
-    "dose_unit",
-    "mpap_mmhg",
-    "pawp_mmhg",
-    "co_l_min",
-    "spap_mmhg",
-    "dpap_mmhg",
-    "heart_rate_bpm",
-    "svo2_pct",
-)
-MEDICATION_FIELDS: Final = ("name", "therapy_class", "stopped_on")
 _ROUNDED: Final = frozenset(
     {
         "bsa_m2",
@@ -163,16 +101,6 @@ _ROUNDED: Final = frozenset(
         "predicted_m",
         "percent_predicted",
     }
-)
-PATIENT_COLUMNS: Final = (
-    "hospital_id",
-    "patient_key",
-    "birth_year",
-    "sex",
-    "ph_group",
-    "ph_subtype",
-    "status",
-    "deceased_date",
 )
 
 
@@ -428,6 +356,28 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def patient_document(p: RegistryPatient) -> dict[str, Any]:
+    """One patient as a JSON object of the export format (plain JSON values)."""
+    return {
+        "patient_key": p.patient_key,
+        "birth_year": p.birth_year,
+        "sex": p.sex,
+        "ph_group": p.ph_group,
+        "ph_subtype": p.ph_subtype,
+        "status": p.status,
+        "deceased_date": _plain(p.deceased_date),
+        "records": [
+            {
+                "type": r.record_type,
+                "no": r.record_no,
+                "date": r.date.isoformat(),
+                **{k: _plain(v) for k, v in r.values.items()},
+            }
+            for r in p.records
+        ],
+    }
+
+
 def export_json(export: RegistryExport) -> bytes:
     """One JSON document: the header and every patient with their records."""
     doc = {
@@ -436,27 +386,7 @@ def export_json(export: RegistryExport) -> bytes:
         "generated_on": export.generated_on.isoformat(),
         "ph_only": export.ph_only,
         "dates_shifted": export.dates_shifted,
-        "patients": [
-            {
-                "patient_key": p.patient_key,
-                "birth_year": p.birth_year,
-                "sex": p.sex,
-                "ph_group": p.ph_group,
-                "ph_subtype": p.ph_subtype,
-                "status": p.status,
-                "deceased_date": _plain(p.deceased_date),
-                "records": [
-                    {
-                        "type": r.record_type,
-                        "no": r.record_no,
-                        "date": r.date.isoformat(),
-                        **{k: _plain(v) for k, v in r.values.items()},
-                    }
-                    for r in p.records
-                ],
-            }
-            for p in export.patients
-        ],
+        "patients": [patient_document(p) for p in export.patients],
     }
     return json.dumps(doc, ensure_ascii=False, indent=1).encode("utf-8")
 

@@ -53,6 +53,7 @@ from phms_client.db.errors import classify
 from phms_client.services import preferences
 from phms_client.services.preferences import SettingRow, SettingValueError, StaleSettings
 from phms_client.ui.context import AppContext
+from phms_client.ui.registry_upload_panel import RegistryUploadPanel
 
 __all__ = ["PreferencesDialog"]
 
@@ -459,6 +460,8 @@ class PreferencesDialog(QDialog):
         self.other_tab = QWidget()
         self.other_form = QFormLayout()
         self._build_other()
+        if not self.read_only:  # the upload state is for admins only
+            self.tabs.addTab(RegistryUploadPanel(ctx), "Registry upload")
 
         self.message_label = QLabel()
         self.message_label.setWordWrap(True)
