@@ -143,6 +143,24 @@ TEXT_LIMITS: Final[MappingProxyType[str, MappingProxyType[str, TextLimit]]] = Ma
                 "log_tail": _t("The log", 100_000, STAMP),
                 "reported_by": _t("Reported by", ROLE_NAME, STAMP),
             },
+            # 0013: the registry upload's state, written by phms-admin only (its own
+            # length checks, EXISTING_LENGTH_CHECKS).
+            "registry_upload_patient": {
+                "hospital_id": _t("The hospital ID", 64, STAMP, since="0013"),
+                "patient_key": _t("The patient key", 64, STAMP, since="0013"),
+                "content_sha256": _t("The content hash", 64, STAMP, since="0013"),
+            },
+            "registry_upload_batch": {
+                "hospital_id": _t("The hospital ID", 64, STAMP, since="0013"),
+                "registry_url": _t("The registry address", 500, STAMP, since="0013"),
+                "content_sha256": _t("The content hash", 64, STAMP, since="0013"),
+                "state": _t("The state", 20, STAMP, since="0013"),
+                "answer": _t("The registry's answer", 2000, STAMP, since="0013"),
+            },
+            "registry_upload_run": {
+                "run_by": _t("Run by", ROLE_NAME, STAMP, since="0013"),
+                "message": _t("The message", 2000, STAMP, since="0013"),
+            },
             "setting": {
                 "key": _t("The setting name", 100),
                 "value_type": _t("The value type", 20),
@@ -164,6 +182,19 @@ EXISTING_LENGTH_CHECKS: Final = MappingProxyType(
     {
         "ck_report_template_body_size": ("report_template", "body"),
         "ck_problem_report_log_tail_size": ("problem_report", "log_tail"),
+        "ck_registry_upload_patient_hospital_id_length": ("registry_upload_patient", "hospital_id"),
+        "ck_registry_upload_patient_patient_key_hex": ("registry_upload_patient", "patient_key"),
+        "ck_registry_upload_patient_content_sha256_hex": (
+            "registry_upload_patient",
+            "content_sha256",
+        ),
+        "ck_registry_upload_batch_hospital_id_length": ("registry_upload_batch", "hospital_id"),
+        "ck_registry_upload_batch_registry_url_length": ("registry_upload_batch", "registry_url"),
+        "ck_registry_upload_batch_content_sha256_hex": ("registry_upload_batch", "content_sha256"),
+        "ck_registry_upload_batch_state_known": ("registry_upload_batch", "state"),
+        "ck_registry_upload_batch_answer_length": ("registry_upload_batch", "answer"),
+        "ck_registry_upload_run_run_by_length": ("registry_upload_run", "run_by"),
+        "ck_registry_upload_run_message_length": ("registry_upload_run", "message"),
     }
 )
 

@@ -139,23 +139,33 @@ def registry(
 
 
 def add_ph_patient(
-    conn: sa.Connection, *, born: int, sex: str = "female", group: int | None = 1, who_fc: int = 3
+    conn: sa.Connection,
+    *,
+    born: int,
+    sex: str = "female",
+    group: int | None = 1,
+    who_fc: int = 3,
+    followup: bool = False,
 ) -> int:
-    """A patient with an assessment (risk stratum from WHO-FC and NT-proBNP) and a walk."""
+    """A patient with a first assessment (risk at diagnosis) and a walk; with
+    ``followup``, also a followup and a walk 90 days later (the four-strata risk at
+    follow-up, from WHO-FC, 6MWD and NT-proBNP)."""
     pid = int(add_person(conn, sex=sex, birth_date=dt.date(born, 6, 1), ph_group=group)["id"])
-    insert(
-        conn,
-        "assessment",
-        patient_id=pid,
-        kind="assessment",
-        study_date=DAY,
-        who_fc=who_fc,
-        nt_probnp_pg_ml=Decimal(1200 if who_fc >= 3 else 200),
-        mpap_mmhg=Decimal(44),
-        pawp_mmhg=Decimal(10),
-        co_l_min=Decimal("4.2"),
-    )
-    insert(conn, "six_minute_walk", patient_id=pid, study_date=DAY, distance_m=Decimal(400))
+    visits = [("assessment", DAY), ("followup", DAY + dt.timedelta(days=90))]
+    for kind, day in visits[: 2 if followup else 1]:
+        insert(
+            conn,
+            "assessment",
+            patient_id=pid,
+            kind=kind,
+            study_date=day,
+            who_fc=who_fc,
+            nt_probnp_pg_ml=Decimal(1200 if who_fc >= 3 else 200),
+            mpap_mmhg=Decimal(44),
+            pawp_mmhg=Decimal(10),
+            co_l_min=Decimal("4.2"),
+        )
+        insert(conn, "six_minute_walk", patient_id=pid, study_date=day, distance_m=Decimal(400))
     return pid
 
 

@@ -19,23 +19,24 @@ from tests.harness import PgDatabase
 from tests.registry.conftest import Registry
 
 HOSPITAL_A = [
+    {"born": 1950, "sex": "female", "group": 1, "who_fc": 3, "followup": True},
     {"born": 1950, "sex": "female", "group": 1, "who_fc": 3},
-    {"born": 1950, "sex": "female", "group": 1, "who_fc": 3},
-    {"born": 1950, "sex": "female", "group": 1, "who_fc": 2},
-    {"born": 1966, "sex": "male", "group": 3, "who_fc": 2},
+    {"born": 1950, "sex": "female", "group": 1, "who_fc": 2, "followup": True},
+    {"born": 1966, "sex": "male", "group": 3, "who_fc": 2, "followup": True},
     {"born": 1966, "sex": "male", "group": 3, "who_fc": 2},
 ]
 HOSPITAL_B = [
     {"born": 1950, "sex": "female", "group": 1, "who_fc": 3},
     {"born": 1950, "sex": "female", "group": 1, "who_fc": 3},
-    {"born": 1975, "sex": "male", "group": 1, "who_fc": 2},
+    {"born": 1975, "sex": "male", "group": 1, "who_fc": 2, "followup": True},
     {"born": 1975, "sex": "male", "group": 1, "who_fc": 2},
 ]
 
 LOCAL_COHORT = """
 SELECT p.ph_group,
        (SELECT r.risk_stratum FROM phms.assessment_risk r
-         WHERE r.patient_id = p.id AND r.risk_stratum IS NOT NULL
+          JOIN phms.assessment_risk_at_diagnosis d USING (assessment_id)
+         WHERE r.patient_id = p.id AND r.risk_stratum IS NOT NULL AND NOT d.at_diagnosis
          ORDER BY r.study_date DESC LIMIT 1) AS risk_stratum
   FROM phms.patient p WHERE p.ph_group IS NOT NULL"""
 
