@@ -42,16 +42,32 @@ from phms_client.db.errors import classify
 CLIENT, SERVER = "10.9.0.1", "10.9.0.2"
 LIMIT = 60.0  # seconds a case may wait before it counts as "waits forever"
 CONTROL_LIMIT = 35.0
+LOGIN, LOGIN_PASSWORD = "t_link", "dead-link-password-2026"
 
 
 def serve() -> None:
     """In namespace B: a server on SERVER; prints its port and password; stops at EOF."""
     base = Path(tempfile.mkdtemp(prefix="phms-deadlink-"))
     try:
-        info = embedded.initdb(base / "data", port=None, listen=SERVER)
+        # A closed test network inside namespaces of the test's own: plain text is fine.
+        info = embedded.initdb(base / "data", port=None, listen=SERVER, plaintext_network=True)
         embedded.start(info.data_dir)
         try:
-            print(info.port, info.password, flush=True)
+            # The superuser never reaches the server from the network: a staff login does.
+            admin = psycopg.connect(
+                host="127.0.0.1",
+                port=info.port,
+                user=embedded.SUPERUSER,
+                password=info.password,
+                dbname="postgres",
+                autocommit=True,
+            )
+            with admin:
+                admin.execute("CREATE ROLE phms_clerk NOLOGIN")
+                admin.execute(
+                    f"CREATE ROLE {LOGIN} LOGIN PASSWORD '{LOGIN_PASSWORD}' IN ROLE phms_clerk"
+                )
+            print(info.port, LOGIN_PASSWORD, flush=True)
             sys.stdin.read()
         finally:
             embedded.stop(info.data_dir)
@@ -124,7 +140,7 @@ def main() -> None:
             _run(*in_b, "ip", "link", "set", "phms1", "up" if up else "down")
 
         def connection(phms_settings: bool = True) -> psycopg.Connection[tuple[object, ...]]:
-            params = config.conninfo_kwargs(embedded.SUPERUSER, password)
+            params = config.conninfo_kwargs(LOGIN, password)
             if not phms_settings:
                 for name in config.timeouts.libpq_kwargs():
                     params.pop(name)
@@ -150,7 +166,7 @@ def main() -> None:
             print(json.dumps({"case": case, **outcome}), flush=True)
 
         connection().close()  # the link is back
-        database = Database(config, Credentials(embedded.SUPERUSER, password))
+        database = Database(config, Credentials(LOGIN, password))
         try:
             with database.session() as s:
                 s.execute(sa.text("SELECT 1"))
