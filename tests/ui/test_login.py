@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import keyring
+import keyring.backends.fail
 import pytest
 import sqlalchemy as sa
 from PySide6.QtCore import Qt
@@ -212,6 +213,23 @@ def test_remembered_password_is_offered_but_forgotten_when_site_forbids(
     assert outcome.info.settings.remember_password_allowed is False  # the default
     assert outcome.notice == NOT_ALLOWED_TO_REMEMBER
     assert credentials.recall(key, "t_clerk") is None
+
+
+def test_no_keychain_and_site_forbids_says_only_that_it_was_not_saved(
+    qtbot: QtBot, tasks: TaskRunner, tmp_path: Path, db: PgDatabase
+) -> None:
+    previous = keyring.get_keyring()
+    keyring.set_keyring(keyring.backends.fail.Keyring())
+    try:
+        dialog = make_dialog(qtbot, tasks, tmp_path, db)
+        dialog.remember_box.setChecked(True)
+        outcome = log_in(qtbot, dialog, "t_clerk", STAFF_PASSWORD)
+        outcome.db.close()
+    finally:
+        keyring.set_keyring(previous)
+    # Nothing had been remembered: no word about failing to remove it.
+    assert outcome.notice == NOT_ALLOWED_TO_REMEMBER
+    assert "could not remove" not in outcome.notice
 
 
 @pytest.fixture
