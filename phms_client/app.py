@@ -67,6 +67,11 @@ def run(server: str | None) -> int:
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     app.setApplicationName("PHMS")
     app.setApplicationVersion(client_version())
+    from PySide6.QtCore import QLocale
+
+    from phms_client.ui import dates
+
+    dates.use_locale(QLocale.system())  # one way of writing dates in every window
     # The shell decides when the session is over (the login dialog closes before
     # the main window opens, and the lock screen can end the session).
     app.setQuitOnLastWindowClosed(False)

@@ -37,12 +37,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from phms_client.clinical.demographics import format_day
 from phms_client.db.errors import classify
 from phms_client.services import appointments, patients
 from phms_client.services.appointments import AppointmentInput, AppointmentRow, StaleAppointment
 from phms_client.services.patients import PatientSummary
 from phms_client.ui.context import AppContext
-from phms_client.ui.dates import DAY_DISPLAY, style_date_edit
+from phms_client.ui.dates import day_display, style_date_edit
 
 __all__ = ["AppointmentDialog", "PatientChoice", "clinic_zone"]
 
@@ -136,7 +137,7 @@ class AppointmentDialog(QDialog):
         )
         self.date_edit = QDateEdit(QDate(start.year, start.month, start.day))
         self.date_edit.setCalendarPopup(True)
-        style_date_edit(self.date_edit, DAY_DISPLAY)
+        style_date_edit(self.date_edit, day_display())
         self.time_edit = QTimeEdit(QTime(start.hour, start.minute))
         self.time_edit.setDisplayFormat("HH:mm")
         when = QHBoxLayout()
@@ -235,7 +236,7 @@ class AppointmentDialog(QDialog):
     def _found(self, found: list[PatientSummary]) -> None:
         self.results.clear()
         for summary in found:
-            born = summary.birth_date.strftime("%d.%m.%Y")
+            born = format_day(summary.birth_date)
             item = QListWidgetItem(f"{summary.display_name}   {summary.patient_code}   born {born}")
             item.setData(Qt.ItemDataRole.UserRole, PatientChoice.of(summary))
             self.results.addItem(item)
@@ -331,7 +332,8 @@ class AppointmentDialog(QDialog):
             start = theirs.starts_at.astimezone(self.zone)
             self.show_message(
                 f"{theirs.updated_by} changed this appointment meanwhile: it is now "
-                f"{start:%d.%m.%Y %H:%M}, {theirs.kind}, {theirs.duration_min} min, "
+                f"{format_day(start.date())} {start:%H:%M}, {theirs.kind}, "
+                f"{theirs.duration_min} min, "
                 f"{theirs.status}. Your values are still here: Save puts them over theirs, "
                 "Cancel keeps theirs."
             )

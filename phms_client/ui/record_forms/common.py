@@ -49,7 +49,7 @@ from phms_client.services import patients
 from phms_client.services.chart import Chart, ChartItem
 from phms_client.services.patients import PatientDetails
 from phms_client.ui.context import AppContext
-from phms_client.ui.dates import DATE_DISPLAY, style_date_edit
+from phms_client.ui.dates import style_date_edit
 from phms_client.ui.guard import while_alive
 
 __all__ = [
@@ -81,7 +81,6 @@ BANNER_STYLES: Final = {
     "warning": "background: #fff4ce; color: #4d3b00; border: 1px solid #e6cf7d;",
     "info": "background: #e5f1fb; color: #0b3a5b; border: 1px solid #a7cbe8;",
 }
-DATE_FORMAT: Final = DATE_DISPLAY
 
 _NUMBER: Final = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)$")
 _WHOLE: Final = re.compile(r"^\d+$")
