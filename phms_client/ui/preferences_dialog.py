@@ -49,6 +49,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from phms_client.clinical.demographics import format_moment
 from phms_client.db.errors import classify
 from phms_client.services import preferences
 from phms_client.services.preferences import SettingRow, SettingValueError, StaleSettings
@@ -688,7 +689,9 @@ class PreferencesDialog(QDialog):
         row = self.rows.get(key)
         if row is None:
             return "Not stored in the database yet."
-        when = row.updated_at.astimezone().strftime("%d %b %Y %H:%M")
+        when = format_moment(row.updated_at)
+        if row.version == 1:  # as installed: the installer's database login is no one here
+            return f"{row.description}\nAs installed on {when}; not changed since."
         return f"{row.description}\nLast changed by {row.updated_by}, {when}."
 
     def _live_change(self, payload: dict[str, Any]) -> None:
@@ -749,8 +752,12 @@ class PreferencesDialog(QDialog):
             self.status_label.setText(self._last_change_text())
 
     def _last_change_text(self) -> str:
-        latest = max(self.rows.values(), key=lambda r: r.updated_at)
-        when = latest.updated_at.astimezone().strftime("%d %b %Y %H:%M")
+        changed = [r for r in self.rows.values() if r.version > 1]
+        if not changed:
+            installed = max(r.updated_at for r in self.rows.values())
+            return f"All settings as installed on {format_moment(installed)}; none changed since."
+        latest = max(changed, key=lambda r: r.updated_at)
+        when = format_moment(latest.updated_at)
         return f"Last change: {label_of(latest.key).lower()}, by {latest.updated_by} on {when}."
 
     def _id_format_changed(self, text: str) -> None:
