@@ -175,6 +175,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.stack, 1)
         self.day_list = DayListWidget(self.ctx)
         self.day_list.enter_data.connect(self.enter_data)
+        self.day_list.chart_requested.connect(self.open_chart)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.setChildrenCollapsible(False)
         self.splitter.addWidget(patients)
