@@ -98,12 +98,14 @@ _GREY: Final = QColor(110, 110, 110)
 
 
 def item_status(item: ChartItem, as_of: dt.date) -> str:
+    # A reason that only says "stopped" adds nothing to "stopped 3.12.2026".
+    why = f" ({item.stop_reason})" if item.stop_reason not in (None, "", "stopped") else ""
     if item.stopped_on is not None and item.stopped_on <= as_of:
-        return f"stopped {format_day(item.stopped_on)} ({item.stop_reason})"
+        return f"stopped {format_day(item.stopped_on)}{why}"
     if item.data.started_on > as_of:
         return f"starts {format_day(item.data.started_on)}"
     if item.stopped_on is not None:
-        return f"current; stops {format_day(item.stopped_on)} ({item.stop_reason})"
+        return f"current; stops {format_day(item.stopped_on)}{why}"
     return "current"
 
 
