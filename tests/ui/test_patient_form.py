@@ -21,6 +21,7 @@ from phms_client.ui.patient_form import PatientForm
 from tests import harness
 from tests.db.test_client_login import config_for
 from tests.harness import PgDatabase, unique_code
+from tests.ui.keyboard import accessible_name, problems, tab_order
 from tests.ui.patient_env import (
     Session,
     app_context,
@@ -477,3 +478,22 @@ def test_unsaved_form_survives_a_server_outage(qtbot: QtBot, own_server: PgDatab
         ).one()
     engine.dispose()
     assert tuple(row) == ("Nguyen", "Thi Mai", dt.date(1951, 2, 3), "+44 20 7946 0018", "t_clerk")
+
+
+# --------------------------------------------------------------------------- keyboard
+
+
+def test_keyboard_and_screen_reader(qtbot: QtBot, session: Session) -> None:
+    form = new_form(qtbot, session)
+    qtbot.waitExposed(form)
+    assert problems(form) == []
+    expected = [
+        form.code_edit, form.family_edit, form.given_edit, form.sex_combo, form.birth_edit,
+        form.phone_edit, form.email_edit, form.address_edit, form.group_combo,
+        form.subtype_combo, form.status_combo, form.deceased_edit,
+        form.cancel_button, form.save_button,
+    ]  # fmt: skip
+    assert tab_order(form) == expected
+    assert accessible_name(form.code_edit) == "Patient ID"
+    qtbot.keyClick(form.code_edit, Qt.Key.Key_Escape)  # nothing typed: closes at once
+    assert closed(form)

@@ -163,6 +163,8 @@ class DecimalField(QWidget):
         self.whole = whole
         self.required = required
         self.edit = QLineEdit()
+        # Read by screen readers (the form's label is the wrapper's buddy, not the edit's).
+        self.edit.setAccessibleName(f"{self.label} ({self.unit})" if self.unit else self.label)
         self.edit.setAlignment(Qt.AlignmentFlag.AlignRight)
         self.edit.textEdited.connect(self._edited)
         self.edit.editingFinished.connect(self.check)

@@ -1,0 +1,108 @@
+"""Keyboard and screen-reader checks that hold for every form and dialog.
+
+``problems(root)`` lists what a keyboard or screen-reader user would trip over in a
+shown window: an input without an accessible name (a screen reader reads the
+``accessibleName`` or the text of the label whose buddy it is), a label with a
+mnemonic but no buddy (Alt+letter goes nowhere), a button without a mnemonic.
+Cancel and Close buttons need no mnemonic: Escape is their key.
+``tab_order(root)`` is the order Tab walks through the window's inputs and buttons.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAccessible
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QAbstractItemView,
+    QAbstractSpinBox,
+    QCheckBox,
+    QComboBox,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QRadioButton,
+    QTextEdit,
+    QWidget,
+)
+
+INPUTS = (
+    QLineEdit,
+    QComboBox,
+    QAbstractSpinBox,
+    QPlainTextEdit,
+    QTextEdit,
+    QAbstractItemView,
+    QCheckBox,
+    QRadioButton,
+)
+
+ESCAPE_BUTTONS = ("Cancel", "Close")
+
+
+def _shown(root: QWidget, widget: QWidget) -> bool:
+    return widget.isVisibleTo(root) and widget.window() is root.window()
+
+
+def _part_of_another_input(widget: QWidget) -> bool:
+    """The line edit inside a combo box or date edit is named through its owner."""
+    parent = widget.parentWidget()
+    while parent is not None:
+        if isinstance(parent, (QComboBox, QAbstractSpinBox)):
+            return True
+        parent = parent.parentWidget()
+    return False
+
+
+def accessible_name(widget: QWidget) -> str:
+    interface = QAccessible.queryAccessibleInterface(widget)
+    return interface.text(QAccessible.Text.Name).strip() if interface is not None else ""
+
+
+def problems(root: QWidget) -> list[str]:
+    found: list[str] = []
+    for widget in root.findChildren(QWidget):
+        if not _shown(root, widget):
+            continue
+        where = f"{type(widget).__name__} {widget.objectName()!r}"
+        if (
+            isinstance(widget, INPUTS)
+            and not _part_of_another_input(widget)
+            and not accessible_name(widget)
+        ):
+            found.append(f"{where} has no accessible name")
+        if (
+            isinstance(widget, QLabel)
+            and "&" in widget.text().replace("&&", "")
+            and widget.textFormat() != Qt.TextFormat.RichText
+            and widget.buddy() is None
+        ):
+            found.append(f"label {widget.text()!r} has a mnemonic but no buddy")
+        if (
+            isinstance(widget, QPushButton)
+            and widget.text()
+            and "&" not in widget.text().replace("&&", "")
+            and widget.text() not in ESCAPE_BUTTONS
+        ):
+            found.append(f"button {widget.text()!r} has no mnemonic")
+    return found
+
+
+def tab_order(root: QWidget) -> list[QWidget]:
+    """The inputs and buttons Tab reaches, in order, starting from the first."""
+    order: list[QWidget] = []
+    start = root
+    widget = root.nextInFocusChain()
+    while widget is not start and widget is not None:
+        if (
+            root.isAncestorOf(widget)
+            and widget.isVisible()
+            and widget.isEnabled()
+            and widget.focusPolicy() & Qt.FocusPolicy.TabFocus
+            and (isinstance(widget, (*INPUTS, QAbstractButton)))
+            and not _part_of_another_input(widget)
+        ):
+            order.append(widget)
+        widget = widget.nextInFocusChain()
+    return order
