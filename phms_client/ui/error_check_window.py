@@ -17,7 +17,7 @@ from typing import Any, Final
 
 import shiboken6
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -220,7 +220,6 @@ class ErrorCheckWindow(QWidget):
         layout.addWidget(self.table, 1)
         layout.addLayout(bottom)
         QShortcut(QKeySequence(QKeySequence.StandardKey.Close), self, self.close)
-        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.close)
         self._progress.connect(self._show_progress)
         self.resize(920, 520)
 
@@ -311,6 +310,12 @@ class ErrorCheckWindow(QWidget):
             return
         hit = self.model.hit(index.row())
         self.open_record.emit(hit.patient_id, hit.record_table, hit.record_id)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Escape:  # as in any dialog
+            self.close()
+            return
+        super().keyPressEvent(event)
 
     def closeEvent(self, event: Any) -> None:
         self.cancel()
