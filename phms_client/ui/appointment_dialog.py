@@ -44,6 +44,7 @@ from phms_client.services.appointments import AppointmentInput, AppointmentRow, 
 from phms_client.services.patients import PatientSummary
 from phms_client.ui.context import AppContext
 from phms_client.ui.dates import day_display, style_date_edit
+from phms_client.ui.notices import add_connection_notice
 
 __all__ = ["AppointmentDialog", "PatientChoice", "clinic_zone"]
 
@@ -184,6 +185,7 @@ class AppointmentDialog(QDialog):
         layout.addWidget(self.message_label)
         layout.addStretch(1)
         layout.addWidget(self.buttons)
+        self.connection_notice = add_connection_notice(ctx, self)
         self.setMinimumWidth(480)
         self._show_patient()
         if self.patient is None:

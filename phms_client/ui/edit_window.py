@@ -13,12 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar, Final
 
-from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QDialog,
     QLabel,
     QLayout,
-    QLayoutItem,
     QMessageBox,
     QPushButton,
     QVBoxLayout,
@@ -28,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from phms_client.ui.context import AppContext
 from phms_client.ui.guard import OwnedTasks
+from phms_client.ui.notices import NoticeSpace
 
 __all__ = ["LOCKED_TITLE", "EditWindow", "lockable_layout"]
 
@@ -72,9 +72,6 @@ class EditWindow(QDialog):
         self._title = ""
         self._waiting_to_load = False
         self._connected = True
-        self._notice_items: list[QLayoutItem] = []
-        self._notice_total = 0
-        self._height_without_notices = 0
         self.tasks = OwnedTasks(self, ctx)
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.setModal(False)
@@ -110,69 +107,8 @@ class EditWindow(QDialog):
 
     def _keep_in_place(self, *rows: QWidget | QLayout) -> None:
         """Notices that come unasked (connection lost, changed by someone else) sit
-        below the buttons, and the window grows by a notice's height as it appears and
-        gives that back as it goes: nothing under the pointer moves while someone
-        types or reaches for Save, and no empty gap is left behind.
-
-        ``rows`` are widgets or layouts of ``content``'s layout, below everything else.
-        """
-        inner = self.content.layout()
-        assert inner is not None
-        self.installEventFilter(self)
-        for row in rows:
-            if isinstance(row, QWidget):
-                item = inner.itemAt(inner.indexOf(row))
-                assert item is not None
-                self._notice_items.append(item)
-                row.installEventFilter(self)
-            else:
-                self._notice_items.append(row)
-                for i in range(row.count()):
-                    child = row.itemAt(i)
-                    widget = child.widget() if child is not None else None
-                    if widget is not None:
-                        widget.installEventFilter(self)
-
-    def _notices_height(self) -> int:
-        inner = self.content.layout()
-        spacing = max(0, inner.spacing()) if inner is not None else 0
-        width = self.content.width()
-        total = 0
-        for item in self._notice_items:
-            item.invalidate()
-            if item.isEmpty():
-                continue
-            if item.hasHeightForWidth():
-                total += item.heightForWidth(width) + spacing
-            else:
-                total += item.sizeHint().height() + spacing
-        return total
-
-    def _refit_notices(self) -> None:
-        total = self._notices_height()
-        changed = total != self._notice_total
-        self._notice_total = total
-        if changed and self.isVisible() and self._height_without_notices:
-            # Qt has already grown the window to its new minimum by now, pushing things
-            # up: set the height from the one it had without notices.
-            layout, inner = self.layout(), self.content.layout()
-            if layout is not None and inner is not None:  # a notice went: minimum shrinks
-                inner.invalidate()
-                layout.invalidate()
-                layout.activate()
-            floor = self.minimumSizeHint().height()
-            self.resize(self.width(), max(floor, self._height_without_notices + total))
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        kind = event.type()
-        if watched is self:
-            if kind == QEvent.Type.Resize and all(item.isEmpty() for item in self._notice_items):
-                self._height_without_notices = self.height()
-        elif isinstance(watched, QWidget) and (
-            kind == QEvent.Type.Show or (kind == QEvent.Type.Hide and watched.isHidden())
-        ):  # a notice came or went (not: the whole window hiding)
-            self._refit_notices()
-        return super().eventFilter(watched, event)
+        below the buttons, in rows of ``content``'s layout; see :class:`NoticeSpace`."""
+        NoticeSpace(self, self.content).add(*rows)
 
     # ----------------------------------------------------------------- state
 

@@ -42,6 +42,7 @@ from phms_client.services.error_check import (
     run_error_check,
 )
 from phms_client.ui.context import AppContext
+from phms_client.ui.notices import add_connection_notice
 
 __all__ = ["HIT_ROLE", "ErrorCheckModel", "ErrorCheckWindow", "may_run_error_check"]
 
@@ -219,6 +220,7 @@ class ErrorCheckWindow(QWidget):
         layout.addWidget(self.status)
         layout.addWidget(self.table, 1)
         layout.addLayout(bottom)
+        self.connection_notice = add_connection_notice(ctx, self)
         QShortcut(QKeySequence(QKeySequence.StandardKey.Close), self, self.close)
         self._progress.connect(self._show_progress)
         self.resize(920, 520)

@@ -54,6 +54,7 @@ from phms_client.db.errors import classify
 from phms_client.services import preferences
 from phms_client.services.preferences import SettingRow, SettingValueError, StaleSettings
 from phms_client.ui.context import AppContext
+from phms_client.ui.notices import add_connection_notice
 
 __all__ = ["PreferencesDialog"]
 
@@ -487,6 +488,7 @@ class PreferencesDialog(QDialog):
         layout.addWidget(self.message_label)
         layout.addWidget(self.status_label)
         layout.addWidget(self.buttons)
+        self.connection_notice = add_connection_notice(ctx, self)
         self.tabs.setEnabled(False)
         self.resize(700, 500)
 
@@ -771,11 +773,15 @@ class PreferencesDialog(QDialog):
         try:
             preferences.check_patient_id_format(fmt)
         except SettingValueError as exc:
+            self.id_preview.setWordWrap(True)
             self.id_preview.setText(str(exc))
             self.id_preview.setStyleSheet("color: #b71c1c;")
             self.id_warning.setVisible(False)
             return
         self.id_preview.setStyleSheet("")
+        # One line: the form gets a wrapped rich-text label's height wrong at its next
+        # resize (a notice appearing), and every row below it would jump.
+        self.id_preview.setWordWrap(False)
         self.id_preview.setText(
             f"Example: <b>{html.escape(preferences.id_format_example(fmt))}</b> "
             "(N = digit, A = capital letter, anything else as written)"

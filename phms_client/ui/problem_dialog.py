@@ -26,6 +26,7 @@ from phms_client.app import client_version
 from phms_client.db.errors import classify
 from phms_client.services.about import report_problem
 from phms_client.ui.context import AppContext
+from phms_client.ui.notices import add_connection_notice
 
 __all__ = ["LOG_LINES", "ProblemDialog"]
 
@@ -83,6 +84,7 @@ class ProblemDialog(QDialog):
         layout.addWidget(self.preview, 1)
         layout.addWidget(self.message_label)
         layout.addWidget(self.buttons)
+        self.connection_notice = add_connection_notice(ctx, self)
         self.resize(680, 560)
         self._update_preview()
         self.description_edit.setFocus()

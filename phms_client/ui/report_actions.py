@@ -40,6 +40,7 @@ from phms_client.db.errors import classify
 from phms_client.services import registry_export
 from phms_client.ui.context import AppContext
 from phms_client.ui.error_check_window import ErrorCheckWindow, may_run_error_check
+from phms_client.ui.notices import add_connection_notice
 from phms_client.ui.report_preview import ReportPreview, may_run_report
 
 __all__ = ["RegistryExportDialog", "ReportActions", "install_report_actions"]
@@ -174,6 +175,7 @@ class RegistryExportDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(self.status)
         layout.addWidget(self.buttons)
+        self.connection_notice = add_connection_notice(ctx, self)
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
 
     def _browse(self) -> None:

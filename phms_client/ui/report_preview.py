@@ -46,6 +46,7 @@ from phms_client.services import reports
 from phms_client.services.reports import RenderedReport, TemplateInfo, TemplateInput
 from phms_client.ui.context import AppContext
 from phms_client.ui.dates import style_date_edit
+from phms_client.ui.notices import add_connection_notice
 
 __all__ = ["ReportPreview", "TemplateEditor", "may_run_report"]
 
@@ -147,6 +148,7 @@ class ReportPreview(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.browser, 1)
         layout.addLayout(bottom)
+        self.connection_notice = add_connection_notice(ctx, self)
         QShortcut(QKeySequence(QKeySequence.StandardKey.Close), self, self.close)
         QShortcut(QKeySequence(QKeySequence.StandardKey.Print), self, self.print_report)
         self._set_report(None)

@@ -46,6 +46,7 @@ from phms_client.db.errors import classify
 from phms_client.services import staff
 from phms_client.services.staff import StaffMember
 from phms_client.ui.context import AppContext
+from phms_client.ui.notices import add_connection_notice
 from phms_client.ui.table_view import RowsTableModel, setup_list_view
 
 __all__ = ["GROUP_TEXT", "AccountDialog", "StaffModel", "StaffWindow", "name_problem"]
@@ -350,6 +351,7 @@ class StaffWindow(QDialog):
         layout.addWidget(self.message_label)
         layout.addWidget(self.status_label)
         layout.addWidget(close)
+        self.connection_notice = add_connection_notice(ctx, self)
         self.resize(640, 420)
         ctx.connection.online_changed.connect(self._online_changed)
         self._update_buttons()
