@@ -108,7 +108,8 @@ class EditWindow(QDialog):
     def _keep_in_place(self, *rows: QWidget | QLayout) -> None:
         """Notices that come unasked (connection lost, changed by someone else) sit
         below the buttons, in rows of ``content``'s layout; see :class:`NoticeSpace`."""
-        NoticeSpace(self, self.content).add(*rows)
+        self._notice_space = NoticeSpace(self, self.content)  # (held: Qt calls back)
+        self._notice_space.add(*rows)
 
     # ----------------------------------------------------------------- state
 

@@ -94,7 +94,9 @@ class NoticeSpace(QObject):
             window.resize(window.width(), max(floor, self._height_without + total))
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if not (shiboken6.isValid(self._window) and shiboken6.isValid(self._container)):
+        window = getattr(self, "_window", None)  # (None while being built)
+        container = getattr(self, "_container", None)
+        if not (shiboken6.isValid(window) and shiboken6.isValid(container)):
             return False  # the window is being deleted: its children hide one by one
         kind = event.type()
         if watched is self._window:
@@ -118,6 +120,7 @@ class ConnectionNotice(QLabel):
         self.setStyleSheet(_WARNING_STYLE)
         self.setAccessibleName("Connection lost")
         self.setVisible(not ctx.connection.online)
+        self.space: NoticeSpace | None = None
         # A bound method of this QObject: Qt drops the connection when it is deleted.
         ctx.connection.online_changed.connect(self.follow)
 
@@ -139,5 +142,6 @@ def add_connection_notice(
     assert isinstance(layout, QBoxLayout), "the notice goes at the bottom of a box layout"
     notice = ConnectionNotice(ctx, text)
     layout.addWidget(notice)
-    NoticeSpace(window, holder).add(notice)
+    notice.space = NoticeSpace(window, holder)  # (held: Qt calls back into it)
+    notice.space.add(notice)
     return notice
