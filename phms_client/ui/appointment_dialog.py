@@ -107,11 +107,13 @@ class AppointmentDialog(QDialog):
         self.search_edit = QLineEdit()
         self.search_edit.setPlaceholderText("Name, patient ID or date of birth")
         self.search_edit.setClearButtonEnabled(True)
+        self.search_edit.setAccessibleName("Find the patient")
         self.search_edit.textChanged.connect(self._search_typed)
         self.results = QListWidget()
         self.results.setMaximumHeight(self.results.sizeHintForRow(0) * 6 + 40)
         self.results.itemActivated.connect(self._result_chosen)
         self.results.itemClicked.connect(self._result_chosen)
+        self.results.setAccessibleName("Patients found")
         self.results.setVisible(False)
         self.search_status = QLabel()
         self.search_status.setForegroundRole(QPalette.ColorRole.PlaceholderText)
@@ -139,8 +141,10 @@ class AppointmentDialog(QDialog):
         self.date_edit = QDateEdit(QDate(start.year, start.month, start.day))
         self.date_edit.setCalendarPopup(True)
         style_date_edit(self.date_edit, day_display())
+        self.date_edit.setAccessibleName("Date")
         self.time_edit = QTimeEdit(QTime(start.hour, start.minute))
         self.time_edit.setDisplayFormat("HH:mm")
+        self.time_edit.setAccessibleName("Time")
         when = QHBoxLayout()
         when.addWidget(self.date_edit, 1)
         when.addWidget(QLabel("at"))
@@ -162,11 +166,11 @@ class AppointmentDialog(QDialog):
         self.note_edit.setMaximumHeight(self.fontMetrics().lineSpacing() * 3 + 16)
 
         form = QFormLayout()
-        form.addRow("Patient:", patient_box)
-        form.addRow("Date:", when)
-        form.addRow("Kind:", self.kind_combo)
-        form.addRow("Duration:", self.duration_spin)
-        form.addRow("Note:", self.note_edit)
+        form.addRow(self._caption("&Patient:", self.search_edit), patient_box)
+        form.addRow(self._caption("Dat&e:", self.date_edit), when)
+        form.addRow(self._caption("&Kind:", self.kind_combo), self.kind_combo)
+        form.addRow(self._caption("D&uration:", self.duration_spin), self.duration_spin)
+        form.addRow(self._caption("N&ote:", self.note_edit), self.note_edit)
 
         self.message_label = QLabel()
         self.message_label.setWordWrap(True)
@@ -176,7 +180,7 @@ class AppointmentDialog(QDialog):
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
         )
         self.save_button = self.buttons.button(QDialogButtonBox.StandardButton.Save)
-        self.save_button.setText("Save" if row is not None else "Book")
+        self.save_button.setText("&Save" if row is not None else "&Book")
         self.buttons.accepted.connect(self.save)
         self.buttons.rejected.connect(self.reject)
 
@@ -192,6 +196,17 @@ class AppointmentDialog(QDialog):
             self.search_edit.setFocus()
         else:
             self.time_edit.setFocus()
+
+
+    @staticmethod
+    def _caption(text: str, buddy: QWidget) -> QLabel:
+        """A row's label: Alt+its letter goes to ``buddy``, which a screen reader names
+        by it."""
+        label = QLabel(text)
+        label.setBuddy(buddy)
+        if not buddy.accessibleName():
+            buddy.setAccessibleName(text.replace("&", "").rstrip(":"))
+        return label
 
     def _default_start(self, day: dt.date) -> dt.datetime:
         """The next quarter hour today, 09:00 on another day."""

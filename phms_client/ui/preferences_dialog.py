@@ -124,6 +124,8 @@ class Editor:
     def __init__(self, key: str, widget: QWidget) -> None:
         self.key = key
         self.widget = widget
+        if not widget.accessibleName():  # its row's label is on a box around it
+            widget.setAccessibleName(label_of(key))
         self.on_edit: Callable[[], None] = lambda: None
 
     def value(self) -> Any:
@@ -257,6 +259,7 @@ class AgentsEditor(Editor):
 
     def __init__(self, key: str) -> None:
         self.table = QTableWidget(0, len(self.COLUMNS))
+        self.table.setAccessibleName(label_of(key))
         self.table.setHorizontalHeaderLabels(list(self.COLUMNS))
         self.table.verticalHeader().hide()
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -267,8 +270,8 @@ class AgentsEditor(Editor):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        self.add_button = QPushButton("Add agent")
-        self.remove_button = QPushButton("Remove agent")
+        self.add_button = QPushButton("A&dd agent")
+        self.remove_button = QPushButton("Re&move agent")
         self.add_button.clicked.connect(self.add_row)
         self.remove_button.clicked.connect(self.remove_current)
         hint = QLabel(
@@ -472,7 +475,7 @@ class PreferencesDialog(QDialog):
         self.status_label.setWordWrap(True)
 
         self.buttons = QDialogButtonBox()
-        self.save_button = self.buttons.addButton("Save", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.save_button = self.buttons.addButton("&Save", QDialogButtonBox.ButtonRole.AcceptRole)
         self.close_button = self.buttons.addButton(
             "Close" if self.read_only else "Cancel", QDialogButtonBox.ButtonRole.RejectRole
         )
@@ -644,6 +647,9 @@ class PreferencesDialog(QDialog):
             hint.setWordWrap(True)
             hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)
             self.other_form.addRow("", hint)
+        # Made after the buttons: Tab would reach it after them. Put it before.
+        QWidget.setTabOrder(editor.widget, self.save_button)
+        QWidget.setTabOrder(self.save_button, self.close_button)
 
     # ----------------------------------------------------------------- loading
 

@@ -55,12 +55,14 @@ class ProblemDialog(QDialog):
             "e.g. “After saving a follow-up, the list did not update until I restarted.”"
         )
         self.description_edit.setMinimumHeight(80)
+        self.description_edit.setAccessibleName("What went wrong")
         self.description_edit.setMaximumHeight(130)
         self.description_edit.textChanged.connect(self._update_preview)
 
         sent_label = QLabel("<b>What will be sent</b> (stored on the clinic's server for IT):")
         self.preview = QPlainTextEdit()
         self.preview.setReadOnly(True)
+        self.preview.setAccessibleName("What will be sent")
         self.preview.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.preview.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         self.preview.setMinimumHeight(200)
@@ -69,10 +71,12 @@ class ProblemDialog(QDialog):
         self.message_label.setWordWrap(True)
         self.message_label.setVisible(False)
 
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        # Made in the order they stand, which is the order Tab takes.
+        self.buttons = QDialogButtonBox()
         self.send_button = self.buttons.addButton(
-            "Send report", QDialogButtonBox.ButtonRole.AcceptRole
+            "&Send report", QDialogButtonBox.ButtonRole.AcceptRole
         )
+        self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
         self.buttons.accepted.connect(self.send)
         self.buttons.rejected.connect(self.reject)
 

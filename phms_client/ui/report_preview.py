@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Final
 
 from PySide6.QtCore import QDate, Qt, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtPrintSupport import QPrintDialog, QPrinter
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -102,6 +102,8 @@ class ReportPreview(QWidget):
         self.from_date = QDateEdit(QDate.currentDate().addYears(-1))
         self.to_check = QCheckBox("t&o")
         self.to_date = QDateEdit(QDate.currentDate())
+        self.from_date.setAccessibleName("From date")
+        self.to_date.setAccessibleName("To date")
         for edit in (self.from_date, self.to_date):
             edit.setCalendarPopup(True)
             style_date_edit(edit)
@@ -121,6 +123,7 @@ class ReportPreview(QWidget):
         top.addWidget(self.edit_button)
 
         self.browser = QTextBrowser()
+        self.browser.setAccessibleName("Report")
         self.browser.setOpenLinks(False)
         self.browser.document().setDefaultStyleSheet(REPORT_CSS)
         self.browser.document().setDocumentMargin(18)
@@ -154,6 +157,12 @@ class ReportPreview(QWidget):
         self._set_report(None)
         self.resize(820, 900)
         self.load_templates()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Escape:  # as in any dialog
+            self.close()
+            return
+        super().keyPressEvent(event)
 
     # ----------------------------------------------------------------- public
 

@@ -197,7 +197,7 @@ class SettingsDialog(QDialog):
             caption.setBuddy(editor)
             grid.addWidget(caption, row, 0)
             if name == "sslrootcert":
-                self.browse_button = QPushButton("Browse…")
+                self.browse_button = QPushButton("&Browse…")
                 self.browse_button.clicked.connect(self.browse_certificate)
                 box = QHBoxLayout()
                 box.setContentsMargins(0, 0, 0, 0)
@@ -216,9 +216,9 @@ class SettingsDialog(QDialog):
             else:
                 editor.textChanged.connect(lambda _t, n=name: self._show_source(n))
 
-        self.test_button = QPushButton("Test connection")
+        self.test_button = QPushButton("&Test connection")
         self.test_button.clicked.connect(self.test_connection)
-        self.reset_button = QPushButton("Reset to site settings…")
+        self.reset_button = QPushButton("&Reset to site settings…")
         self.reset_button.clicked.connect(self.reset_user_file)
         self.result_label = QLabel()
         self.result_label.setWordWrap(True)
@@ -233,6 +233,7 @@ class SettingsDialog(QDialog):
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
         )
+        self.buttons.button(QDialogButtonBox.StandardButton.Save).setText("&Save")
         self.buttons.accepted.connect(self.save)
         self.buttons.rejected.connect(self.reject)
 

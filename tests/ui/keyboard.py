@@ -10,6 +10,8 @@ Cancel and Close buttons need no mnemonic: Escape is their key.
 
 from __future__ import annotations
 
+import itertools
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAccessible
 from PySide6.QtWidgets import (
@@ -18,6 +20,7 @@ from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QCheckBox,
     QComboBox,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
@@ -46,10 +49,13 @@ def _shown(root: QWidget, widget: QWidget) -> bool:
 
 
 def _part_of_another_input(widget: QWidget) -> bool:
-    """The line edit inside a combo box or date edit is named through its owner."""
+    """The line edit inside a combo box or date edit is named through its owner, a
+    table's header and a cell being edited through the table (and its column)."""
+    if isinstance(widget, QHeaderView):
+        return True
     parent = widget.parentWidget()
     while parent is not None:
-        if isinstance(parent, (QComboBox, QAbstractSpinBox)):
+        if isinstance(parent, (QComboBox, QAbstractSpinBox, QAbstractItemView)):
             return True
         parent = parent.parentWidget()
     return False
@@ -106,3 +112,19 @@ def tab_order(root: QWidget) -> list[QWidget]:
             order.append(widget)
         widget = widget.nextInFocusChain()
     return order
+
+
+def out_of_reading_order(root: QWidget, order: list[QWidget], slack: int = 8) -> list[str]:
+    """Pairs where Tab jumps back up, or to the left within a row (rows within ``slack``
+    pixels): in a one-column form or a dialog, Tab reads as the eye does."""
+    found: list[str] = []
+    for a, b in itertools.pairwise(order):
+        pa, pb = a.mapTo(root, a.rect().topLeft()), b.mapTo(root, b.rect().topLeft())
+        if pb.y() < pa.y() - slack or (abs(pb.y() - pa.y()) <= slack and pb.x() < pa.x()):
+            found.append(f"{_describe(a)} -> {_describe(b)}")
+    return found
+
+
+def _describe(widget: QWidget) -> str:
+    text = widget.text() if isinstance(widget, (QAbstractButton, QLineEdit)) else ""
+    return f"{type(widget).__name__} {widget.objectName() or accessible_name(widget) or text!r}"

@@ -411,6 +411,7 @@ class ChartItemsPanel(QWidget):
             model = ItemsModel(self)
             view = QTableView()
             view.setObjectName(f"items_{kind}")
+            view.setAccessibleName(KIND_LABELS[kind][0])
             view.setModel(model)
             setup_list_view(view)
             view.horizontalHeader().setStretchLastSection(True)
