@@ -132,7 +132,7 @@ class MainWindow(QMainWindow):
         self.search_box.textChanged.connect(self.search.set_text)
         self.search_box.returnPressed.connect(lambda: self.search.search_now(force=True))
         self.search_box.installEventFilter(self)
-        search_label = QLabel("&Find patient:")
+        search_label = QLabel("F&ind patient:")  # (Alt+F is the File menu)
         search_label.setBuddy(self.search_box)
         self.new_button = QPushButton("&New patient…")
         self.new_button.setToolTip("Register a new patient (Ctrl+N)")

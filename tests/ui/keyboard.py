@@ -23,9 +23,11 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMenuBar,
     QPlainTextEdit,
     QPushButton,
     QRadioButton,
+    QTabBar,
     QTextEdit,
     QWidget,
 )
@@ -128,3 +130,33 @@ def out_of_reading_order(root: QWidget, order: list[QWidget], slack: int = 8) ->
 def _describe(widget: QWidget) -> str:
     text = widget.text() if isinstance(widget, (QAbstractButton, QLineEdit)) else ""
     return f"{type(widget).__name__} {widget.objectName() or accessible_name(widget) or text!r}"
+
+
+def mnemonic(text: str) -> str:
+    """The Alt+letter of a text ("" when it has none)."""
+    plain = text.replace("&&", "")
+    at = plain.find("&")
+    return plain[at + 1].lower() if 0 <= at < len(plain) - 1 else ""
+
+
+def clashes(window: QWidget) -> dict[str, list[str]]:
+    """Alt+letters used twice in a window (its menu bar's menus, buttons, tabs, labels)."""
+    used: dict[str, list[str]] = {}
+    texts: list[str] = []
+    bar = window.findChild(QMenuBar)
+    if bar is not None:
+        texts += [a.text() for a in bar.actions() if a.isVisible()]
+    for widget in window.findChildren(QWidget):
+        if not _shown(window, widget):
+            continue
+        if isinstance(widget, QTabBar):
+            texts += [widget.tabText(i) for i in range(widget.count())]
+        elif isinstance(widget, QAbstractButton) or (
+            isinstance(widget, QLabel) and widget.buddy() is not None
+        ):
+            texts.append(widget.text())
+    for text in texts:
+        letter = mnemonic(text)
+        if letter:
+            used.setdefault(letter, []).append(text)
+    return {k: v for k, v in used.items() if len(v) > 1}

@@ -20,6 +20,7 @@ from pytestqt.qtbot import QtBot
 from phms_client.ui.about_dialog import AboutDialog
 from phms_client.ui.appointment_dialog import AppointmentDialog
 from phms_client.ui.change_password_dialog import ChangePasswordDialog
+from phms_client.ui.chart_window import ChartWindow
 from phms_client.ui.conflict_dialog import ConflictDialog
 from phms_client.ui.error_check_window import ErrorCheckWindow
 from phms_client.ui.preferences_dialog import PreferencesDialog
@@ -35,7 +36,7 @@ from phms_client.ui.tasks import TaskRunner
 from tests.db.test_client_login import config_for
 from tests.harness import PgDatabase
 from tests.ui.clinical_env import LOAD_MS, add_item, days_ago, enter_patient, new_patient
-from tests.ui.keyboard import out_of_reading_order, problems, tab_order
+from tests.ui.keyboard import clashes, out_of_reading_order, problems, tab_order
 from tests.ui.patient_env import Session, app_context
 from tests.ui.shell_support import server_settings, write_location
 from tests.ui.test_conflict import details
@@ -99,6 +100,7 @@ def test_window_keyboard_and_screen_reader(qtbot: QtBot, admin: Session, name: s
     qtbot.wait(300)  # what loads at opening is in
     order = check(window)
     assert order, "nothing to reach with Tab"
+    assert clashes(window) == {}
     escape_closes(qtbot, window)
 
 
@@ -135,6 +137,7 @@ def test_preferences_every_tab(qtbot: QtBot, admin: Session) -> None:
     for i in range(tabs.count()):
         tabs.setCurrentIndex(i)
         assert problems(dialog) == [], tabs.tabText(i)
+        assert clashes(dialog) == {}, tabs.tabText(i)
         order = tab_order(dialog)
         assert out_of_reading_order(dialog, order) == [], tabs.tabText(i)
         assert tabs.isAncestorOf(order[0]), tabs.tabText(i)
@@ -156,6 +159,7 @@ def test_staff_account_dialogs(qtbot: QtBot, admin: Session) -> None:
         assert isinstance(dialog, QDialog) and dialog.isVisible()
         qtbot.waitExposed(dialog)
         assert check(dialog), dialog.windowTitle()
+        assert clashes(dialog) == {}, dialog.windowTitle()
         escape_closes(qtbot, dialog)
     escape_closes(qtbot, window)
 
@@ -167,6 +171,7 @@ def test_settings_dialog(qtbot: QtBot, tmp_path: Path, db: PgDatabase) -> None:
         qtbot.addWidget(dialog)
         shown(qtbot, dialog)
         order = check(dialog)
+        assert clashes(dialog) == {}
         assert order[0] is dialog.editors["hosts"]
         escape_closes(qtbot, dialog)
     finally:
@@ -196,6 +201,7 @@ def test_assessment_and_vasodilator_forms(qtbot: QtBot, clinician: Session) -> N
         shown(qtbot, form)
         enter_patient(qtbot, form, p.patient_code)
         assert problems(form) == [], form.windowTitle()
+        assert clashes(form) == {}, form.windowTitle()
         order = tab_order(form)
         assert order[:2] == [form.header.date_edit, form.header.code_edit]
         assert order[-2:] == [form.cancel_button, form.save_button]  # as they stand
@@ -217,6 +223,7 @@ def test_chart_item_dialogs(qtbot: QtBot, clinician: Session) -> None:
     add = panel.ask_add()
     assert add is not None
     qtbot.waitExposed(add)
+    assert clashes(add) == {}
     assert check(add)[:3] == [add.name_combo, add.details_edit, add.start_edit]
     escape_closes(qtbot, add)
     assert panel.select(item.id)
@@ -228,3 +235,15 @@ def test_chart_item_dialogs(qtbot: QtBot, clinician: Session) -> None:
         cancel = dialog.buttons.button(QDialogButtonBox.StandardButton.Cancel)
         assert check(dialog)[-2:] == [dialog.ok_button, cancel]
         escape_closes(qtbot, dialog)
+
+
+def test_chart_window_keys_are_all_different(qtbot: QtBot, clinician: Session) -> None:
+    p = new_patient(clinician.ctx.db)
+    add_item(clinician.ctx.db, "medication", p.id, "sildenafil", days_ago(30))
+    chart = ChartWindow(clinician.ctx, p.id, parent=clinician.windows)
+    with qtbot.waitSignal(chart.loaded, timeout=LOAD_MS):
+        chart.show()
+    qtbot.waitUntil(lambda: chart.clinical is not None and chart.clinical.isVisible())
+    qtbot.wait(300)
+    assert problems(chart) == []
+    assert clashes(chart) == {}

@@ -14,6 +14,7 @@ from pytestqt.qtbot import QtBot
 
 from phms_client.ui.app_shell import main_window_factory
 from tests.harness import PgDatabase
+from tests.ui.keyboard import clashes, problems
 from tests.ui.patient_env import create_patients, person, staff_database, unique_family
 from tests.ui.shell_support import Running, logged_in_shell, server_settings, write_location
 
@@ -118,3 +119,13 @@ def test_ctrl_q_with_unsaved_work_asks_first(qtbot: QtBot, clinician: Running) -
     box.button(QMessageBox.StandardButton.Cancel).click()
     assert form.isVisible() and form.family_edit.text() == "Not saved yet"
     assert clinician.exit_codes == []
+
+
+def test_main_window_keys_are_all_different(qtbot: QtBot, clinician: Running) -> None:
+    """Every button of the main window (day list included) has its Alt+letter, and no
+    two share one (Alt+F was both the File menu and the search field)."""
+    window = clinician.shell.window
+    assert isinstance(window, main_window.MainWindow)
+    qtbot.waitExposed(window)
+    assert problems(window) == []
+    assert clashes(window) == {}

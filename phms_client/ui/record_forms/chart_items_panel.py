@@ -394,7 +394,7 @@ class ChartItemsPanel(QWidget):
             "Stop ends entries as of this day."
         )
         self.date_edit.dateChanged.connect(self._date_changed)
-        date_caption = QLabel("As of s&tudy date:")
+        date_caption = QLabel("As of st&udy date:")
         date_caption.setBuddy(self.date_edit)
         self.history_box = QCheckBox("Show &history (stopped and later entries)")
         self.history_box.toggled.connect(lambda _: self._show())
@@ -421,7 +421,7 @@ class ChartItemsPanel(QWidget):
             self.tabs.addTab(view, KIND_LABELS[kind][0])
         self.tabs.currentChanged.connect(lambda _: self._update_buttons())
 
-        self.add_button = QPushButton("&Add…")
+        self.add_button = QPushButton("A&dd…")
         self.add_button.clicked.connect(self.ask_add)
         self.stop_button = QPushButton("St&op…")
         self.stop_button.clicked.connect(self.ask_stop)
