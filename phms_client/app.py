@@ -67,6 +67,12 @@ def run(server: str | None) -> int:
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     app.setApplicationName("PHMS")
     app.setApplicationVersion(client_version())
+    from phms_client.ui.display import display_problem
+
+    problem = display_problem(app)
+    if problem is not None:  # black windows would say nothing
+        logging.getLogger(__name__).error("%s", problem)
+        return 1
     from PySide6.QtCore import QLocale
 
     from phms_client.ui import dates
