@@ -48,8 +48,9 @@ from phms_client.ui.conflict_dialog import describe_change
 from phms_client.ui.context import AppContext
 from phms_client.ui.edit_window import LOCKED_TITLE, lockable_layout
 from phms_client.ui.guard import while_alive
+from phms_client.ui.notices import add_connection_notice
 from phms_client.ui.patient_form import can_edit_patients
-from phms_client.ui.record_forms.common import banner, can_edit_clinical
+from phms_client.ui.record_forms.common import can_edit_clinical
 from phms_client.ui.record_forms.launcher import RecordForms
 
 __all__ = ["CLINICAL_PLACEHOLDER", "ChartWindow"]
@@ -221,21 +222,20 @@ class ChartWindow(QWidget):
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setWidget(body)
 
-        # Every window says it when the server is lost, not only the main window
-        # behind it; shown above the chart, whose buttons are then disabled anyway.
-        self.connection_banner = banner("warning")
-        self.connection_banner.setObjectName("connection_banner")
-        self.connection_banner.setText(
-            "The connection to the server is lost. This chart cannot change or show "
-            "new records until PHMS has reconnected; PHMS keeps trying by itself."
-        )
-        self.connection_banner.setVisible(not self._editable)
         self.content = QWidget()
         content = QVBoxLayout(self.content)
         content.setContentsMargins(0, 0, 0, 0)
-        content.addWidget(self.connection_banner)
         content.addWidget(scroll, 1)
         content.addLayout(buttons)
+        # Every window says it when the server is lost, not only the main window
+        # behind it: below the buttons, the window growing for it (nothing moves).
+        self.connection_banner = add_connection_notice(
+            self.ctx,
+            self,
+            container=self.content,
+            text="The connection to the server is lost. This chart cannot change or show "
+            "new records until PHMS has reconnected; PHMS keeps trying by itself.",
+        )
         self.locked_label = lockable_layout(self, self.content)
         if self.clinical is None:
             self.resize(760, 560)
@@ -374,7 +374,6 @@ class ChartWindow(QWidget):
 
     def set_editable(self, editable: bool) -> None:
         self._editable = editable
-        self.connection_banner.setVisible(not editable)
         self._update_buttons()
         if self.clinical is not None:
             self.clinical.set_editable(editable)

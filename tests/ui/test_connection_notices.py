@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QAbstractButton, QWidget
 from pytestqt.qtbot import QtBot
 
 from phms_client.ui.appointment_dialog import AppointmentDialog
+from phms_client.ui.chart_window import ChartWindow
 from phms_client.ui.error_check_window import ErrorCheckWindow
 from phms_client.ui.notices import ConnectionNotice
 from phms_client.ui.preferences_dialog import PreferencesDialog
@@ -25,6 +26,7 @@ from phms_client.ui.report_preview import ReportPreview
 from phms_client.ui.staff_window import StaffWindow
 from tests.harness import PgDatabase
 from tests.ui.clinic_support import Workstation, clinic_context
+from tests.ui.patient_env import create_patients, person, staff_database, unique_family
 
 WINDOWS: dict[str, Callable[[Workstation], QWidget]] = {
     "staff accounts": lambda s: StaffWindow(s.ctx, s.windows),
@@ -71,6 +73,9 @@ def test_each_window_says_connection_lost_without_moving_anything(
 ) -> None:
     with clinic_context(qtbot, db, user) as station:
         windows = {name: make(station) for name, make in WINDOWS.items()}
+        with staff_database(db, "t_clinician") as database:
+            (patient,) = create_patients(database, person(unique_family("Notice")))
+        windows["chart"] = ChartWindow(station.ctx, patient.id, station.windows)
         for window in windows.values():
             window.show()
             qtbot.waitExposed(window)
