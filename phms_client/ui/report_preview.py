@@ -327,6 +327,7 @@ class TemplateEditor(QDialog):
         self.description = QLineEdit(template.description)
         self.body = QPlainTextEdit(template.body)
         self.body.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.body.setAccessibleName("Template text")
         font = self.body.font()
         font.setFamily("DejaVu Sans Mono")
         font.setStyleHint(font.StyleHint.Monospace)
@@ -339,9 +340,10 @@ class TemplateEditor(QDialog):
         form = QFormLayout()
         form.addRow("&Name:", self.name)
         form.addRow("&Description:", self.description)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        buttons = QDialogButtonBox()  # made in the order they stand: Tab's order
+        self.save_button = buttons.addButton("&Save", QDialogButtonBox.ButtonRole.AcceptRole)
         self.try_button = buttons.addButton("&Try", QDialogButtonBox.ButtonRole.ActionRole)
-        self.save_button = buttons.addButton(QDialogButtonBox.StandardButton.Save)
+        buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
         self.try_button.clicked.connect(self.try_it)
         self.save_button.clicked.connect(self.save)
         buttons.rejected.connect(self.reject)
@@ -350,6 +352,7 @@ class TemplateEditor(QDialog):
         layout.addWidget(self.body, 1)
         layout.addWidget(self.message)
         layout.addWidget(buttons)
+        self.connection_notice = add_connection_notice(preview.ctx, self)
         self.resize(760, 640)
 
     def data(self) -> TemplateInput:

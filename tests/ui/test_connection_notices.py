@@ -79,6 +79,13 @@ def test_each_window_says_connection_lost_without_moving_anything(
         for window in windows.values():
             window.show()
             qtbot.waitExposed(window)
+        preview = windows["report preview"]
+        assert isinstance(preview, ReportPreview)
+        qtbot.waitUntil(lambda: preview.current_template() is not None, timeout=10_000)
+        editor = preview.edit_template()
+        assert editor is not None
+        qtbot.waitExposed(editor)
+        windows["template editor"] = editor
         before = settled(qtbot, windows)
         notices = {name: w.findChild(ConnectionNotice) for name, w in windows.items()}
         for name, notice in notices.items():

@@ -247,3 +247,16 @@ def test_chart_window_keys_are_all_different(qtbot: QtBot, clinician: Session) -
     qtbot.wait(300)
     assert problems(chart) == []
     assert clashes(chart) == {}
+
+
+def test_template_editor(qtbot: QtBot, admin: Session) -> None:
+    preview = shown(qtbot, ReportPreview(admin.ctx, "statistical", None, admin.windows))
+    assert isinstance(preview, ReportPreview)
+    qtbot.waitUntil(lambda: preview.current_template() is not None, timeout=LOAD_MS)
+    editor = preview.edit_template()
+    assert editor is not None
+    qtbot.waitExposed(editor)
+    order = check(editor)
+    assert clashes(editor) == {}
+    assert order[:3] == [editor.name, editor.description, editor.body]
+    escape_closes(qtbot, editor)
