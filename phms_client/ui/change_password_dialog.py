@@ -87,8 +87,8 @@ class ChangePasswordDialog(QDialog):
         self.repeat_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.repeat_edit.textEdited.connect(self._edited)
         form = QFormLayout()
-        form.addRow("New password:", self.new_edit)
-        form.addRow("Repeat it:", self.repeat_edit)
+        form.addRow("&New password:", self.new_edit)
+        form.addRow("&Repeat it:", self.repeat_edit)
 
         self.message_label = QLabel()
         self.message_label.setWordWrap(True)

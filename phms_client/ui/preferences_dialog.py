@@ -94,6 +94,16 @@ LABELS: Final = {
     "ph_groups": "PH groups",
 }
 
+#: Labels with their Alt+letters (Save is Alt+S).
+KEYED_LABELS: Final = {
+    "patient_id_format": "&Patient ID format:",
+    "idle_lock_minutes": "&Lock the screen after:",
+    "remember_password_allowed": "Remembered pass&words:",
+    "password_min_length": "Minimum password le&ngth:",
+    "error_check_sd": "Error check t&hreshold:",
+    "ph_groups": "PH &groups:",  # (on the Other tab)
+}
+
 
 def label_of(key: str) -> str:
     return LABELS.get(key, key.replace("_", " ").capitalize())
@@ -579,6 +589,20 @@ class PreferencesDialog(QDialog):
                 "trimmed mean.",
             ),
         )
+        self._give_keys(form)
+
+    def _give_keys(self, form: QFormLayout) -> None:
+        """Alt+letter on each row's label, going to the setting's own input (some rows
+        hold a box around it, with a hint or a preview)."""
+        for row in range(form.rowCount()):
+            item = form.itemAt(row, QFormLayout.ItemRole.LabelRole)
+            label = item.widget() if item is not None else None
+            if not isinstance(label, QLabel):
+                continue
+            key = next((k for k, v in LABELS.items() if label.text() == f"{v}:"), None)
+            if key in KEYED_LABELS and key in self.editors:
+                label.setText(KEYED_LABELS[key])
+                label.setBuddy(self.editors[key].widget)
 
     @staticmethod
     def _with_hint(widget: QWidget, hint: str) -> QWidget:
@@ -641,7 +665,9 @@ class PreferencesDialog(QDialog):
     def _add_other(self, row: SettingRow) -> None:
         editor = self._add(editor_for(row), self._other_index)
         editor.widget.setToolTip(row.description)
-        self.other_form.addRow(f"{label_of(row.key)}:", editor.widget)
+        caption = QLabel(KEYED_LABELS.get(row.key, f"{label_of(row.key)}:"))
+        caption.setBuddy(editor.widget)
+        self.other_form.addRow(caption, editor.widget)
         if row.description:
             hint = QLabel(row.description)
             hint.setWordWrap(True)

@@ -75,6 +75,17 @@ FIELD_LABELS = {
     "hospital_id": "Hospital ID",
 }
 
+#: The same labels with their Alt+letters (the dialog's buttons: B, T, R, S).
+KEYED_LABELS = {
+    "hosts": "Ser&ver",
+    "port": "&Port",
+    "database": "&Database",
+    "sslmode": "&Encryption (TLS)",
+    "sslrootcert": "&CA certificate",
+    "connect_timeout": "Connect time&out (s)",
+    "hospital_id": "&Hospital ID",
+}
+
 #: Next to a value that differs from what was loaded.
 CHANGED = "changed — to be saved"
 
@@ -193,7 +204,7 @@ class SettingsDialog(QDialog):
         for row, (name, label) in enumerate(FIELD_LABELS.items()):
             editor = self._make_editor(name)
             self.editors[name] = editor
-            caption = QLabel(label + ":")
+            caption = QLabel(KEYED_LABELS.get(name, label) + ":")
             caption.setBuddy(editor)
             grid.addWidget(caption, row, 0)
             if name == "sslrootcert":

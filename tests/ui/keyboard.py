@@ -160,3 +160,20 @@ def clashes(window: QWidget) -> dict[str, list[str]]:
         if letter:
             used.setdefault(letter, []).append(text)
     return {k: v for k, v in used.items() if len(v) > 1}
+
+
+def fields_without_mnemonic(root: QWidget) -> list[str]:
+    """Labels of inputs with no Alt+letter (for dialogs small enough to give every
+    field one; the long clinical forms are walked with Tab instead)."""
+    found: list[str] = []
+    for label in root.findChildren(QLabel):
+        buddy = label.buddy()
+        if (
+            _shown(root, label)
+            and buddy is not None
+            and isinstance(buddy, INPUTS)
+            and label.text().strip()
+            and not mnemonic(label.text())
+        ):
+            found.append(label.text())
+    return found

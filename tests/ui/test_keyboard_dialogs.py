@@ -36,7 +36,13 @@ from phms_client.ui.tasks import TaskRunner
 from tests.db.test_client_login import config_for
 from tests.harness import PgDatabase
 from tests.ui.clinical_env import LOAD_MS, add_item, days_ago, enter_patient, new_patient
-from tests.ui.keyboard import clashes, out_of_reading_order, problems, tab_order
+from tests.ui.keyboard import (
+    clashes,
+    fields_without_mnemonic,
+    out_of_reading_order,
+    problems,
+    tab_order,
+)
 from tests.ui.patient_env import Session, app_context
 from tests.ui.shell_support import server_settings, write_location
 from tests.ui.test_conflict import details
@@ -101,6 +107,7 @@ def test_window_keyboard_and_screen_reader(qtbot: QtBot, admin: Session, name: s
     order = check(window)
     assert order, "nothing to reach with Tab"
     assert clashes(window) == {}
+    assert fields_without_mnemonic(window) == []
     escape_closes(qtbot, window)
 
 
@@ -138,6 +145,7 @@ def test_preferences_every_tab(qtbot: QtBot, admin: Session) -> None:
         tabs.setCurrentIndex(i)
         assert problems(dialog) == [], tabs.tabText(i)
         assert clashes(dialog) == {}, tabs.tabText(i)
+        assert fields_without_mnemonic(dialog) == [], tabs.tabText(i)
         order = tab_order(dialog)
         assert out_of_reading_order(dialog, order) == [], tabs.tabText(i)
         assert tabs.isAncestorOf(order[0]), tabs.tabText(i)
@@ -160,6 +168,7 @@ def test_staff_account_dialogs(qtbot: QtBot, admin: Session) -> None:
         qtbot.waitExposed(dialog)
         assert check(dialog), dialog.windowTitle()
         assert clashes(dialog) == {}, dialog.windowTitle()
+        assert fields_without_mnemonic(dialog) == [], dialog.windowTitle()
         escape_closes(qtbot, dialog)
     escape_closes(qtbot, window)
 
@@ -172,6 +181,7 @@ def test_settings_dialog(qtbot: QtBot, tmp_path: Path, db: PgDatabase) -> None:
         shown(qtbot, dialog)
         order = check(dialog)
         assert clashes(dialog) == {}
+        assert fields_without_mnemonic(dialog) == []
         assert order[0] is dialog.editors["hosts"]
         escape_closes(qtbot, dialog)
     finally:
@@ -224,6 +234,7 @@ def test_chart_item_dialogs(qtbot: QtBot, clinician: Session) -> None:
     assert add is not None
     qtbot.waitExposed(add)
     assert clashes(add) == {}
+    assert fields_without_mnemonic(add) == []
     assert check(add)[:3] == [add.name_combo, add.details_edit, add.start_edit]
     escape_closes(qtbot, add)
     assert panel.select(item.id)
@@ -258,5 +269,6 @@ def test_template_editor(qtbot: QtBot, admin: Session) -> None:
     qtbot.waitExposed(editor)
     order = check(editor)
     assert clashes(editor) == {}
+    assert fields_without_mnemonic(editor) == []
     assert order[:3] == [editor.name, editor.description, editor.body]
     escape_closes(qtbot, editor)
