@@ -194,6 +194,17 @@ def ensure_demo_logins(conn: sa.Connection) -> None:
         )
 
 
+def login_url(url: str, user: str) -> str:
+    """``url`` with the demo login ``user`` in place of the admin's."""
+    parsed = sa.engine.make_url(url).set(username=user, password=DEMO_PASSWORD)
+    return parsed.render_as_string(hide_password=False)
+
+
+def demo_logins_keep_password(url: str) -> bool:
+    with connect(login_url(url, "demo_clerk")) as conn:
+        return conn.execute(sa.text("SELECT phms.must_change_password()")).scalar() is False
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     if args.patients < 0:
         raise CommandError("--patients must be 0 or more.")
@@ -214,23 +225,43 @@ def cmd_demo(args: argparse.Namespace) -> int:
             raise CommandError(str(exc)) from exc
         url, server = info.url(), f"127.0.0.1:{info.port}"
     with connect(url) as conn:
-        inserted = load(conn, args.patients, args.seed)
-        courses = booked = 0
-        if inserted:
+        ensure_demo_logins(conn)
+    inserted = courses = booked = 0
+    with connect(login_url(url, "demo_clerk")) as clerk:
+        inserted = load(clerk, args.patients, args.seed)
+    if inserted:
+        # Written through the demo staff's own logins, so "Entered by" and the audit
+        # trail name them, as they would name the staff of a real clinic.
+        with (
+            connect(login_url(url, "demo_clinician")) as clinician,
+            connect(login_url(url, "demo_clerk")) as clerk,
+        ):
             ph_patients = list(
-                conn.execute(
+                clinician.execute(
                     sa.text("SELECT id FROM phms.patient WHERE ph_group IS NOT NULL ORDER BY id")
                 ).scalars()
             )
-            courses, booked = demo_course.load(conn, ph_patients, args.seed)
-        ensure_demo_logins(conn)
+            courses, booked = demo_course.load_as_staff(clinician, clerk, ph_patients, args.seed)
     print(
         f"Demo data ready: {inserted} new patients, {courses} with a clinical course, "
         f"{booked} appointments today."
         if inserted
         else "Patients already present; none added."
     )
-    print("Demo logins (password " + DEMO_PASSWORD + "): " + ", ".join(DEMO_LOGINS))
+    print(
+        f"Demo logins, all with the password {DEMO_PASSWORD}: "
+        + ", ".join(DEMO_LOGINS)
+        + (
+            ". They are not asked to choose a new password."
+            if demo_logins_keep_password(url)
+            else ". Each is asked to choose a new password at first login."
+        )
+    )
+    if server:
+        print(
+            f"The demo's database server keeps running on {server} after PHMS is closed. "
+            "Stop it with: phms-admin server stop"
+        )
     if args.launch:
         cmd = [sys.executable, "-m", "phms_client"]
         if server:

@@ -184,15 +184,20 @@ def load_courses(s: Session, patient_ids: list[int], seed: int) -> int:
     return len(with_course)
 
 
+CLINIC_OPENS = dt.time(8, 30)
+SLOT = dt.timedelta(minutes=30)
+
+
 def book_today(s: Session, patient_ids: list[int], seed: int, tz: dt.tzinfo) -> int:
-    """A clinic day around now: some seen, one cancelled, the rest still to come."""
+    """Today's clinic from 08:30 local time: those already past were seen (one did
+    not come, one cancelled), the rest still to come."""
     rng = random.Random(seed + 1)
     now = dt.datetime.now(tz).replace(second=0, microsecond=0)
-    first = now.replace(minute=0) - dt.timedelta(hours=2)
+    first = dt.datetime.combine(now.date(), CLINIC_OPENS, tzinfo=tz)
     kinds = ("followup", "6-minute walk", "assessment", "consultation")
     chosen = rng.sample(patient_ids, min(10, len(patient_ids)))
     for i, pid in enumerate(chosen):
-        starts = first + dt.timedelta(minutes=30 * i)
+        starts = first + SLOT * i
         row = appointments.book(s, AppointmentInput(pid, starts, rng.choice(kinds)))
         if starts < now - dt.timedelta(minutes=45) and i % 4 != 3:
             row = appointments.set_status(s, row.id, row.version, Status.ARRIVED)
@@ -202,9 +207,27 @@ def book_today(s: Session, patient_ids: list[int], seed: int, tz: dt.tzinfo) -> 
     return len(chosen)
 
 
+def local_zone() -> dt.tzinfo:
+    return dt.datetime.now().astimezone().tzinfo or dt.UTC
+
+
 def load(conn: sa.Connection, patient_ids: list[int], seed: int) -> tuple[int, int]:
+    """Courses and today's appointments on one connection (one login writes both)."""
     with Session(bind=conn) as s:
         courses = load_courses(s, patient_ids, seed)
-        booked = book_today(s, patient_ids, seed, dt.datetime.now().astimezone().tzinfo or dt.UTC)
+        booked = book_today(s, patient_ids, seed, local_zone())
+        s.flush()
+    return courses, booked
+
+
+def load_as_staff(
+    clinician: sa.Connection, clerk: sa.Connection, patient_ids: list[int], seed: int
+) -> tuple[int, int]:
+    """As a clinic does it: the clinician writes the courses, the clerk books the day."""
+    with Session(bind=clinician) as s:
+        courses = load_courses(s, patient_ids, seed)
+        s.flush()
+    with Session(bind=clerk) as s:
+        booked = book_today(s, patient_ids, seed, local_zone())
         s.flush()
     return courses, booked

@@ -67,6 +67,17 @@ def run(server: str | None) -> int:
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     app.setApplicationName("PHMS")
     app.setApplicationVersion(client_version())
+    from phms_client.ui.display import display_problem
+
+    problem = display_problem(app)
+    if problem is not None:  # black windows would say nothing
+        logging.getLogger(__name__).error("%s", problem)
+        return 1
+    from PySide6.QtCore import QLocale
+
+    from phms_client.ui import dates
+
+    dates.use_locale(QLocale.system())  # one way of writing dates in every window
     # The shell decides when the session is over (the login dialog closes before
     # the main window opens, and the lock screen can end the session).
     app.setQuitOnLastWindowClosed(False)

@@ -58,6 +58,11 @@ def recall(server_key: str, user: str) -> str | None:
     service = service_name(server_key)
     try:
         password: str | None = keyring.get_password(service, user)
+    except keyring.errors.NoKeyringError:
+        # No store on this computer (common on Linux without a desktop keychain):
+        # nothing can have been remembered, and that is no fault worth a warning.
+        log.info("credential store: none on this computer")
+        return None
     except Exception as exc:
         log.warning("credential store: cannot read for %s: %s", service, type(exc).__name__)
         return None
@@ -71,6 +76,8 @@ def forget(server_key: str, user: str) -> None:
         keyring.delete_password(service, user)
     except keyring.errors.PasswordDeleteError:
         return  # nothing was stored
+    except keyring.errors.NoKeyringError:
+        return  # no store on this computer, so nothing can have been stored
     except Exception as exc:
         log.warning("credential store: cannot delete for %s: %s", service, type(exc).__name__)
         raise CredentialStoreUnavailable(

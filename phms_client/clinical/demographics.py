@@ -73,20 +73,10 @@ _DATE_FORMATS: Final = (
     "%d %B %Y",
     "%d%m%Y",
 )
-_MONTHS: Final = (
-    "Jan",
-    "Feb",
-    "Mar",
-    "Apr",
-    "May",
-    "Jun",
-    "Jul",
-    "Aug",
-    "Sep",
-    "Oct",
-    "Nov",
-    "Dec",
-)
+_WEEKDAYS: Final = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+#: Separators a shown date may use; all of them are read back by :func:`parse_day`.
+DATE_SEPARATORS: Final = (".", "/", "-")
+_separator = "."
 _EMAIL: Final = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE: Final = re.compile(r"^[0-9 +()./-]+$")
 DATE_EXAMPLE: Final = "17.05.1960"
@@ -108,11 +98,41 @@ def parse_day(text: str) -> dt.date | None:
     return None
 
 
+def set_date_separator(separator: str) -> None:
+    """Choose how every shown date is written (``17.05.1960``, ``17/05/1960`` ...).
+
+    Set once at start from the workstation's locale (see ``phms_client.ui.dates``).
+    """
+    global _separator
+    if separator not in DATE_SEPARATORS:
+        raise ValueError(f"date separator must be one of {DATE_SEPARATORS}")
+    _separator = separator
+
+
+def date_separator() -> str:
+    return _separator
+
+
 def format_day(day: dt.date | None) -> str:
-    """``17 May 1960``: unambiguous whatever the reader's habits (no 05/06 confusion)."""
+    """``17.05.1960``: the one way PHMS shows a date, day first, as it is typed."""
     if day is None:
         return ""
-    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
+    return f"{day.day:02d}{_separator}{day.month:02d}{_separator}{day.year:04d}"
+
+
+def format_weekday(day: dt.date | None) -> str:
+    """``Tue 17.05.1960``: where the day of the week matters (clinic day)."""
+    if day is None:
+        return ""
+    return f"{_WEEKDAYS[day.weekday()]} {format_day(day)}"
+
+
+def format_moment(moment: dt.datetime | None) -> str:
+    """``17.05.1960 14:05`` in local time."""
+    if moment is None:
+        return ""
+    local = moment.astimezone() if moment.tzinfo is not None else moment
+    return f"{format_day(local.date())} {local:%H:%M}"
 
 
 def describe_format(fmt: PatientIdFormat) -> str:

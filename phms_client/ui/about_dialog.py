@@ -70,11 +70,12 @@ class AboutDialog(QDialog):
         self.status_label = QLabel("Asking the server…")
         self.status_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
 
-        self.copy_button = QPushButton("Copy details")
+        self.copy_button = QPushButton("&Copy details")
         self.copy_button.setToolTip("Copy these details, e.g. to send them to IT")
         self.copy_button.clicked.connect(self.copy_details)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons = QDialogButtonBox()  # made in the order they stand: Tab's order
         buttons.addButton(self.copy_button, QDialogButtonBox.ButtonRole.ActionRole)
+        buttons.addButton(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
 
         layout = QVBoxLayout(self)

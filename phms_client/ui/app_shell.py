@@ -34,7 +34,7 @@ from types import TracebackType
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, QThread, QTimer, Signal
-from PySide6.QtGui import QAction
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QMainWindow, QMenu, QMessageBox
 
 from phms_client.db.errors import UserError, classify
@@ -204,21 +204,30 @@ class AppShell(QObject):
     # ----------------------------------------------------------------- main window
 
     def _decorate(self, window: QMainWindow) -> None:
+        self.file_menu = _first_menu(window, "&File")
+        self.quit_action = self.file_menu.addAction("&Quit")
+        # Ctrl+Q everywhere (Windows has no standard Quit key), from any PHMS window;
+        # closing the main window asks about unsaved work first.
+        self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
+        self.quit_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        self.quit_action.setStatusTip("Close every PHMS window and log out")
+        self.quit_action.triggered.connect(lambda _checked=False: window.close())
         options = _menu(window, "options_menu", "&Options")
         help_menu = _menu(window, "help_menu", "&Help")
-        self.settings_action = _add_action(options, "Settings…", self.open_settings)
+        self.settings_action = _add_action(options, "&Settings…", self.open_settings)
         self.settings_action.setMenuRole(QAction.MenuRole.NoRole)
-        self.preferences_action = options.addAction("Preferences…")
+        self.preferences_action = options.addAction("&Preferences…")
         self.preferences_action.setStatusTip("The clinic's settings, shared by every workstation")
         self.preferences_action.setMenuRole(QAction.MenuRole.NoRole)
         self.preferences_action.triggered.connect(lambda _checked=False: self.open_preferences())
         ctx = self.context
         if ctx is not None and ctx.login.group == "admin":
-            self.staff_action = options.addAction("Staff accounts…")
+            self.staff_action = options.addAction("Staff &accounts…")
             self.staff_action.setStatusTip("Create, disable and reset staff logins")
             self.staff_action.triggered.connect(lambda _checked=False: self.open_staff())
-        self.problem_action = _add_action(help_menu, "Report a problem…", self.open_problem)
-        self.about_action = _add_action(help_menu, "About PHMS", self.open_about)
+        self.problem_action = _add_action(help_menu, "&Report a problem…", self.open_problem)
+        self.about_action = _add_action(help_menu, "&About PHMS", self.open_about)
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
         self.banner = BannerArea()
         self.banner.attach(window)
@@ -436,6 +445,17 @@ def _menu(window: QMainWindow, attribute: str, title: str) -> QMenu:
     if isinstance(menu, QMenu):
         return menu
     return window.menuBar().addMenu(title)
+
+
+def _first_menu(window: QMainWindow, title: str) -> QMenu:
+    bar = window.menuBar()
+    menu = QMenu(title, bar)
+    first = next(iter(bar.actions()), None)
+    if first is None:
+        bar.addMenu(menu)
+    else:
+        bar.insertMenu(first, menu)
+    return menu
 
 
 def _add_action(menu: QMenu, text: str, slot: Callable[[], object]) -> QAction:

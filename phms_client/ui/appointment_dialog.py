@@ -37,12 +37,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from phms_client.clinical.demographics import format_day
 from phms_client.db.errors import classify
 from phms_client.services import appointments, patients
 from phms_client.services.appointments import AppointmentInput, AppointmentRow, StaleAppointment
 from phms_client.services.patients import PatientSummary
 from phms_client.ui.context import AppContext
-from phms_client.ui.dates import DAY_DISPLAY, appointment_date_range, style_date_edit
+from phms_client.ui.dates import appointment_date_range, day_display, style_date_edit
+from phms_client.ui.notices import add_connection_notice
 from phms_client.ui.text_limits import limit_text
 
 __all__ = ["AppointmentDialog", "PatientChoice", "clinic_zone"]
@@ -107,11 +109,13 @@ class AppointmentDialog(QDialog):
         self.search_edit.setMaxLength(patients.MAX_SEARCH)  # the search reads no more
         self.search_edit.setPlaceholderText("Name, patient ID or date of birth")
         self.search_edit.setClearButtonEnabled(True)
+        self.search_edit.setAccessibleName("Find the patient")
         self.search_edit.textChanged.connect(self._search_typed)
         self.results = QListWidget()
         self.results.setMaximumHeight(self.results.sizeHintForRow(0) * 6 + 40)
         self.results.itemActivated.connect(self._result_chosen)
         self.results.itemClicked.connect(self._result_chosen)
+        self.results.setAccessibleName("Patients found")
         self.results.setVisible(False)
         self.search_status = QLabel()
         self.search_status.setForegroundRole(QPalette.ColorRole.PlaceholderText)
@@ -138,10 +142,12 @@ class AppointmentDialog(QDialog):
         )
         self.date_edit = QDateEdit(QDate(start.year, start.month, start.day))
         self.date_edit.setCalendarPopup(True)
-        style_date_edit(self.date_edit, DAY_DISPLAY)
+        style_date_edit(self.date_edit, day_display())
         self.date_edit.setDateRange(*appointment_date_range())
+        self.date_edit.setAccessibleName("Date")
         self.time_edit = QTimeEdit(QTime(start.hour, start.minute))
         self.time_edit.setDisplayFormat("HH:mm")
+        self.time_edit.setAccessibleName("Time")
         when = QHBoxLayout()
         when.addWidget(self.date_edit, 1)
         when.addWidget(QLabel("at"))
@@ -164,11 +170,11 @@ class AppointmentDialog(QDialog):
         self.note_hint = limit_text(self.note_edit, "appointment", "note")
 
         form = QFormLayout()
-        form.addRow("Patient:", patient_box)
-        form.addRow("Date:", when)
-        form.addRow("Kind:", self.kind_combo)
-        form.addRow("Duration:", self.duration_spin)
-        form.addRow("Note:", self.note_edit)
+        form.addRow(self._caption("&Patient:", self.search_edit), patient_box)
+        form.addRow(self._caption("Dat&e:", self.date_edit), when)
+        form.addRow(self._caption("&Kind:", self.kind_combo), self.kind_combo)
+        form.addRow(self._caption("D&uration:", self.duration_spin), self.duration_spin)
+        form.addRow(self._caption("N&ote:", self.note_edit), self.note_edit)
 
         self.message_label = QLabel()
         self.message_label.setWordWrap(True)
@@ -178,7 +184,7 @@ class AppointmentDialog(QDialog):
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
         )
         self.save_button = self.buttons.button(QDialogButtonBox.StandardButton.Save)
-        self.save_button.setText("Save" if row is not None else "Book")
+        self.save_button.setText("&Save" if row is not None else "&Book")
         self.buttons.accepted.connect(self.save)
         self.buttons.rejected.connect(self.reject)
 
@@ -187,12 +193,24 @@ class AppointmentDialog(QDialog):
         layout.addWidget(self.message_label)
         layout.addStretch(1)
         layout.addWidget(self.buttons)
+        self.connection_notice = add_connection_notice(ctx, self)
         self.setMinimumWidth(480)
         self._show_patient()
         if self.patient is None:
             self.search_edit.setFocus()
         else:
             self.time_edit.setFocus()
+
+
+    @staticmethod
+    def _caption(text: str, buddy: QWidget) -> QLabel:
+        """A row's label: Alt+its letter goes to ``buddy``, which a screen reader names
+        by it."""
+        label = QLabel(text)
+        label.setBuddy(buddy)
+        if not buddy.accessibleName():
+            buddy.setAccessibleName(text.replace("&", "").rstrip(":"))
+        return label
 
     def _default_start(self, day: dt.date) -> dt.datetime:
         """The next quarter hour today, 09:00 on another day."""
@@ -239,7 +257,7 @@ class AppointmentDialog(QDialog):
     def _found(self, found: list[PatientSummary]) -> None:
         self.results.clear()
         for summary in found:
-            born = summary.birth_date.strftime("%d.%m.%Y")
+            born = format_day(summary.birth_date)
             item = QListWidgetItem(f"{summary.display_name}   {summary.patient_code}   born {born}")
             item.setData(Qt.ItemDataRole.UserRole, PatientChoice.of(summary))
             self.results.addItem(item)
@@ -335,7 +353,8 @@ class AppointmentDialog(QDialog):
             start = theirs.starts_at.astimezone(self.zone)
             self.show_message(
                 f"{theirs.updated_by} changed this appointment meanwhile: it is now "
-                f"{start:%d.%m.%Y %H:%M}, {theirs.kind}, {theirs.duration_min} min, "
+                f"{format_day(start.date())} {start:%H:%M}, {theirs.kind}, "
+                f"{theirs.duration_min} min, "
                 f"{theirs.status}. Your values are still here: Save puts them over theirs, "
                 "Cancel keeps theirs."
             )

@@ -87,8 +87,8 @@ class ChangePasswordDialog(QDialog):
         self.repeat_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.repeat_edit.textEdited.connect(self._edited)
         form = QFormLayout()
-        form.addRow("New password:", self.new_edit)
-        form.addRow("Repeat it:", self.repeat_edit)
+        form.addRow("&New password:", self.new_edit)
+        form.addRow("&Repeat it:", self.repeat_edit)
 
         self.message_label = QLabel()
         self.message_label.setWordWrap(True)
@@ -96,9 +96,9 @@ class ChangePasswordDialog(QDialog):
         self.message_label.setVisible(False)
 
         self.buttons = QDialogButtonBox()
-        self.ok_button = QPushButton("Set password")
+        self.ok_button = QPushButton("&Set password")
         self.ok_button.setDefault(True)
-        self.logout_button = QPushButton("Log out")
+        self.logout_button = QPushButton("&Log out")
         self.buttons.addButton(self.ok_button, QDialogButtonBox.ButtonRole.AcceptRole)
         self.buttons.addButton(self.logout_button, QDialogButtonBox.ButtonRole.RejectRole)
         self.ok_button.clicked.connect(self.submit)
@@ -182,7 +182,7 @@ class ChangePasswordDialog(QDialog):
         self._busy = busy
         for widget in (self.new_edit, self.repeat_edit, self.ok_button, self.logout_button):
             widget.setEnabled(not busy)
-        self.ok_button.setText("Setting…" if busy else "Set password")
+        self.ok_button.setText("Setting…" if busy else "&Set password")
 
     def _changed(self, outcome: LoginOutcome) -> None:
         self._set_busy(False)

@@ -256,9 +256,10 @@ class RiskCourseModel(RowsTableModel):
         return None
 
 
-def _table(model: QAbstractTableModel, name: str) -> QTableView:
+def _table(model: QAbstractTableModel, name: str, spoken: str) -> QTableView:
     view = QTableView()
     view.setObjectName(name)
+    view.setAccessibleName(spoken)
     view.setModel(model)
     setup_list_view(view)
     return view
@@ -273,7 +274,7 @@ class TimelineView(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.model = TimelineModel(self)
-        self.table = _table(self.model, "timeline")
+        self.table = _table(self.model, "timeline", "Clinical records")
         self.table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         self.table.activated.connect(self._activated)
         layout = QVBoxLayout(self)
@@ -299,7 +300,7 @@ class TimelineView(QWidget):
 
 def risk_course_table(parent: QWidget | None = None) -> tuple[RiskCourseModel, QTableView]:
     model = RiskCourseModel(parent)
-    view = _table(model, "risk_course")
+    view = _table(model, "risk_course", "Risk course")
     view.horizontalHeader().setStretchLastSection(True)
     return model, view
 

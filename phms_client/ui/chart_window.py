@@ -48,6 +48,7 @@ from phms_client.ui.conflict_dialog import describe_change
 from phms_client.ui.context import AppContext
 from phms_client.ui.edit_window import LOCKED_TITLE, lockable_layout
 from phms_client.ui.guard import while_alive
+from phms_client.ui.notices import add_connection_notice
 from phms_client.ui.patient_form import can_edit_patients
 from phms_client.ui.record_forms.common import can_edit_clinical
 from phms_client.ui.record_forms.launcher import RecordForms
@@ -226,6 +227,15 @@ class ChartWindow(QWidget):
         content.setContentsMargins(0, 0, 0, 0)
         content.addWidget(scroll, 1)
         content.addLayout(buttons)
+        # Every window says it when the server is lost, not only the main window
+        # behind it: below the buttons, the window growing for it (nothing moves).
+        self.connection_banner = add_connection_notice(
+            self.ctx,
+            self,
+            container=self.content,
+            text="The connection to the server is lost. This chart cannot change or show "
+            "new records until PHMS has reconnected; PHMS keeps trying by itself.",
+        )
         self.locked_label = lockable_layout(self, self.content)
         if self.clinical is None:
             self.resize(760, 560)

@@ -53,12 +53,13 @@ from PySide6.QtWidgets import (
 )
 
 from phms_client.clinical.appointments import Mark, Status
+from phms_client.clinical.demographics import format_weekday
 from phms_client.db.errors import classify, register_constraint_messages
 from phms_client.services import appointments
 from phms_client.services.appointments import AppointmentRow, DayList, StaleAppointment
 from phms_client.ui.appointment_dialog import AppointmentDialog, PatientChoice, clinic_zone
 from phms_client.ui.context import AppContext
-from phms_client.ui.dates import DAY_DISPLAY, appointment_date_range, style_date_edit
+from phms_client.ui.dates import appointment_date_range, day_display, style_date_edit
 from phms_client.ui.table_view import setup_list_view
 
 __all__ = [
@@ -290,6 +291,7 @@ class DayListWidget(QWidget):
     """Date navigation, the day's appointments, and what can be done with them."""
 
     enter_data = Signal(int)  # patient id
+    chart_requested = Signal(int)  # patient id: double-click or Enter on a row
     day_changed = Signal(object)  # datetime.date
     loaded = Signal()  # after every (re)load of the day
 
@@ -340,17 +342,18 @@ class DayListWidget(QWidget):
         self.next_button.setToolTip("Next day (Alt+Right)")
         self.next_button.setShortcut("Alt+Right")
         self.next_button.clicked.connect(lambda: self.step_day(1))
-        self.today_button = QPushButton("Today")
+        self.today_button = QPushButton("To&day")
         self.today_button.setToolTip("Back to today (Alt+Home)")
         self.today_button.setShortcut("Alt+Home")
         self.today_button.clicked.connect(lambda: self.set_day(self.today()))
         self.date_edit = QDateEdit()
         self.date_edit.setCalendarPopup(True)
-        style_date_edit(self.date_edit, DAY_DISPLAY)
+        self.date_edit.setAccessibleName("Day shown")
+        style_date_edit(self.date_edit, day_display())
         self.date_edit.setDateRange(*appointment_date_range())
         self.date_edit.setDate(QDate(self.day.year, self.day.month, self.day.day))
         self.date_edit.dateChanged.connect(self._date_picked)
-        self.new_button = QPushButton("New appointment…")
+        self.new_button = QPushButton("New &appointment…")
         self.new_button.clicked.connect(lambda: self.book())
         top = QHBoxLayout()
         top.addWidget(self.title_label)
@@ -374,7 +377,9 @@ class DayListWidget(QWidget):
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._context_menu)
         self.table.selectionModel().currentRowChanged.connect(lambda *_: self._update_actions())
-        self.table.activated.connect(lambda *_: self.reschedule())
+        # Double-click or Enter opens the patient's chart, as a clinic expects;
+        # rescheduling stays in the context menu and on its button.
+        self.table.activated.connect(lambda *_: self.open_chart_action.trigger())
 
         self.empty_label = QLabel()
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -384,11 +389,11 @@ class DayListWidget(QWidget):
         self.stack.addWidget(self.empty_label)
         self.stack.addWidget(self.table)
 
-        self.arrived_button = QPushButton("Arrived")
-        self.completed_button = QPushButton("Completed")
-        self.reschedule_button = QPushButton("Reschedule…")
-        self.cancel_button = QPushButton("Cancel appointment…")
-        self.enter_button = QPushButton("Enter data")
+        self.arrived_button = QPushButton("A&rrived")
+        self.completed_button = QPushButton("Co&mpleted")
+        self.reschedule_button = QPushButton("Res&chedule…")
+        self.cancel_button = QPushButton("Cance&l appointment…")
+        self.enter_button = QPushButton("&Enter data")
         self.enter_button.setVisible(self.may_enter_data)
         self.status_label = QLabel()
         self.status_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
@@ -415,6 +420,8 @@ class DayListWidget(QWidget):
                 widget.setEnabled(False)
 
     def _build_actions(self) -> None:
+        self.open_chart_action = QAction("Open &chart", self)
+        self.open_chart_action.triggered.connect(self.request_chart)
         self.reschedule_action = QAction("&Reschedule…", self)
         self.reschedule_action.triggered.connect(lambda: self.reschedule())
         self.book_for_patient_action = QAction("&New appointment for this patient…", self)
@@ -437,6 +444,8 @@ class DayListWidget(QWidget):
     def context_menu(self) -> QMenu:
         """The menu of the selected appointment (as PHMS had it)."""
         menu = QMenu(self)
+        menu.addAction(self.open_chart_action)
+        menu.addSeparator()
         menu.addAction(self.reschedule_action)
         menu.addAction(self.book_for_patient_action)
         menu.addAction(self.cancel_action)
@@ -534,7 +543,7 @@ class DayListWidget(QWidget):
         rows = self.model.rows()
         active = [r for r in rows if r.status is not Status.CANCELLED]
         if not rows:
-            when = "today" if self.day == self.today() else f"{self.day:%A %d %B %Y}"
+            when = "today" if self.day == self.today() else "on " + format_weekday(self.day)
             self.empty_label.setText(f"No appointments {when}.")
             self.stack.setCurrentIndex(0)
         else:
@@ -725,6 +734,11 @@ class DayListWidget(QWidget):
         self.message_box = box
         box.open()
         return box
+
+    def request_chart(self) -> None:
+        row = self.current()
+        if row is not None and self.available:
+            self.chart_requested.emit(row.patient_id)
 
     def request_enter_data(self) -> None:
         row = self.current()

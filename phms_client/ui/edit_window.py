@@ -14,11 +14,20 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar, Final
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialog, QLabel, QMessageBox, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QDialog,
+    QLabel,
+    QLayout,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 from sqlalchemy.orm import Session
 
 from phms_client.ui.context import AppContext
 from phms_client.ui.guard import OwnedTasks
+from phms_client.ui.notices import NoticeSpace
 
 __all__ = ["LOCKED_TITLE", "EditWindow", "lockable_layout"]
 
@@ -93,6 +102,14 @@ class EditWindow(QDialog):
     def _open_dialogs(self) -> Iterable[QDialog | None]:
         """The form's own dialogs that may be open (hidden with it by the idle lock)."""
         return ()
+
+    # ----------------------------------------------------------------- notices
+
+    def _keep_in_place(self, *rows: QWidget | QLayout) -> None:
+        """Notices that come unasked (connection lost, changed by someone else) sit
+        below the buttons, in rows of ``content``'s layout; see :class:`NoticeSpace`."""
+        self._notice_space = NoticeSpace(self, self.content)  # (held: Qt calls back)
+        self._notice_space.add(*rows)
 
     # ----------------------------------------------------------------- state
 

@@ -17,7 +17,7 @@ from typing import Any, Final
 
 import shiboken6
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -42,6 +42,7 @@ from phms_client.services.error_check import (
     run_error_check,
 )
 from phms_client.ui.context import AppContext
+from phms_client.ui.notices import add_connection_notice
 
 __all__ = ["HIT_ROLE", "ErrorCheckModel", "ErrorCheckWindow", "may_run_error_check"]
 
@@ -191,6 +192,7 @@ class ErrorCheckWindow(QWidget):
         self.model = ErrorCheckModel(self)
         self.table = QTableView()
         self.table.setModel(self.model)
+        self.table.setAccessibleName("Values to check")
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -208,11 +210,18 @@ class ErrorCheckWindow(QWidget):
         buttons.addWidget(self.run_button)
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.progress, 1)
+        self.close_button = QPushButton("C&lose")
+        self.close_button.clicked.connect(self.close)
+        bottom = QHBoxLayout()
+        bottom.addStretch(1)
+        bottom.addWidget(self.close_button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.intro)
         layout.addLayout(buttons)
         layout.addWidget(self.status)
         layout.addWidget(self.table, 1)
+        layout.addLayout(bottom)
+        self.connection_notice = add_connection_notice(ctx, self)
         QShortcut(QKeySequence(QKeySequence.StandardKey.Close), self, self.close)
         self._progress.connect(self._show_progress)
         self.resize(920, 520)
@@ -304,6 +313,12 @@ class ErrorCheckWindow(QWidget):
             return
         hit = self.model.hit(index.row())
         self.open_record.emit(hit.patient_id, hit.record_table, hit.record_id)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Escape:  # as in any dialog
+            self.close()
+            return
+        super().keyPressEvent(event)
 
     def closeEvent(self, event: Any) -> None:
         self.cancel()

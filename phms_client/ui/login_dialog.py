@@ -106,14 +106,14 @@ class LoginDialog(QDialog):
         self.password_edit = QLineEdit()
         self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.password_edit.textEdited.connect(self._password_edited)
-        self.remember_box = QCheckBox("Remember password on this computer")
+        self.remember_box = QCheckBox("R&emember password on this computer")
         self.remember_box.setToolTip(
             "Only if your clinic allows it: PHMS checks the clinic's rule after logging "
             "in, and otherwise removes any password it had remembered."
         )
         form = QFormLayout()
-        form.addRow("User name:", self.user_edit)
-        form.addRow("Password:", self.password_edit)
+        form.addRow("&User name:", self.user_edit)
+        form.addRow("&Password:", self.password_edit)
         form.addRow("", self.remember_box)
 
         self.message_frame = QFrame()
@@ -143,11 +143,11 @@ class LoginDialog(QDialog):
         busy_row.setContentsMargins(0, 0, 0, 0)
         self.busy_widget.setVisible(False)
 
-        self.settings_button = QPushButton("Settings…")
+        self.settings_button = QPushButton("&Settings…")
         self.settings_button.clicked.connect(self.open_settings)
-        self.quit_button = QPushButton("Quit")
+        self.quit_button = QPushButton("&Quit")
         self.quit_button.clicked.connect(self.reject)
-        self.login_button = QPushButton("Log in")
+        self.login_button = QPushButton("&Log in")
         self.login_button.setDefault(True)
         self.login_button.clicked.connect(self.submit)
         buttons = QHBoxLayout()
@@ -238,7 +238,7 @@ class LoginDialog(QDialog):
         self.last_error = None
         self.message_frame.setVisible(False)
         self.message_label.clear()
-        self.login_button.setText("Log in")
+        self.login_button.setText("&Log in")
 
     def _set_busy(self, busy: bool, text: str = "") -> None:
         self.busy_label.setText(text)
@@ -329,7 +329,7 @@ class LoginDialog(QDialog):
             self._password_from_store = False
         self.show_message(error.title, message)
         if error.kind in RETRY_KINDS:
-            self.login_button.setText("Retry")
+            self.login_button.setText("&Retry")
         # Inputs were disabled while connecting; give the focus back where it helps.
         if error.kind is ErrorKind.AUTH_FAILED:
             self.password_edit.setFocus()

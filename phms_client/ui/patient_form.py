@@ -101,6 +101,14 @@ def entry_from_details(details: PatientInput) -> DemographicsEntry:
     )
 
 
+def _on_change(widget: QWidget, slot: Any) -> None:
+    if isinstance(widget, (QLineEdit, QPlainTextEdit)):
+        widget.textChanged.connect(slot)
+    elif isinstance(widget, QComboBox):
+        widget.currentIndexChanged.connect(slot)
+        widget.editTextChanged.connect(slot)
+
+
 def _banner(kind: str) -> QLabel:
     label = QLabel()
     label.setWordWrap(True)
@@ -344,7 +352,10 @@ class PatientForm(EditWindow):
             self.errors[name] = error
             caption = QLabel(labels[name])
             caption.setBuddy(self.inputs[name])
+            self.inputs[name].setAccessibleName(labels[name].replace("&", ""))
             form.addRow(caption, cell)
+        for widget in self.inputs.values():
+            _on_change(widget, self._recheck_shown_errors)
 
         self.connection_banner = _banner("warning")
         self.change_banner = _banner("warning")
@@ -376,13 +387,14 @@ class PatientForm(EditWindow):
         self.content = QWidget()
         inner = QVBoxLayout(self.content)
         inner.setContentsMargins(0, 0, 0, 0)
-        inner.addWidget(self.connection_banner)
-        inner.addLayout(change_row)
         inner.addWidget(self.error_banner)
         inner.addWidget(self.fields_box)
-        inner.addStretch(1)
         inner.addLayout(buttons)
+        inner.addWidget(self.connection_banner)
+        inner.addLayout(change_row)
+        inner.addStretch(1)
         self.locked_label = lockable_layout(self, self.content)
+        self._keep_in_place(self.connection_banner, change_row)
         self.setMinimumWidth(520)
         self._group_changed()
 
@@ -536,6 +548,24 @@ class PatientForm(EditWindow):
         if first is not None:
             self.inputs[first].setFocus()
         self._fit()
+
+    def _recheck_shown_errors(self) -> None:
+        """A message follows its field as it is corrected (or goes wrong differently);
+        fields without a message get none until the next Save."""
+        shown = [name for name, label in self.errors.items() if not label.isHidden()]
+        if not shown:
+            return
+        checked = check_demographics(
+            self.entry(), self.ctx.login.settings.patient_id_format, dt.date.today()
+        )
+        for name in shown:
+            text = checked.errors.get(name)
+            label = self.errors[name]
+            if text:
+                label.setText(text)
+            else:
+                label.clear()
+                label.hide()
 
     def _fit(self) -> None:
         """Grow to show messages that just appeared (never shrink what the user sized)."""

@@ -49,10 +49,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from phms_client.clinical.demographics import format_moment
 from phms_client.db.errors import classify
 from phms_client.services import preferences
 from phms_client.services.preferences import SettingRow, SettingValueError, StaleSettings
 from phms_client.ui.context import AppContext
+from phms_client.ui.notices import add_connection_notice
 from phms_client.ui.registry_upload_panel import RegistryUploadPanel
 
 __all__ = ["PreferencesDialog"]
@@ -93,6 +95,16 @@ LABELS: Final = {
     "ph_groups": "PH groups",
 }
 
+#: Labels with their Alt+letters (Save is Alt+S).
+KEYED_LABELS: Final = {
+    "patient_id_format": "&Patient ID format:",
+    "idle_lock_minutes": "&Lock the screen after:",
+    "remember_password_allowed": "Remembered pass&words:",
+    "password_min_length": "Minimum password le&ngth:",
+    "error_check_sd": "Error check t&hreshold:",
+    "ph_groups": "PH &groups:",  # (on the Other tab)
+}
+
 
 def label_of(key: str) -> str:
     return LABELS.get(key, key.replace("_", " ").capitalize())
@@ -123,6 +135,8 @@ class Editor:
     def __init__(self, key: str, widget: QWidget) -> None:
         self.key = key
         self.widget = widget
+        if not widget.accessibleName():  # its row's label is on a box around it
+            widget.setAccessibleName(label_of(key))
         self.on_edit: Callable[[], None] = lambda: None
 
     def value(self) -> Any:
@@ -256,6 +270,7 @@ class AgentsEditor(Editor):
 
     def __init__(self, key: str) -> None:
         self.table = QTableWidget(0, len(self.COLUMNS))
+        self.table.setAccessibleName(label_of(key))
         self.table.setHorizontalHeaderLabels(list(self.COLUMNS))
         self.table.verticalHeader().hide()
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -266,8 +281,8 @@ class AgentsEditor(Editor):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        self.add_button = QPushButton("Add agent")
-        self.remove_button = QPushButton("Remove agent")
+        self.add_button = QPushButton("A&dd agent")
+        self.remove_button = QPushButton("Re&move agent")
         self.add_button.clicked.connect(self.add_row)
         self.remove_button.clicked.connect(self.remove_current)
         hint = QLabel(
@@ -473,7 +488,7 @@ class PreferencesDialog(QDialog):
         self.status_label.setWordWrap(True)
 
         self.buttons = QDialogButtonBox()
-        self.save_button = self.buttons.addButton("Save", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.save_button = self.buttons.addButton("&Save", QDialogButtonBox.ButtonRole.AcceptRole)
         self.close_button = self.buttons.addButton(
             "Close" if self.read_only else "Cancel", QDialogButtonBox.ButtonRole.RejectRole
         )
@@ -489,6 +504,7 @@ class PreferencesDialog(QDialog):
         layout.addWidget(self.message_label)
         layout.addWidget(self.status_label)
         layout.addWidget(self.buttons)
+        self.connection_notice = add_connection_notice(ctx, self)
         self.tabs.setEnabled(False)
         self.resize(700, 500)
 
@@ -576,6 +592,20 @@ class PreferencesDialog(QDialog):
                 "trimmed mean.",
             ),
         )
+        self._give_keys(form)
+
+    def _give_keys(self, form: QFormLayout) -> None:
+        """Alt+letter on each row's label, going to the setting's own input (some rows
+        hold a box around it, with a hint or a preview)."""
+        for row in range(form.rowCount()):
+            item = form.itemAt(row, QFormLayout.ItemRole.LabelRole)
+            label = item.widget() if item is not None else None
+            if not isinstance(label, QLabel):
+                continue
+            key = next((k for k, v in LABELS.items() if label.text() == f"{v}:"), None)
+            if key in KEYED_LABELS and key in self.editors:
+                label.setText(KEYED_LABELS[key])
+                label.setBuddy(self.editors[key].widget)
 
     @staticmethod
     def _with_hint(widget: QWidget, hint: str) -> QWidget:
@@ -638,12 +668,17 @@ class PreferencesDialog(QDialog):
     def _add_other(self, row: SettingRow) -> None:
         editor = self._add(editor_for(row), self._other_index)
         editor.widget.setToolTip(row.description)
-        self.other_form.addRow(f"{label_of(row.key)}:", editor.widget)
+        caption = QLabel(KEYED_LABELS.get(row.key, f"{label_of(row.key)}:"))
+        caption.setBuddy(editor.widget)
+        self.other_form.addRow(caption, editor.widget)
         if row.description:
             hint = QLabel(row.description)
             hint.setWordWrap(True)
             hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)
             self.other_form.addRow("", hint)
+        # Made after the buttons: Tab would reach it after them. Put it before.
+        QWidget.setTabOrder(editor.widget, self.save_button)
+        QWidget.setTabOrder(self.save_button, self.close_button)
 
     # ----------------------------------------------------------------- loading
 
@@ -691,7 +726,9 @@ class PreferencesDialog(QDialog):
         row = self.rows.get(key)
         if row is None:
             return "Not stored in the database yet."
-        when = row.updated_at.astimezone().strftime("%d %b %Y %H:%M")
+        when = format_moment(row.updated_at)
+        if row.version == 1:  # as installed: the installer's database login is no one here
+            return f"{row.description}\nAs installed on {when}; not changed since."
         return f"{row.description}\nLast changed by {row.updated_by}, {when}."
 
     def _live_change(self, payload: dict[str, Any]) -> None:
@@ -752,8 +789,12 @@ class PreferencesDialog(QDialog):
             self.status_label.setText(self._last_change_text())
 
     def _last_change_text(self) -> str:
-        latest = max(self.rows.values(), key=lambda r: r.updated_at)
-        when = latest.updated_at.astimezone().strftime("%d %b %Y %H:%M")
+        changed = [r for r in self.rows.values() if r.version > 1]
+        if not changed:
+            installed = max(r.updated_at for r in self.rows.values())
+            return f"All settings as installed on {format_moment(installed)}; none changed since."
+        latest = max(changed, key=lambda r: r.updated_at)
+        when = format_moment(latest.updated_at)
         return f"Last change: {label_of(latest.key).lower()}, by {latest.updated_by} on {when}."
 
     def _id_format_changed(self, text: str) -> None:
@@ -767,11 +808,15 @@ class PreferencesDialog(QDialog):
         try:
             preferences.check_patient_id_format(fmt)
         except SettingValueError as exc:
+            self.id_preview.setWordWrap(True)
             self.id_preview.setText(str(exc))
             self.id_preview.setStyleSheet("color: #b71c1c;")
             self.id_warning.setVisible(False)
             return
         self.id_preview.setStyleSheet("")
+        # One line: the form gets a wrapped rich-text label's height wrong at its next
+        # resize (a notice appearing), and every row below it would jump.
+        self.id_preview.setWordWrap(False)
         self.id_preview.setText(
             f"Example: <b>{html.escape(preferences.id_format_example(fmt))}</b> "
             "(N = digit, A = capital letter, anything else as written)"

@@ -26,6 +26,7 @@ from phms_client.app import client_version
 from phms_client.db.errors import classify
 from phms_client.services.about import report_problem
 from phms_client.ui.context import AppContext
+from phms_client.ui.notices import add_connection_notice
 from phms_client.ui.text_limits import limit_text
 
 __all__ = ["LOG_LINES", "ProblemDialog"]
@@ -56,12 +57,14 @@ class ProblemDialog(QDialog):
         )
         self.description_edit.setMinimumHeight(80)
         self.description_hint = limit_text(self.description_edit, "problem_report", "description")
+        self.description_edit.setAccessibleName("What went wrong")
         self.description_edit.setMaximumHeight(130)
         self.description_edit.textChanged.connect(self._update_preview)
 
         sent_label = QLabel("<b>What will be sent</b> (stored on the clinic's server for IT):")
         self.preview = QPlainTextEdit()
         self.preview.setReadOnly(True)
+        self.preview.setAccessibleName("What will be sent")
         self.preview.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.preview.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         self.preview.setMinimumHeight(200)
@@ -70,10 +73,12 @@ class ProblemDialog(QDialog):
         self.message_label.setWordWrap(True)
         self.message_label.setVisible(False)
 
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        # Made in the order they stand, which is the order Tab takes.
+        self.buttons = QDialogButtonBox()
         self.send_button = self.buttons.addButton(
-            "Send report", QDialogButtonBox.ButtonRole.AcceptRole
+            "&Send report", QDialogButtonBox.ButtonRole.AcceptRole
         )
+        self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
         self.buttons.accepted.connect(self.send)
         self.buttons.rejected.connect(self.reject)
 
@@ -85,6 +90,7 @@ class ProblemDialog(QDialog):
         layout.addWidget(self.preview, 1)
         layout.addWidget(self.message_label)
         layout.addWidget(self.buttons)
+        self.connection_notice = add_connection_notice(ctx, self)
         self.resize(680, 560)
         self._update_preview()
         self.description_edit.setFocus()

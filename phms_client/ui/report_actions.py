@@ -40,6 +40,7 @@ from phms_client.db.errors import classify
 from phms_client.services import registry_export
 from phms_client.ui.context import AppContext
 from phms_client.ui.error_check_window import ErrorCheckWindow, may_run_error_check
+from phms_client.ui.notices import add_connection_notice
 from phms_client.ui.report_preview import ReportPreview, may_run_report
 
 __all__ = ["RegistryExportDialog", "ReportActions", "install_report_actions"]
@@ -142,6 +143,7 @@ class RegistryExportDialog(QDialog):
         self.ctx = ctx
         self.setWindowTitle("PHMS — Registry export")
         self.path = QLineEdit()
+        self.path.setAccessibleName("File")
         self.path.setPlaceholderText("Where to save: …/registry.json or …/registry.csv")
         browse = QPushButton("&Browse…")
         browse.clicked.connect(self._browse)
@@ -160,13 +162,17 @@ class RegistryExportDialog(QDialog):
         self.status.setWordWrap(True)
         form = QFormLayout()
         form.addRow("&File:", row)
+        file_label = form.labelForField(row)
+        if isinstance(file_label, QLabel):
+            file_label.setBuddy(self.path)  # (the row holds Browse… too)
         form.addRow("&Hospital ID:", self.hospital_id)
         form.addRow("", self.ph_only)
         form.addRow("", self.shift_dates)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        self.buttons = QDialogButtonBox()  # made in the order they stand: Tab's order
         self.export_button = self.buttons.addButton(
             "&Export", QDialogButtonBox.ButtonRole.AcceptRole
         )
+        self.buttons.addButton(QDialogButtonBox.StandardButton.Close)
         self.export_button.clicked.connect(self.start)
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
@@ -174,6 +180,7 @@ class RegistryExportDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(self.status)
         layout.addWidget(self.buttons)
+        self.connection_notice = add_connection_notice(ctx, self)
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
 
     def _browse(self) -> None:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Final
 
 from PySide6.QtCore import QDate, Qt, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtPrintSupport import QPrintDialog, QPrinter
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -52,6 +52,7 @@ from phms_client.services import reports
 from phms_client.services.reports import RenderedReport, TemplateInfo, TemplateInput
 from phms_client.ui.context import AppContext
 from phms_client.ui.dates import style_date_edit
+from phms_client.ui.notices import add_connection_notice
 from phms_client.ui.text_limits import limit_text
 
 __all__ = ["ReportPreview", "TemplateEditor", "may_run_report"]
@@ -108,6 +109,8 @@ class ReportPreview(QWidget):
         self.from_date = QDateEdit(QDate.currentDate().addYears(-1))
         self.to_check = QCheckBox("t&o")
         self.to_date = QDateEdit(QDate.currentDate())
+        self.from_date.setAccessibleName("From date")
+        self.to_date.setAccessibleName("To date")
         for edit in (self.from_date, self.to_date):
             edit.setCalendarPopup(True)
             style_date_edit(edit)
@@ -127,6 +130,7 @@ class ReportPreview(QWidget):
         top.addWidget(self.edit_button)
 
         self.browser = QTextBrowser()
+        self.browser.setAccessibleName("Report")
         self.browser.setOpenLinks(False)
         self.browser.document().setDefaultStyleSheet(REPORT_CSS)
         self.browser.document().setDocumentMargin(18)
@@ -154,11 +158,18 @@ class ReportPreview(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.browser, 1)
         layout.addLayout(bottom)
+        self.connection_notice = add_connection_notice(ctx, self)
         QShortcut(QKeySequence(QKeySequence.StandardKey.Close), self, self.close)
         QShortcut(QKeySequence(QKeySequence.StandardKey.Print), self, self.print_report)
         self._set_report(None)
         self.resize(820, 900)
         self.load_templates()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Escape:  # as in any dialog
+            self.close()
+            return
+        super().keyPressEvent(event)
 
     # ----------------------------------------------------------------- public
 
@@ -329,6 +340,7 @@ class TemplateEditor(QDialog):
         self.description.setMaxLength(reports.MAX_DESCRIPTION)
         self.body = QPlainTextEdit(template.body)
         self.body.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.body.setAccessibleName("Template text")
         font = self.body.font()
         font.setFamily("DejaVu Sans Mono")
         font.setStyleHint(font.StyleHint.Monospace)
@@ -346,9 +358,10 @@ class TemplateEditor(QDialog):
         form = QFormLayout()
         form.addRow("&Name:", self.name)
         form.addRow("&Description:", self.description)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        buttons = QDialogButtonBox()  # made in the order they stand: Tab's order
+        self.save_button = buttons.addButton("&Save", QDialogButtonBox.ButtonRole.AcceptRole)
         self.try_button = buttons.addButton("&Try", QDialogButtonBox.ButtonRole.ActionRole)
-        self.save_button = buttons.addButton(QDialogButtonBox.StandardButton.Save)
+        buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
         self.try_button.clicked.connect(self.try_it)
         self.save_button.clicked.connect(self.save)
         buttons.rejected.connect(self.reject)
@@ -357,6 +370,7 @@ class TemplateEditor(QDialog):
         layout.addWidget(self.body, 1)
         layout.addWidget(self.message)
         layout.addWidget(buttons)
+        self.connection_notice = add_connection_notice(preview.ctx, self)
         self.resize(760, 640)
 
     def data(self) -> TemplateInput:

@@ -74,6 +74,17 @@ FIELD_LABELS = {
     "hospital_id": "Hospital ID",
 }
 
+#: The same labels with their Alt+letters (the dialog's buttons: B, T, R, S).
+KEYED_LABELS = {
+    "hosts": "Ser&ver",
+    "port": "&Port",
+    "database": "&Database",
+    "sslmode": "&Encryption (TLS)",
+    "sslrootcert": "&CA certificate",
+    "connect_timeout": "Connect time&out (s)",
+    "hospital_id": "&Hospital ID",
+}
+
 #: Next to a value that differs from what was loaded.
 CHANGED = "changed — to be saved"
 
@@ -197,11 +208,11 @@ class SettingsDialog(QDialog):
         for row, (name, label) in enumerate(FIELD_LABELS.items()):
             editor = self._make_editor(name)
             self.editors[name] = editor
-            caption = QLabel(label + ":")
+            caption = QLabel(KEYED_LABELS.get(name, label) + ":")
             caption.setBuddy(editor)
             grid.addWidget(caption, row, 0)
             if name == "sslrootcert":
-                self.browse_button = QPushButton("Browse…")
+                self.browse_button = QPushButton("&Browse…")
                 self.browse_button.clicked.connect(self.browse_certificate)
                 box = QHBoxLayout()
                 box.setContentsMargins(0, 0, 0, 0)
@@ -220,9 +231,9 @@ class SettingsDialog(QDialog):
             else:
                 editor.textChanged.connect(lambda _t, n=name: self._show_source(n))
 
-        self.test_button = QPushButton("Test connection")
+        self.test_button = QPushButton("&Test connection")
         self.test_button.clicked.connect(self.test_connection)
-        self.reset_button = QPushButton("Reset to site settings…")
+        self.reset_button = QPushButton("&Reset to site settings…")
         self.reset_button.clicked.connect(self.reset_user_file)
         self.result_label = QLabel()
         self.result_label.setWordWrap(True)
@@ -237,6 +248,7 @@ class SettingsDialog(QDialog):
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
         )
+        self.buttons.button(QDialogButtonBox.StandardButton.Save).setText("&Save")
         self.buttons.accepted.connect(self.save)
         self.buttons.rejected.connect(self.reject)
 

@@ -46,6 +46,7 @@ from phms_client.db.errors import classify
 from phms_client.services import staff
 from phms_client.services.staff import StaffMember
 from phms_client.ui.context import AppContext
+from phms_client.ui.notices import add_connection_notice
 from phms_client.ui.table_view import RowsTableModel, setup_list_view
 
 __all__ = ["GROUP_TEXT", "AccountDialog", "StaffModel", "StaffWindow", "name_problem"]
@@ -185,7 +186,7 @@ class AccountDialog(QDialog):
         self.group_combo.setCurrentIndex(self.group_combo.findData("clinician"))
         self.password_edit = QLineEdit()
         self.password_edit.setPlaceholderText(f"at least {min_length} characters")
-        self.generate_button = QPushButton("Generate")
+        self.generate_button = QPushButton("&Generate")
         self.generate_button.setToolTip("Fill in a random password")
         self.generate_button.clicked.connect(self.generate)
         password_row = QHBoxLayout()
@@ -194,9 +195,12 @@ class AccountDialog(QDialog):
 
         form = QFormLayout()
         if new:
-            form.addRow("User name:", self.name_edit)
-            form.addRow("Group:", self.group_combo)
-        form.addRow("Initial password:" if new else "New password:", password_row)
+            form.addRow("&User name:", self.name_edit)
+            form.addRow("Gr&oup:", self.group_combo)
+        caption = QLabel("Initial &password:" if new else "New &password:")
+        caption.setBuddy(self.password_edit)  # (the row holds Generate too)
+        self.password_edit.setAccessibleName(caption.text().replace("&", "").rstrip(":"))
+        form.addRow(caption, password_row)
         self.message_label = QLabel()
         self.message_label.setWordWrap(True)
         self.message_label.setStyleSheet("color: #b71c1c;")
@@ -206,7 +210,7 @@ class AccountDialog(QDialog):
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
         self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok_button.setText("Create login" if new else "Reset password")
+        self.ok_button.setText("C&reate login" if new else "&Reset password")
         self.buttons.accepted.connect(self.check_and_accept)
         self.buttons.rejected.connect(self.reject)
 
@@ -267,9 +271,11 @@ class GroupDialog(QDialog):
         for short, text in GROUP_TEXT.items():
             self.group_combo.addItem(text, short)
         self.group_combo.setCurrentIndex(self.group_combo.findData(member.group))
+        self.group_combo.setAccessibleName("Group")
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("&Change group")
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
@@ -309,20 +315,21 @@ class StaffWindow(QDialog):
         self.model = StaffModel(self)
         self.table = QTableView()
         self.table.setModel(self.model)
+        self.table.setAccessibleName("Staff accounts")
         setup_list_view(self.table, row_padding=10)
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.selectionModel().currentRowChanged.connect(lambda *_: self._update_buttons())
         self.table.doubleClicked.connect(lambda *_: self.change_group())
 
-        self.new_button = QPushButton("New login…")
+        self.new_button = QPushButton("&New login…")
         self.new_button.clicked.connect(self.new_login)
-        self.reset_button = QPushButton("Reset password…")
+        self.reset_button = QPushButton("&Reset password…")
         self.reset_button.clicked.connect(self.reset_password)
-        self.group_button = QPushButton("Change group…")
+        self.group_button = QPushButton("Change &group…")
         self.group_button.clicked.connect(self.change_group)
-        self.enable_button = QPushButton("Disable")
+        self.enable_button = QPushButton("&Disable")
         self.enable_button.clicked.connect(self.toggle_enabled)
-        self.refresh_button = QPushButton("Refresh")
+        self.refresh_button = QPushButton("Re&fresh")
         self.refresh_button.clicked.connect(self.reload)
         side = QVBoxLayout()
         for button in (self.new_button, self.reset_button, self.group_button, self.enable_button):
@@ -350,6 +357,7 @@ class StaffWindow(QDialog):
         layout.addWidget(self.message_label)
         layout.addWidget(self.status_label)
         layout.addWidget(close)
+        self.connection_notice = add_connection_notice(ctx, self)
         self.resize(640, 420)
         ctx.connection.online_changed.connect(self._online_changed)
         self._update_buttons()
@@ -375,7 +383,7 @@ class StaffWindow(QDialog):
         self.group_button.setEnabled(usable and member is not None and not own)
         self.enable_button.setEnabled(usable and member is not None and not own)
         self.enable_button.setText(
-            "Enable" if member is not None and not member.enabled else "Disable"
+            "&Enable" if member is not None and not member.enabled else "&Disable"
         )
         tip = "You cannot disable or regroup your own account." if own else ""
         self.group_button.setToolTip(tip)

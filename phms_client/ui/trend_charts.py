@@ -50,6 +50,8 @@ PEPTIDE_TICKS: Final = (10, 30, 100, 200, 300, 500, 1000, 2000, 5000, 10000, 300
 MIN_SPAN: Final = {"walk": 100.0, "peptide": 0.6, "mpap": 10.0, "pvr": 2.0}
 #: Up to this many days the x axis names months (pyqtgraph would often label just a year).
 MONTH_TICKS_UP_TO_DAYS: Final = 2 * 366
+#: Room right of each plot for the last date label (half a label overhangs its tick).
+RIGHT_MARGIN: Final = 16
 MONTHS: Final = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -219,9 +221,17 @@ class TrendCharts(QWidget):
         item.showGrid(x=True, y=True, alpha=0.15)
         item.setMenuEnabled(False)
         item.hideButtons()
+        # pyqtgraph lays the plot out to the widget's very edge: the right column's
+        # charts ran into the window's edge and a last date label near it was cut off.
+        # A closed frame and room on the right keep every chart whole.
+        item.layout.setContentsMargins(2, 2, RIGHT_MARGIN, 2)
+        item.showAxis("right")
+        item.getAxis("right").setStyle(showValues=False, tickLength=0)
+        item.getAxis("right").setGrid(False)  # the left axis draws the grid
+        item.getAxis("right").setTicks([[], []])
         font = QFont(self.font())
         font.setPointSizeF(max(7.0, font.pointSizeF() - 1))
-        for name in ("left", "bottom"):
+        for name in ("left", "bottom", "right"):
             axis = item.getAxis(name)
             axis.setPen(pg.mkPen("#666666"))
             axis.setTextPen(pg.mkPen("#333333"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import os
 import shutil
@@ -232,6 +233,7 @@ def test_demo_loads_patients_in_the_site_format(
     url = ["--url", fresh_database.admin_url]
     code, out, _ = run(["demo", "--patients", "50", *url], capsys)
     assert code == 0 and "50 new patients" in out and "10 appointments today" in out
+    assert "demo_admin" in out and "not asked to choose a new password" in out
     assert run(["demo", "--patients", "50", *url], capsys)[1].startswith("Patients already")
     engine = sa.create_engine(fresh_database.admin_url, poolclass=sa.pool.NullPool)
     with engine.connect() as conn:
@@ -260,6 +262,28 @@ def test_demo_loads_patients_in_the_site_format(
     assert assessments > 5 and followups > assessments and walks >= followups
     assert medications >= assessments and with_risk > 0 and appointments == 10
     assert accented and accented > 0
+    with engine.connect() as conn:
+        writers = conn.execute(
+            sa.text(
+                "SELECT (SELECT array_agg(DISTINCT created_by) FROM phms.patient),"
+                " (SELECT array_agg(DISTINCT created_by) FROM phms.assessment),"
+                " (SELECT array_agg(DISTINCT created_by) FROM phms.appointment),"
+                " (SELECT array_agg(DISTINCT session_user_name) FROM audit.event"
+                "  WHERE table_name IN ('patient', 'assessment', 'appointment'))"
+            )
+        ).one()
+        starts = conn.execute(
+            sa.text("SELECT starts_at FROM phms.appointment ORDER BY starts_at")
+        ).scalars().all()
+    engine.dispose()
+    # The demo's named staff wrote it, so "Entered by" and the audit trail name them.
+    assert writers[0] == ["demo_clerk"] and writers[1] == ["demo_clinician"]
+    assert writers[2] == ["demo_clerk"]
+    assert set(writers[3]) == {"demo_clerk", "demo_clinician"}
+    # Today's clinic, in clinic hours of the local day (not around the clock time).
+    local = [t.astimezone() for t in starts]
+    assert {t.date() for t in local} == {dt.date.today()}
+    assert local[0].time() == dt.time(8, 30) and local[-1].time() <= dt.time(13, 0)
     demo_clinician = fresh_database.engine_for("demo_clinician", "demo-password-2026")
     with demo_clinician.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM phms.patient")).scalar() == 50

@@ -38,9 +38,17 @@ def test_menus_carry_the_shell_actions(running: Running) -> None:
     assert running.shell.about_action in help_actions
     assert running.shell.problem_action in help_actions
     assert [a.text() for a in help_actions if not a.isSeparator()] == [
-        "Report a problem…",
-        "About PHMS",
+        "&Report a problem…",
+        "&About PHMS",
     ]
+    # Every menu entry has its Alt+letter (menus, then the entry's letter).
+    for menu_action in window.menuBar().actions():
+        menu = menu_action.menu()
+        assert "&" in menu_action.text(), menu_action.text()
+        assert menu is not None
+        for action in menu.actions():
+            if action.isVisible() and not action.isSeparator():
+                assert "&" in action.text(), action.text()
 
 
 @pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")

@@ -153,8 +153,8 @@ def test_a_restart_shows_both_periods_in_the_history(qtbot: QtBot, clinician: Se
     assert [row[0] for row in shown(panel, "medication")] == ["sildenafil — PDE5i"]
     panel.history_box.setChecked(True)
     assert [row[3] for row in shown(panel, "medication")] == [
-        "current", f"stopped {format_day(days_ago(200))} (stopped)",
-    ]  # fmt: skip
+        "current", f"stopped {format_day(days_ago(200))}",
+    ]  # fmt: skip  (the reason "stopped" is not repeated)
 
 
 def test_stale_stop_opens_the_compare_dialog(

@@ -69,7 +69,7 @@ def test_chart_shows_demographics_and_writes_chart_access(
     chart = open_chart(qtbot, session, p.id)
     assert chart.name_label.text() == f"{family}, María"
     assert (
-        chart.facts_label.text() == f"{p.patient_code}  ·  Female  ·  born 9 Mar 1958  ·  68 years"
+        chart.facts_label.text() == f"{p.patient_code}  ·  Female  ·  born 09.03.1958  ·  68 years"
     )
     assert chart.values["phone"].text() == "+44 20 7946 0000"
     assert chart.values["address"].text() == "1 High Street\nLondon"
@@ -96,7 +96,7 @@ def test_deceased_patient_shows_age_at_death(qtbot: QtBot, session: Session) -> 
         ),
     )
     chart = open_chart(qtbot, session, p.id)
-    assert chart.facts_label.text().endswith("died 31 May 2020  ·  aged 79")
+    assert chart.facts_label.text().endswith("died 31.05.2020  ·  aged 79")
     assert chart.status_badge.text() == "Deceased" and not chart.status_badge.isHidden()
 
 
@@ -125,12 +125,16 @@ def test_edit_button_follows_connection_and_rights(
     assert chart.edit_button.isEnabled()
     chart.edit_button.click()
     assert asked == [p.id]
+    assert not chart.connection_banner.isVisible()
     session.ctx.connection.online_changed.emit(False)
     assert not chart.edit_button.isEnabled()
+    # The chart says why, not only with greyed buttons.
+    assert chart.connection_banner.isVisible()
+    assert "connection to the server is lost" in chart.connection_banner.text()
     chart.request_edit()
     assert asked == [p.id]
     session.ctx.connection.online_changed.emit(True)
-    assert chart.edit_button.isEnabled()
+    assert chart.edit_button.isEnabled() and not chart.connection_banner.isVisible()
 
 
 def test_auditor_cannot_read_charts(qtbot: QtBot, db: PgDatabase, session: Session) -> None:

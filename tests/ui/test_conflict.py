@@ -90,7 +90,7 @@ def test_conflict_model(qtmodeltester: ModelTester) -> None:
     assert [model.data(model.index(phone, c)) for c in range(3)] == ["Phone", "111", "222"]
     assert model.data(model.index(phone, 1), Qt.ItemDataRole.BackgroundRole) is not None
     same = next(r for r in range(12) if model.data(model.index(r, 0)) == "Date of birth")
-    assert model.data(model.index(same, 1)) == "2 Jan 1950"
+    assert model.data(model.index(same, 1)) == "02.01.1950"
     assert model.data(model.index(same, 1), Qt.ItemDataRole.BackgroundRole) is None
 
 
@@ -101,7 +101,7 @@ def test_dialog_says_who_and_when_and_compares(qtbot: QtBot) -> None:
     qtbot.addWidget(dialog)
     dialog.show()
     local = theirs.updated_at.astimezone()  # type: ignore[union-attr]
-    assert describe_change(theirs) == f"Changed by t_clinician on 24 Nov 2026 at {local:%H:%M}"
+    assert describe_change(theirs) == f"Changed by t_clinician on 24.11.2026 at {local:%H:%M}"
     assert describe_change(theirs) in dialog.message.text()
     assert dialog.summary.text() == "Fields that differ: Phone."
     assert not dialog.comparing

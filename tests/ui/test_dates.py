@@ -3,12 +3,16 @@ digits (a month-name section would silently ignore a typed month number)."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from PySide6.QtCore import QDate, QLocale, Qt
 from PySide6.QtWidgets import QDateEdit
 from pytestqt.qtbot import QtBot
 
-from phms_client.ui.dates import DAY_DISPLAY, style_date_edit
+from phms_client.clinical import demographics
+from phms_client.ui import dates
+from phms_client.ui.dates import day_display, style_date_edit
 
 
 def _edit(qtbot: QtBot, display: str | None = None) -> QDateEdit:
@@ -38,7 +42,7 @@ def test_shows_the_demographics_format_whatever_the_system_locale(qtbot: QtBot) 
 
 
 def test_with_the_weekday(qtbot: QtBot) -> None:
-    assert _edit(qtbot, DAY_DISPLAY).text() == "Tue 24.11.2026"
+    assert _edit(qtbot, day_display()).text() == "Tue 24.11.2026"
 
 
 @pytest.mark.parametrize("typed", ["3.3.1956", "03031956"])
@@ -52,3 +56,35 @@ def test_typing_a_date_as_digits(qtbot: QtBot, typed: str) -> None:
     qtbot.keyClick(edit, Qt.Key.Key_Tab)
     assert edit.date() == QDate(1956, 3, 3)
     assert edit.text() == "03.03.1956"
+
+
+@pytest.mark.parametrize(
+    ("language", "country", "separator"),
+    [
+        (QLocale.Language.German, QLocale.Country.Germany, "."),
+        (QLocale.Language.English, QLocale.Country.UnitedKingdom, "/"),
+        (QLocale.Language.Dutch, QLocale.Country.Netherlands, "-"),
+        # Month first or year first: dates are read back day first, so "." instead.
+        (QLocale.Language.English, QLocale.Country.UnitedStates, "."),
+        (QLocale.Language.Chinese, QLocale.Country.China, "."),
+    ],
+)
+def test_separator_from_the_system_locale(
+    language: QLocale.Language, country: QLocale.Country, separator: str
+) -> None:
+    assert dates.separator_for(QLocale(language, country)) == separator
+
+
+def test_one_format_for_shown_and_edited_dates(qtbot: QtBot) -> None:
+    """A window never mixes two ways of writing a date: the edit, the weekday header
+    and the shown text all come from the same pattern, whichever the locale."""
+    try:
+        dates.use_locale(QLocale(QLocale.Language.English, QLocale.Country.UnitedKingdom))
+        edit = _edit(qtbot, day_display())
+        day = dt.date(2026, 11, 24)
+        assert edit.text() == "Tue 24/11/2026" == demographics.format_weekday(day)
+        assert demographics.format_day(dt.date(1956, 4, 1)) == "01/04/1956"
+        assert demographics.parse_day(demographics.format_day(day)) == day
+    finally:
+        dates.use_locale(QLocale(QLocale.Language.German, QLocale.Country.Germany))
+    assert demographics.format_day(dt.date(1956, 4, 1)) == "01.04.1956"

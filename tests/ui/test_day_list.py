@@ -393,6 +393,7 @@ def test_enter_data_and_the_context_menu_for_clinicians(
         menu = widget.context_menu()
         texts = [action.text().replace("&", "") for action in menu.actions() if action.text()]
         assert texts == [
+            "Open chart",
             "Reschedule…",
             "New appointment for this patient…",
             "Cancel appointment…",
@@ -444,6 +445,16 @@ def test_main_window_shows_the_day_and_enter_data_opens_the_chart(
         widget.enter_data_action.trigger()
         chart = window.charts.get(pid)
         assert chart is not None and chart.isVisible()
+        chart.close()
+        # Double-clicking an appointment opens the patient's chart, not Reschedule.
+        view = widget.table
+        rect = view.visualRect(view.model().index(view.currentIndex().row(), 2))
+        qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+        qtbot.mouseDClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+        reopened = window.charts.get(pid)
+        assert reopened is not None and reopened is not chart and reopened.isVisible()
+        chart = reopened
+        assert widget.dialog is None  # no Reschedule dialog opened
         window.set_editable(False)  # offline: the day list cannot change anything either
         assert not widget.new_button.isEnabled() and not widget.arrived_button.isEnabled()
         window.set_editable(True)

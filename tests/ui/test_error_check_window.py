@@ -113,7 +113,7 @@ def test_model(qtmodeltester: ModelTester) -> None:
     assert row == [
         "0000001-1",
         "Name 1",
-        "1 Jan 2025",
+        "01.01.2025",
         "Assessment",
         "Weight (kg)",
         "7.5",
@@ -194,3 +194,21 @@ def test_clerks_get_a_clear_message(qtbot: QtBot, checked_db: dict[str, object])
             window.start()
         assert done.args == [None]
         assert window.status.text().startswith("<b>Not allowed.</b>")
+
+
+def test_close_button_and_escape_close_the_window(
+    qtbot: QtBot, checked_db: dict[str, object]
+) -> None:
+    database = checked_db["db"]
+    assert isinstance(database, PgDatabase)
+    with report_context(database, "t_clerk") as env:
+        window = ErrorCheckWindow(env.ctx)
+        qtbot.addWidget(window)
+        window.show()
+        assert window.close_button.text() == "C&lose" and window.close_button.isVisible()
+        qtbot.mouseClick(window.close_button, Qt.MouseButton.LeftButton)
+        assert not window.isVisible()
+        window.show()
+        window.activateWindow()
+        qtbot.keyClick(window.table, Qt.Key.Key_Escape)
+        assert not window.isVisible()

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import keyring
+import keyring.backends.fail
 import pytest
 import sqlalchemy as sa
 from PySide6.QtCore import Qt
@@ -19,6 +20,7 @@ from phms_client.ui.login_dialog import NOT_ALLOWED_TO_REMEMBER, LoginDialog, Lo
 from phms_client.ui.settings_dialog import SettingsDialog
 from phms_client.ui.tasks import TaskRunner
 from tests.harness import STAFF_PASSWORD, PgDatabase
+from tests.ui.keyboard import problems, tab_order
 from tests.ui.shell_support import server_settings, type_login, wait_for_message, write_location
 from tests.unit.phms_client.test_credentials import MemoryKeyring
 
@@ -91,7 +93,7 @@ def test_wrong_password(qtbot: QtBot, tasks: TaskRunner, tmp_path: Path, db: PgD
     text = wait_for_message(qtbot, dialog)
     assert "Login failed" in text and "Wrong user name or password" in text
     assert dialog.password_edit.text() == ""
-    assert dialog.login_button.text() == "Log in" and dialog.login_button.isEnabled()
+    assert dialog.login_button.text() == "&Log in" and dialog.login_button.isEnabled()
     assert dialog.isVisible()
 
 
@@ -106,7 +108,7 @@ def test_unreachable_server_names_address_and_offers_retry_settings_quit(
     assert f"127.0.0.1:{port}" in text
     assert "VPN" in text and "network" in text and "running" in text
     assert "Traceback" not in text
-    assert dialog.login_button.text() == "Retry"
+    assert dialog.login_button.text() == "&Retry"
     assert dialog.settings_button.isEnabled() and dialog.quit_button.isEnabled()
     # Retry really tries again (and fails the same way).
     qtbot.mouseClick(dialog.login_button, Qt.MouseButton.LeftButton)
@@ -214,6 +216,23 @@ def test_remembered_password_is_offered_but_forgotten_when_site_forbids(
     assert credentials.recall(key, "t_clerk") is None
 
 
+def test_no_keychain_and_site_forbids_says_only_that_it_was_not_saved(
+    qtbot: QtBot, tasks: TaskRunner, tmp_path: Path, db: PgDatabase
+) -> None:
+    previous = keyring.get_keyring()
+    keyring.set_keyring(keyring.backends.fail.Keyring())
+    try:
+        dialog = make_dialog(qtbot, tasks, tmp_path, db)
+        dialog.remember_box.setChecked(True)
+        outcome = log_in(qtbot, dialog, "t_clerk", STAFF_PASSWORD)
+        outcome.db.close()
+    finally:
+        keyring.set_keyring(previous)
+    # Nothing had been remembered: no word about failing to remove it.
+    assert outcome.notice == NOT_ALLOWED_TO_REMEMBER
+    assert "could not remove" not in outcome.notice
+
+
 @pytest.fixture
 def remembering_allowed(admin_engine: sa.Engine) -> Iterator[None]:
     update = sa.text("UPDATE phms.setting SET value = :v WHERE key = 'remember_password_allowed'")
@@ -306,3 +325,15 @@ def test_unusable_settings_show_message_then_settings(
     outcome = log_in(qtbot, dialog, "t_clerk", STAFF_PASSWORD)
     outcome.db.close()
     assert QApplication.activeModalWidget() is None
+
+
+def test_keyboard_and_screen_reader(
+    qtbot: QtBot, tasks: TaskRunner, tmp_path: Path, db: PgDatabase
+) -> None:
+    dialog = make_dialog(qtbot, tasks, tmp_path, db)
+    qtbot.waitExposed(dialog)
+    assert problems(dialog) == []
+    assert tab_order(dialog) == [
+        dialog.user_edit, dialog.password_edit, dialog.remember_box,
+        dialog.settings_button, dialog.quit_button, dialog.login_button,
+    ]  # fmt: skip

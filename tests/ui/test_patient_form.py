@@ -21,6 +21,7 @@ from phms_client.ui.patient_form import PatientForm
 from tests import harness
 from tests.db.test_client_login import config_for
 from tests.harness import PgDatabase, unique_code
+from tests.ui.keyboard import accessible_name, problems, tab_order
 from tests.ui.patient_env import (
     Session,
     app_context,
@@ -71,6 +72,16 @@ def valid_entry(family: str, **changes: object) -> DemographicsEntry:
     }
     values.update(changes)
     return DemographicsEntry(**values)  # type: ignore[arg-type]
+
+
+def places(form: PatientForm) -> list[tuple[int, int, int, int]]:
+    """Where the fields and buttons are in the window, and their sizes."""
+    widgets = [form.code_edit, form.email_edit, form.save_button, form.cancel_button]
+    return [
+        (w.mapTo(form, w.rect().topLeft()).x(), w.mapTo(form, w.rect().topLeft()).y(),
+         w.width(), w.height())
+        for w in widgets
+    ]  # fmt: skip
 
 
 def stored(database: Database, code: str) -> PatientDetails | None:
@@ -125,7 +136,7 @@ def test_patient_id_is_normalised_and_checked(qtbot: QtBot, session: Session) ->
     [
         ({"birth_date": "31.02.1960"}, "birth_date", "“31.02.1960” is not a date."),
         ({"birth_date": "01.01.2999"}, "birth_date", "cannot be in the future"),
-        ({"birth_date": "01.01.1870"}, "birth_date", "must be 1 Jan 1880 or later"),
+        ({"birth_date": "01.01.1870"}, "birth_date", "must be 01.01.1880 or later"),
         ({"deceased_date": "01.01.2020"}, "deceased_date", "only be entered when the status"),
         (
             {"status": "deceased", "deceased_date": "01.01.1950"},
@@ -155,11 +166,31 @@ def test_field_messages(
     assert form.entry().family_name == "Anyone"  # what was typed stays
 
 
+def test_messages_follow_the_field_as_it_is_corrected(qtbot: QtBot, session: Session) -> None:
+    form = new_form(qtbot, session)
+    form.fill(valid_entry("Anyone", patient_code="12-34", email="maria at example"))
+    form.save_button.click()
+    assert "is not a valid patient ID" in form.field_error("patient_code")
+    assert "email address" in form.field_error("email")
+    form.code_edit.setFocus()
+    form.code_edit.clear()
+    qtbot.keyClicks(form.code_edit, "12")
+    # Still wrong, and says so about what is there now.
+    assert form.field_error("patient_code") == "“12” is not a valid patient ID (format NNNNNNN-N)."
+    form.code_edit.setText(unique_code())
+    assert form.field_error("patient_code") == ""  # fixed: the message goes at once
+    assert "email address" in form.field_error("email")  # others are untouched
+    form.phone_edit.setText("call me")  # no message of its own until the next Save
+    assert form.field_error("phone") == ""
+    form.email_edit.setText("maria@example.org")
+    assert form.field_error("email") == ""
+
+
 def test_dates_are_shown_unambiguously(qtbot: QtBot, session: Session) -> None:
     form = new_form(qtbot, session)
     form.birth_edit.setText("3/2/1951")
     form.birth_edit.editingFinished.emit()
-    assert form.birth_edit.text() == "3 Feb 1951"
+    assert form.birth_edit.text() == "03.02.1951"
 
 
 # --------------------------------------------------------------------------- creating
@@ -206,7 +237,7 @@ def test_patient_id_already_used(qtbot: QtBot, session: Session) -> None:
     save_and_wait(qtbot, form)
     assert form.field_error("patient_code") == (
         f"Patient ID {existing.patient_code} is already used by {existing.family_name}, Luca "
-        "(born 17 May 1960)."
+        "(born 17.05.1960)."
     )
     assert form.isVisible() and form.save_button.isEnabled()
 
@@ -305,7 +336,7 @@ def test_edit_loads_and_saves_with_the_version(qtbot: QtBot, session: Session) -
     family = unique_family("Novák")
     (p,) = create_patients(session.ctx.db, person(family, phone="111", ph_group=4))
     form = edit_form(qtbot, session, p.id)
-    assert form.entry().phone == "111" and form.entry().birth_date == "17 May 1960"
+    assert form.entry().phone == "111" and form.entry().birth_date == "17.05.1960"
     assert form.group_combo.currentData() == 4
     assert not form.is_dirty() and form.windowTitle().endswith(f"({p.patient_code})")
     form.phone_edit.setText("+44 1632 960000")
@@ -328,13 +359,17 @@ def test_offline_disables_save_and_keeps_the_entries(qtbot: QtBot, session: Sess
     form = new_form(qtbot, session)
     entry = valid_entry(unique_family("Andersson"))
     form.fill(entry)
+    qtbot.waitExposed(form)
+    before, height = places(form), form.height()
     session.ctx.connection.online_changed.emit(False)
     assert not form.save_button.isEnabled() and form.connection_banner.isVisible()
+    assert places(form) == before and form.height() > height  # grown below, nothing moved
     form.save()
     assert session.ctx.tasks.pending == 0
     form.given_edit.setText("Ingrid")  # typing goes on while offline
     session.ctx.connection.online_changed.emit(True)
     assert form.save_button.isEnabled() and not form.connection_banner.isVisible()
+    assert places(form) == before and form.height() == height  # no gap left behind
     assert form.entry() == DemographicsEntry(**{**entry.__dict__, "given_name": "Ingrid"})
 
 
@@ -344,6 +379,8 @@ def test_live_change_never_overwrites_typing(
     (p,) = create_patients(session.ctx.db, person(unique_family("Dubois"), phone="111"))
     form = edit_form(qtbot, session, p.id)
     form.email_edit.setText("mine@example.org")  # unsaved typing
+    qtbot.waitExposed(form)
+    before = places(form)
     with staff_database(db, "t_clinician") as other, other.session() as s:
         patients.update(
             s, p.id, p.version, PatientInput(**{**p.as_input().__dict__, "phone": "222"})
@@ -353,6 +390,9 @@ def test_live_change_never_overwrites_typing(
     assert text.startswith("Changed by t_clinician on ") and "you will be asked" in text
     assert form.email_edit.text() == "mine@example.org" and form.phone_edit.text() == "111"
     assert form.reload_button.isVisible()
+    qtbot.waitUntil(lambda: places(form) == before, timeout=2_000)
+    # Nothing the person is typing in or reaching for has moved or shrunk.
+    assert places(form) == before
 
 
 def test_live_change_refreshes_an_untouched_form(
@@ -438,3 +478,22 @@ def test_unsaved_form_survives_a_server_outage(qtbot: QtBot, own_server: PgDatab
         ).one()
     engine.dispose()
     assert tuple(row) == ("Nguyen", "Thi Mai", dt.date(1951, 2, 3), "+44 20 7946 0018", "t_clerk")
+
+
+# --------------------------------------------------------------------------- keyboard
+
+
+def test_keyboard_and_screen_reader(qtbot: QtBot, session: Session) -> None:
+    form = new_form(qtbot, session)
+    qtbot.waitExposed(form)
+    assert problems(form) == []
+    expected = [
+        form.code_edit, form.family_edit, form.given_edit, form.sex_combo, form.birth_edit,
+        form.phone_edit, form.email_edit, form.address_edit, form.group_combo,
+        form.subtype_combo, form.status_combo, form.deceased_edit,
+        form.cancel_button, form.save_button,
+    ]  # fmt: skip
+    assert tab_order(form) == expected
+    assert accessible_name(form.code_edit) == "Patient ID"
+    qtbot.keyClick(form.code_edit, Qt.Key.Key_Escape)  # nothing typed: closes at once
+    assert closed(form)

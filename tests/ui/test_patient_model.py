@@ -58,10 +58,10 @@ def test_rows_and_display_texts(qtmodeltester: ModelTester) -> None:
     assert model.rowCount() == 3
     text = [model.data(model.index(0, c)) for c in range(model.columnCount())]
     # Patient 1 was born 1951-02-02; on 24 Nov 2026 they are 75.
-    assert text == ["0000001-1", "Müller, Zoë 1", "2 Feb 1951", "75", "Female", "Active"]
+    assert text == ["0000001-1", "Müller, Zoë 1", "02.02.1951", "75", "Female", "Active"]
     assert model.data(model.index(2, COL_SEX)) == "Male"  # i=3
     assert model.data(model.index(1, COL_CODE), PATIENT_ID_ROLE) == 2
-    assert "born 2 Feb 1951" in model.data(model.index(0, COL_NAME), Qt.ItemDataRole.ToolTipRole)
+    assert "born 02.02.1951" in model.data(model.index(0, COL_NAME), Qt.ItemDataRole.ToolTipRole)
     assert model.headerData(COL_BORN, Qt.Orientation.Horizontal) == "Date of birth"
     assert model.row_of(3) == 2 and model.row_of(99) is None
     assert model.summary(1) == rows[1]

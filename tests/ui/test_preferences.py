@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
@@ -193,3 +194,33 @@ def test_shell_opens_one_preferences_window(qtbot: QtBot, tmp_path: Path, db: Pg
         qtbot.waitUntil(first.tabs.isEnabled, timeout=10_000)
         assert not first.read_only
         first.reject()
+
+
+def test_clinician_preferences_open_beside_the_main_window_and_paint(
+    qtbot: QtBot, tmp_path: Path, db: PgDatabase
+) -> None:
+    """Shown, not run modally from the menu action: the main window keeps painting and
+    the dialog's own contents are drawn (a grab that is one colour would be a black or
+    blank window)."""
+    location = write_location(tmp_path, user=server_settings(db))
+    with logged_in_shell(qtbot, location, "t_clinician") as run:
+        shell = run.shell
+        assert shell.preferences_action is not None
+        shell.preferences_action.trigger()  # returns at once: no nested event loop
+        dialog = shell.preferences_dialog
+        assert isinstance(dialog, PreferencesDialog) and dialog.isVisible()
+        assert not dialog.isModal() and dialog.windowModality() == Qt.WindowModality.NonModal
+        qtbot.waitExposed(dialog)
+        qtbot.waitUntil(dialog.tabs.isEnabled, timeout=10_000)
+        assert dialog.read_only and dialog.note_label.text() == READ_ONLY_NOTE
+        image = dialog.grab().toImage()
+        samples = [
+            QColor(image.pixel(x, y))
+            for x in range(0, image.width(), 7)
+            for y in range(0, image.height(), 7)
+        ]
+        assert len({c.rgb() for c in samples}) > 10  # not one flat colour
+        dark = sum(1 for c in samples if c.lightness() < 40)
+        assert dark < len(samples) / 10  # dark text on light ground, not a black window
+        assert run.window.isVisible() and run.window.isEnabled()
+        dialog.reject()

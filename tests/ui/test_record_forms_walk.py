@@ -27,6 +27,7 @@ from tests.ui.clinical_env import (
     type_into,
     years_before,
 )
+from tests.ui.keyboard import accessible_name, problems, tab_order
 from tests.ui.patient_env import Session, app_context
 
 
@@ -138,3 +139,11 @@ def test_room_air_and_the_limits(qtbot: QtBot, clinician: Session) -> None:
     record = save_and_wait(qtbot, form)
     assert record.data.oxygen_l_min is None and record.data.distance_m == Decimal(1000)
     assert record.predicted.percent_predicted is None  # no prediction for sex “other”
+
+
+def test_keyboard_and_screen_reader(qtbot: QtBot, clinician: Session) -> None:
+    form = new_form(qtbot, clinician)
+    qtbot.waitExposed(form)
+    assert problems(form) == []
+    assert accessible_name(form.fields["distance_m"].edit) == "6-minute walk distance (m)"
+    assert tab_order(form)[:2] == [form.header.date_edit, form.header.code_edit]

@@ -104,7 +104,7 @@ def test_account_lifecycle(
 
         # The admin disables the account (after confirming).
         window.select(name)
-        assert window.enable_button.text() == "Disable"
+        assert window.enable_button.text() == "&Disable"
         qtbot.mouseClick(window.enable_button, Qt.MouseButton.LeftButton)
         box = window.confirm_box
         assert isinstance(box, QMessageBox) and name in box.text()
@@ -112,7 +112,7 @@ def test_account_lifecycle(
         qtbot.mouseClick(disable, Qt.MouseButton.LeftButton)
         wait_done(qtbot, window, f"Disabled {name}.")
         assert not member(window, name).enabled
-        assert window.enable_button.text() == "Enable"
+        assert window.enable_button.text() == "&Enable"
 
         # Their login window now says the account is disabled.
         with shell_for(qtbot, tmp_path, db) as shell:

@@ -15,6 +15,7 @@ from phms_client.services import chart as chart_service
 from phms_client.ui.trend_charts import (
     DIAGNOSIS_Y,
     MIN_SPAN,
+    RIGHT_MARGIN,
     TrendCharts,
     TrendSeries,
     month_ticks,
@@ -156,3 +157,25 @@ def test_single_measurements_and_a_one_year_course(qtbot: QtBot) -> None:
     ]
     assert labels == ["Jan 2026", "Apr", "Jul", "Oct"]
     capture(qtbot, widget, "trend-charts-single-values")
+
+
+def test_no_chart_runs_into_the_right_edge(qtbot: QtBot, charts: dict[str, object]) -> None:
+    """Each plot is framed on the right and leaves room there for the last date label
+    (the right column's charts ran into the window's edge)."""
+    widget = TrendCharts()
+    qtbot.addWidget(widget)
+    chart = charts["story"]
+    assert isinstance(chart, chart_service.Chart)
+    widget.set_chart(chart)
+    widget.resize(760, 560)
+    widget.show()
+    qtbot.waitExposed(widget)
+    for key, plot in widget.plots.items():
+        item = plot.getPlotItem()
+        assert item.getAxis("right").isVisible(), key  # the frame's right side
+        view = item.getViewBox()
+        right = plot.mapFromScene(view.mapRectToScene(view.boundingRect())).boundingRect().right()
+        assert plot.width() - right >= RIGHT_MARGIN - 2, key  # (less the view's frame)
+        bottom = item.getAxis("bottom")
+        axis_right = plot.mapFromScene(bottom.mapRectToScene(bottom.boundingRect()))
+        assert axis_right.boundingRect().right() <= plot.width(), key

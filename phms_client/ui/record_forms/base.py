@@ -232,15 +232,16 @@ class RecordForm(EditWindow):
         self.content = QWidget()
         inner = QVBoxLayout(self.content)
         inner.setContentsMargins(0, 0, 0, 0)
-        inner.addWidget(self.connection_banner)
-        inner.addLayout(change_row)
         inner.addWidget(self.header)
         inner.addWidget(self.prerequisite_banner)
         inner.addWidget(self.error_banner)
         inner.addWidget(scroll, 1)
         inner.addWidget(self.stamp_label)
         inner.addLayout(buttons)
+        inner.addWidget(self.connection_banner)
+        inner.addLayout(change_row)
         self.locked_label = lockable_layout(self, self.content)
+        self._keep_in_place(self.connection_banner, change_row)
 
     # ----------------------------------------------------------------- state
 

@@ -100,12 +100,14 @@ _GREY: Final = QColor(110, 110, 110)
 
 
 def item_status(item: ChartItem, as_of: dt.date) -> str:
+    # A reason that only says "stopped" adds nothing to "stopped 3.12.2026".
+    why = f" ({item.stop_reason})" if item.stop_reason not in (None, "", "stopped") else ""
     if item.stopped_on is not None and item.stopped_on <= as_of:
-        return f"stopped {format_day(item.stopped_on)} ({item.stop_reason})"
+        return f"stopped {format_day(item.stopped_on)}{why}"
     if item.data.started_on > as_of:
         return f"starts {format_day(item.data.started_on)}"
     if item.stopped_on is not None:
-        return f"current; stops {format_day(item.stopped_on)} ({item.stop_reason})"
+        return f"current; stops {format_day(item.stopped_on)}{why}"
     return "current"
 
 
@@ -442,7 +444,7 @@ class ChartItemsPanel(QWidget):
             "Stop ends entries as of this day."
         )
         self.date_edit.dateChanged.connect(self._date_changed)
-        date_caption = QLabel("As of s&tudy date:")
+        date_caption = QLabel("As of st&udy date:")
         date_caption.setBuddy(self.date_edit)
         self.history_box = QCheckBox("Show &history (stopped and later entries)")
         self.history_box.toggled.connect(lambda _: self._show())
@@ -459,6 +461,7 @@ class ChartItemsPanel(QWidget):
             model = ItemsModel(self)
             view = QTableView()
             view.setObjectName(f"items_{kind}")
+            view.setAccessibleName(KIND_LABELS[kind][0])
             view.setModel(model)
             setup_list_view(view)
             view.horizontalHeader().setStretchLastSection(True)
@@ -468,7 +471,7 @@ class ChartItemsPanel(QWidget):
             self.tabs.addTab(view, KIND_LABELS[kind][0])
         self.tabs.currentChanged.connect(lambda _: self._update_buttons())
 
-        self.add_button = QPushButton("&Add…")
+        self.add_button = QPushButton("A&dd…")
         self.add_button.clicked.connect(self.ask_add)
         self.stop_button = QPushButton("St&op…")
         self.stop_button.clicked.connect(self.ask_stop)

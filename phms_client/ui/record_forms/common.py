@@ -50,7 +50,7 @@ from phms_client.services.chart import Chart, ChartItem
 from phms_client.services.input_rules import limits
 from phms_client.services.patients import PatientDetails
 from phms_client.ui.context import AppContext
-from phms_client.ui.dates import DATE_DISPLAY, qdate, style_date_edit
+from phms_client.ui.dates import qdate, style_date_edit
 from phms_client.ui.guard import while_alive
 from phms_client.ui.text_limits import limit_text
 
@@ -83,7 +83,6 @@ BANNER_STYLES: Final = {
     "warning": "background: #fff4ce; color: #4d3b00; border: 1px solid #e6cf7d;",
     "info": "background: #e5f1fb; color: #0b3a5b; border: 1px solid #a7cbe8;",
 }
-DATE_FORMAT: Final = DATE_DISPLAY
 
 _NUMBER: Final = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)$")
 _WHOLE: Final = re.compile(r"^\d+$")
@@ -169,6 +168,8 @@ class DecimalField(QWidget):
         self.required = required
         self.edit = QLineEdit()
         self.edit.setMaxLength(MAX_NUMBER_LENGTH)
+        # Read by screen readers (the form's label is the wrapper's buddy, not the edit's).
+        self.edit.setAccessibleName(f"{self.label} ({self.unit})" if self.unit else self.label)
         self.edit.setAlignment(Qt.AlignmentFlag.AlignRight)
         self.edit.textEdited.connect(self._edited)
         self.edit.editingFinished.connect(self.check)
@@ -718,7 +719,7 @@ class ReasonDialog(ReasonRequired):
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
         self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok_button.setText(ok_text)
+        self.ok_button.setText(ok_text if "&" in ok_text else f"&{ok_text}")
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         row = QHBoxLayout()

@@ -59,14 +59,14 @@ def test_loops_and_filters() -> None:
         "{% for m in medications %}{{ m.name }}{% if not loop.last %}, {% endif %}{% endfor %}"
         " | {{ patient.birth_date|day }} | FC {{ patient.who_fc|roman }} | {{ nothing|num }}"
     )
-    assert render(body, CONTEXT) == "bosentan, x | 17 May 1960 | FC III | —"
+    assert render(body, CONTEXT) == "bosentan, x | 17.05.1960 | FC III | —"
 
 
 def test_filters_directly() -> None:
     assert format_number(Decimal("2.5")) == "3"  # half up, not banker's
     assert format_number(Decimal("0.125"), 2) == "0.13"
     assert format_number(None) == "—"
-    assert format_day(dt.datetime(2024, 1, 2, 13, 0)) == "2 Jan 2024"
+    assert format_day(dt.datetime(2024, 1, 2, 13, 0)) == "02.01.2024"
     assert roman(4) == "IV" and roman(None) == "—"
 
 
