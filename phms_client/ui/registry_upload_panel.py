@@ -41,7 +41,7 @@ class RegistryUploadPanel(QWidget):
         hint = QLabel(HINT)
         hint.setWordWrap(True)
         hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)
-        self.refresh_button = QPushButton("Refresh")
+        self.refresh_button = QPushButton("&Refresh")
         self.refresh_button.clicked.connect(self.load)
         layout = QVBoxLayout(self)
         for widget in (self.success_label, self.error_label, self.other_label, hint):

@@ -80,10 +80,6 @@ SECTIONS: Final = {
         ("echo_spap_mmhg", "sPAP (echo)"),
         ("ra_area_cm2", "RA area"),
     ),
-    "Exercise test (CPET, optional)": (
-        ("peak_vo2_ml_min_kg", "Peak VO2"),
-        ("ve_vco2_slope", "VE/VCO2 slope"),
-    ),
     "Right heart catheter": (
         ("rap_mmhg", "RAP"),
         ("spap_mmhg", "sPAP"),
@@ -93,6 +89,10 @@ SECTIONS: Final = {
         ("co_l_min", "Cardiac output"),
         ("svo2_pct", "SvO2"),
         ("rhc_heart_rate_bpm", "Heart rate"),
+    ),
+    "Exercise test (CPET, optional)": (
+        ("peak_vo2_ml_min_kg", "Peak VO2"),
+        ("ve_vco2_slope", "VE/VCO2 slope"),
     ),
 }
 FOLLOWUP_SECTIONS: Final = ("Clinical", "Laboratory", "Echocardiography")
