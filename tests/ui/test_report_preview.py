@@ -346,10 +346,19 @@ def test_registry_export_dialog_writes_the_file(
         dialog = RegistryExportDialog(env.ctx)
         qtbot.addWidget(dialog)
         dialog.path.setText(str(tmp_path / "registry.csv"))
+        assert dialog.shift_dates.isChecked() and dialog.min_k.value() == 5  # the defaults
+        with qtbot.waitSignal(dialog.failed, timeout=20_000) as refused:
+            dialog.export_button.click()  # one patient cannot be among five
+        assert refused.args[0].startswith("Not anonymous enough, nothing written. Only 1")
+        assert not (tmp_path / "registry.csv").exists()
+        dialog.shift_dates.setChecked(False)
+        assert dialog.exact_warning.isVisibleTo(dialog)
         dialog.shift_dates.setChecked(True)
+        dialog.min_k.setValue(1)
         with qtbot.waitSignal(dialog.exported, timeout=20_000) as done:
             dialog.export_button.click()
-        path, patients, records = done.args
+        path, patients, records, privacy = done.args
+        assert privacy.startswith("k-anonymity 1")
         assert patients == 1 and records > 10
         data = Path(path).read_text("utf-8")
         assert data.startswith("hospital_id,patient_key,") and "Ångström" not in data
