@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import html
 from collections.abc import Sequence
 
 from PySide6.QtWidgets import (
@@ -29,25 +30,42 @@ class DuplicateChoice(enum.Enum):
 
 
 class DuplicateDialog(QDialog):
-    """Asks whether the new patient is one of these, before creating a possible duplicate."""
+    """Asks whether the patient is one of these, before creating (or, ``editing``, saving a
+    changed name or date of birth that makes) a possible duplicate."""
 
     def __init__(
-        self, data: PatientInput, duplicates: Sequence[PatientSummary], parent: QWidget | None
+        self,
+        data: PatientInput,
+        duplicates: Sequence[PatientSummary],
+        parent: QWidget | None,
+        *,
+        editing: bool = False,
     ):
         super().__init__(parent)
+        self.editing = editing
         self.choice = DuplicateChoice.BACK
         self.setWindowTitle("PHMS — Possible duplicate")
-        self.message = QLabel(
-            f"<b>Is {data.family_name}, {data.given_name} (born {format_day(data.birth_date)}) "
-            "already registered?</b><br>"
-            + (
-                "This patient has the same date of birth and a similar name, or the same name."
-                if len(duplicates) == 1
-                else "These patients have the same date of birth and a similar name, or the "
-                "same name."
-            )
-            + " Please check whether the new patient is one of them."
+        who = html.escape(
+            f"{data.family_name}, {data.given_name} (born {format_day(data.birth_date)})"
         )
+        similar = (
+            "This patient has the same date of birth and a similar name, or the same name."
+            if len(duplicates) == 1
+            else "These patients have the same date of birth and a similar name, or the "
+            "same name."
+        )
+        if editing:
+            text = (
+                f"<b>With this change, is {who} already registered as another patient?</b>"
+                f"<br>{similar} Please check before saving: two charts for one person split "
+                "their history."
+            )
+        else:
+            text = (
+                f"<b>Is {who} already registered?</b><br>{similar} Please check whether the "
+                "new patient is one of them."
+            )
+        self.message = QLabel(text)
         self.message.setWordWrap(True)
         self.model = PatientTableModel(self)
         self.model.set_rows(duplicates)
@@ -64,9 +82,15 @@ class DuplicateDialog(QDialog):
         )
 
         self.open_button = QPushButton("&Open existing")
-        self.open_button.setToolTip("Open the selected patient's chart; nothing is created.")
-        self.create_button = QPushButton("Create &anyway")
-        self.create_button.setToolTip("It is a different person: create the new patient.")
+        self.create_button = QPushButton("Save &anyway" if editing else "Create &anyway")
+        if editing:
+            self.open_button.setToolTip(
+                "Open the selected patient's chart; your changes stay in the form, unsaved."
+            )
+            self.create_button.setToolTip("It is a different person: save the changes.")
+        else:
+            self.open_button.setToolTip("Open the selected patient's chart; nothing is created.")
+            self.create_button.setToolTip("It is a different person: create the new patient.")
         self.back_button = QPushButton("&Back")
         self.back_button.setToolTip("Return to the form to check what you typed.")
         self.open_button.setDefault(True)

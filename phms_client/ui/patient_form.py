@@ -484,8 +484,37 @@ class PatientForm(EditWindow):
         data = PatientInput(**checked.values)  # type: ignore[arg-type]
         if self.patient_id is None:
             self._check_new(data)
+        elif self._identity_changed(data):
+            self._check_edit(data)
         else:
             assert self._version is not None
+            self._update(data, self._version)
+
+    def _identity_changed(self, data: PatientInput) -> bool:
+        """Name or date of birth differ from the record as loaded: look for duplicates."""
+        was = self.details
+        return was is None or (was.family_name, was.given_name, was.birth_date) != (
+            data.family_name,
+            data.given_name,
+            data.birth_date,
+        )
+
+    def _check_edit(self, data: PatientInput) -> None:
+        pid = self.patient_id
+        assert pid is not None
+        self._set_saving(True)
+        self.tasks.run_in_session(
+            "save",
+            lambda s: patients.possible_duplicates(s, data, exclude_id=pid),
+            lambda found: self._checked_edit(data, found),
+            self._save_failed,
+        )
+
+    def _checked_edit(self, data: PatientInput, duplicates: Sequence[PatientSummary]) -> None:
+        self._set_saving(False)
+        if duplicates:
+            self._ask_duplicates(data, duplicates)
+        elif self.can_save and self._version is not None:
             self._update(data, self._version)
 
     def _check_new(self, data: PatientInput) -> None:
@@ -514,7 +543,7 @@ class PatientForm(EditWindow):
         self._create(data)
 
     def _ask_duplicates(self, data: PatientInput, duplicates: Sequence[PatientSummary]) -> None:
-        dialog = DuplicateDialog(data, duplicates, self)
+        dialog = DuplicateDialog(data, duplicates, self, editing=self.patient_id is not None)
         self.duplicate_dialog = dialog
         dialog.finished.connect(lambda _: self._duplicates_decided(dialog, data))
         dialog.open()
@@ -522,11 +551,23 @@ class PatientForm(EditWindow):
     def _duplicates_decided(self, dialog: DuplicateDialog, data: PatientInput) -> None:
         self.duplicate_dialog = None
         dialog.deleteLater()
+        editing = self.patient_id is not None
         if dialog.choice is DuplicateChoice.CREATE_ANYWAY:
-            if self.can_save:
+            if not self.can_save:
+                return
+            if editing and self._version is not None:
+                self._update(data, self._version)
+            elif not editing:
                 self._create(data)
         elif dialog.choice is DuplicateChoice.OPEN_EXISTING and dialog.selected_id is not None:
             self.open_chart_requested.emit(dialog.selected_id)
+            if editing:  # the edits stay here, unsaved, to compare with the other chart
+                self._show_banner(
+                    self.change_banner,
+                    "Not saved: the other patient's chart was opened. Your changes are still "
+                    "here; save again when you have checked.",
+                )
+                return
             self._closing_ok = True
             self.reject()
         else:
