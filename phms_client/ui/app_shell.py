@@ -49,6 +49,7 @@ from phms_client.ui.context import AppContext
 from phms_client.ui.idle_lock import IdleLock
 from phms_client.ui.live import LiveUpdates
 from phms_client.ui.login_dialog import LoginDialog, LoginOutcome
+from phms_client.ui.own_password import ChangePasswordEntry, add_change_password_action
 from phms_client.ui.preferences_dialog import PreferencesDialog
 from phms_client.ui.problem_dialog import ProblemDialog
 from phms_client.ui.settings_dialog import ConfigLocation, SettingsDialog
@@ -119,6 +120,7 @@ class AppShell(QObject):
         self.staff_action: QAction | None = None
         self.about_action: QAction | None = None
         self.problem_action: QAction | None = None
+        self.password_entry: ChangePasswordEntry | None = None
         self._last_failure = ""
         self._done = False
 
@@ -217,6 +219,9 @@ class AppShell(QObject):
             self.staff_action = options.addAction("Staff accounts…")
             self.staff_action.setStatusTip("Create, disable and reset staff logins")
             self.staff_action.triggered.connect(lambda _checked=False: self.open_staff())
+        if ctx is not None:  # every role, whatever window the factory built
+            options.addSeparator()
+            self.password_entry = add_change_password_action(options, ctx, window)
         self.problem_action = _add_action(help_menu, "Report a problem…", self.open_problem)
         self.about_action = _add_action(help_menu, "About PHMS", self.open_about)
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
