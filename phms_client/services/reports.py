@@ -207,7 +207,12 @@ DEFAULT_KEPT_MESSAGE: Final = (
     "site's default letter), so it cannot be deleted. Make another template the default "
     "first."
 )
-register_constraint_messages({DEFAULT_KEPT: DEFAULT_KEPT_MESSAGE})
+register_constraint_messages(
+    {
+        DEFAULT_KEPT: DEFAULT_KEPT_MESSAGE,
+        "uq_report_template_name": "Another template already has this name: choose another.",
+    }
+)
 
 
 class TemplateIsDefault(ValueError):

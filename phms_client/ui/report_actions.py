@@ -6,7 +6,8 @@ its menus. It adds, for the logins that may use them:
 - Patients > Patient report…  (Ctrl+R; clinicians, admins) for the selected patient;
 - Tools > Statistical report… (clinicians, admins, auditors);
 - Tools > Error Check…        (clinicians, admins); a hit opens the patient's chart;
-- Tools > Registry export…    (admins).
+- Tools > Registry export…    (admins);
+- Tools > Report templates…   (admins): create, duplicate, rename, default, delete.
 
 It needs from the window only ``patients_menu`` and ``tools_menu`` (QMenu),
 ``current_patient_id()`` and, for Error Check hits, ``open_chart(patient_id)``.
@@ -42,6 +43,7 @@ from phms_client.services import registry_export
 from phms_client.ui.context import AppContext
 from phms_client.ui.error_check_window import ErrorCheckWindow, may_run_error_check
 from phms_client.ui.report_preview import ReportPreview, may_run_report
+from phms_client.ui.template_manager import TemplateManager, may_manage_templates
 from phms_schema.anonymity import DEFAULT_MIN_K, NotAnonymous
 
 __all__ = ["RegistryExportDialog", "ReportActions", "install_report_actions"]
@@ -53,9 +55,22 @@ class ReportActions:
     statistical_report: QAction
     error_check: QAction
     registry_export: QAction
+    templates: QAction
     window: QMainWindow
     ctx: AppContext
     error_check_window: ErrorCheckWindow | None = None
+    template_manager: TemplateManager | None = None
+
+    def open_template_manager(self) -> TemplateManager:
+        manager = self.template_manager
+        if manager is None or not shiboken6.isValid(manager):
+            manager = TemplateManager(self.ctx, self.window)
+            manager.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            self.template_manager = manager
+        manager.show()
+        manager.raise_()
+        manager.activateWindow()
+        return manager
 
     def open_patient_report(self) -> ReportPreview | None:
         pid = self.window.current_patient_id()  # type: ignore[attr-defined]
@@ -111,7 +126,13 @@ def install_report_actions(window: QMainWindow, ctx: AppContext) -> ReportAction
     error_check.setStatusTip("Find values far from the rest of their field (unit or typing errors)")
     export = QAction("Registry e&xport…", window)
     export.setStatusTip("Anonymised extract for the national PH registry")
-    actions = ReportActions(patient_report, statistical, error_check, export, window, ctx)
+    templates = QAction("Report &templates…", window)
+    templates.setStatusTip("Create, duplicate, rename, delete report templates; choose the default")
+    actions = ReportActions(
+        patient_report, statistical, error_check, export, templates, window, ctx
+    )
+    templates.triggered.connect(actions.open_template_manager)
+    templates.setVisible(may_manage_templates(ctx))
     patient_report.triggered.connect(actions.open_patient_report)
     statistical.triggered.connect(actions.open_statistical_report)
     error_check.triggered.connect(actions.open_error_check)
@@ -129,6 +150,7 @@ def install_report_actions(window: QMainWindow, ctx: AppContext) -> ReportAction
     tools.addAction(statistical)
     tools.addAction(error_check)
     tools.addAction(export)
+    tools.addAction(templates)
     return actions
 
 
