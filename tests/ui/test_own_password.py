@@ -15,6 +15,7 @@ from phms_client.ui.own_password import OwnPasswordDialog
 from tests.db.test_client_login import config_for
 from tests.harness import PgDatabase
 from tests.ui.clinic_support import shell_for, unique_name
+from tests.ui.screens import capture
 from tests.ui.shell_support import type_login
 
 CURRENT = "current-password-1"
@@ -89,6 +90,8 @@ def test_every_role_changes_their_own_password(
         text = answered(qtbot, dialog)
         assert text.startswith("The server refused the new password:"), text
         assert "user name" in text and "Nothing was changed" in text
+        if group == "clinician":
+            capture(qtbot, dialog, "change-my-password")
 
         with qtbot.waitSignal(dialog.changed, timeout=15_000):
             fill(qtbot, dialog, CURRENT, NEW, NEW)
