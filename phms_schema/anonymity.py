@@ -189,8 +189,9 @@ def anonymise(
     if not rows:
         return Outcome(LADDER[0], 0, 0, min_k, 0, present)
     if len(rows) < min_k:
+        count = "1 patient" if len(rows) == 1 else f"{len(rows)} patients"
         raise NotAnonymous(
-            f"Only {len(rows)} patients to export: no grouping can put each of them among "
+            f"Only {count} to export: no grouping can put each of them among "
             f"at least {min_k}. Export a larger cohort or ask for a smaller k (--min-k)."
         )
     for level in ladder:

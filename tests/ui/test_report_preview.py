@@ -352,8 +352,13 @@ def test_registry_export_dialog_writes_the_file(
         assert dialog.shift_dates.isChecked() and dialog.min_k.value() == 5  # the defaults
         with qtbot.waitSignal(dialog.failed, timeout=20_000) as refused:
             dialog.export_button.click()  # one patient cannot be among five
-        assert refused.args[0].startswith("Not anonymous enough, nothing written. Only 1")
+        assert refused.args[0].startswith(
+            "Not anonymous enough, nothing written. Only 1 patient to export"
+        )
+        assert dialog.status.text() == refused.args[0]
         assert not (tmp_path / "registry.csv").exists()
+        dialog.resize(560, 360)
+        capture(qtbot, dialog, "registry-export-refused")
         dialog.shift_dates.setChecked(False)
         assert dialog.exact_warning.isVisibleTo(dialog)
         dialog.shift_dates.setChecked(True)
