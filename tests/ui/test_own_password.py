@@ -9,7 +9,9 @@ import sqlalchemy as sa
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
+from phms_client.db.database import Credentials
 from phms_client.db.login import login
+from phms_client.db.notify import Listener
 from phms_client.services import staff
 from phms_client.ui.own_password import OwnPasswordDialog
 from tests.db.test_client_login import config_for
@@ -117,3 +119,21 @@ def test_every_role_changes_their_own_password(
             {"n": name},
         ).scalar()
     assert audited == 1
+
+
+def test_the_listener_reconnects_with_the_new_password(
+    db: PgDatabase, admin_engine: sa.Engine
+) -> None:
+    """After a change, the live-update listener's next connection uses the new password."""
+    name = make_login(admin_engine, "clinician")
+    listener = Listener(config_for(db), Credentials(name, CURRENT), on_change=lambda _p: None)
+    engine = db.engine_for(name, CURRENT)
+    with engine.begin() as conn:
+        staff.change_own_password(conn, name, NEW)
+    engine.dispose()
+    listener.set_password(NEW)
+    listener.start()
+    try:
+        assert listener.connected.wait(15)
+    finally:
+        listener.stop()
