@@ -9,7 +9,8 @@ Create Date: 2026-12-03
   one shipped with 0005, becomes the default.
 - ``phms.keep_default_template()`` + trigger ``keep_default``: deleting the
   default is refused for every login, a superuser included; make another
-  template the default first.
+  template the default first. ``keep_default_truncate`` refuses TRUNCATE while
+  a default exists.
 
 Builders: ``phms_schema.ddl_templates``.
 """

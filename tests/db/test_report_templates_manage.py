@@ -101,6 +101,10 @@ def test_the_database_keeps_the_default_even_from_sql(
             assert getattr(orig, "sqlstate", None) == "23001"  # restrict_violation
             error = classify(refused.value)
             assert "cannot be deleted" in error.message
+        # Emptying the table at once is refused too (TRUNCATE fires no row trigger).
+        with superuser.connect() as conn, pytest.raises(sa.exc.DBAPIError) as truncated:
+            conn.execute(sa.text("TRUNCATE phms.report_template"))
+        assert getattr(truncated.value.orig, "sqlstate", None) == "23001"
         # A second default of a kind is refused as well.
         with superuser.connect() as conn, pytest.raises(sa.exc.IntegrityError):
             conn.execute(
