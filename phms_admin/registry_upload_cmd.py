@@ -187,6 +187,9 @@ def _export(session: Session, cfg: UploadConfig) -> registry_export.RegistryExpo
         hospital_id=cfg.hospital_id,
         ph_only=cfg.ph_only,
         shift_dates=cfg.shift_dates,
+        # The upload judges k itself: per batch, against what the registry already
+        # holds from this hospital, with its own birth-year bands (registry_upload).
+        min_k=1,
     )
 
 

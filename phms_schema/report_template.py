@@ -11,7 +11,7 @@ other table; default templates ship with migration 0005.
 
 from __future__ import annotations
 
-from sqlalchemy import CheckConstraint
+from sqlalchemy import CheckConstraint, Index, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from phms_schema.base import Base, BigId, Str
@@ -31,10 +31,19 @@ class ReportTemplate(Audited, Base):
     kind: Mapped[Str]
     description: Mapped[Str] = mapped_column(server_default="")
     body: Mapped[Str]
+    #: The template a report of this kind opens with (the site's default letter for
+    #: individual reports); one per kind, never deleted (migration 0015).
+    is_default: Mapped[bool] = mapped_column(server_default=text("false"))
 
     __table_args__ = (
         CheckConstraint("length(btrim(name)) > 0", name="name_present"),
         CheckConstraint(f"kind IN {KINDS!r}", name="kind_known"),
         CheckConstraint(f"length(body) <= {MAX_BODY}", name="body_size"),
         *model_checks("report_template"),
+        Index(
+            "uq_report_template_default",
+            "kind",
+            unique=True,
+            postgresql_where=text("is_default"),
+        ),
     )

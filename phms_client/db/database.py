@@ -61,7 +61,13 @@ class Database:
         conninfo = config.conninfo_kwargs(credentials.user, credentials.password)
         self.linkwatch = LinkWatch(
             config.timeouts.link_check_after,
-            lambda: server_answers({**conninfo, "application_name": LINK_CHECK_APPLICATION}),
+            lambda: server_answers(
+                {
+                    **conninfo,
+                    "password": self.credentials.password,
+                    "application_name": LINK_CHECK_APPLICATION,
+                }
+            ),
         )
         self.engine = sa.create_engine(
             "postgresql+psycopg://",
@@ -78,6 +84,8 @@ class Database:
     def _connect(
         self, dialect: object, record: object, cargs: list[Any], cparams: dict[str, Any]
     ) -> WatchedConnection:
+        # The password of now: the person may have changed it since the engine was made.
+        cparams["password"] = self.credentials.password
         connection = WatchedConnection.connect(*cargs, **cparams)
         connection.linkwatch = self.linkwatch
         return connection
@@ -101,6 +109,11 @@ class Database:
                     {"t": f"{seconds}s"},
                 )
             yield session
+
+    def set_password(self, password: str) -> None:
+        """After the person changed their password: new connections use the new one
+        (open ones stay as they are; the server does not end them)."""
+        self.credentials = Credentials(self.credentials.user, password)
 
     def reset(self) -> None:
         """Drop pooled connections (after the server went away); new ones are made lazily."""

@@ -48,6 +48,10 @@ class Listener:
     def start(self) -> None:
         self._thread.start()
 
+    def set_password(self, password: str) -> None:
+        """The next (re)connection uses ``password``."""
+        self._conninfo = {**self._conninfo, "password": password}
+
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
         if self._thread.is_alive():

@@ -20,10 +20,13 @@ What never goes out: names, patient ID, internal row ids, exact birth date,
 phone, e-mail, address, free-text fields, who entered what. Patients are
 listed in the order of their key, not of registration.
 
-Dates stay dates unless ``shift_dates``: then every date of a patient moves by
-the same number of days (±1–182, derived from the secret and the patient ID, so
-it is the same in every export and intervals stay exact). The birth year is not
-shifted. The secret comes from ``phms.registry_secret()`` (admins only, every
+Every date of a patient moves by the same number of days (±1–182, derived
+from the secret and the patient ID, so it is the same in every export and
+intervals stay exact) unless ``shift_dates`` is false. The birth year is not
+shifted. Before anything is written the export measures its k-anonymity and
+generalises (birth-year bands, group without subtype) until every patient is
+in a group of at least ``min_k``, or refuses (``registry_privacy``); the
+header says what was done. The secret comes from ``phms.registry_secret()`` (admins only, every
 read audited) or from a file the admin gives; it is never written to the export.
 """
 
@@ -49,6 +52,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from phms_client.clinical import therapy
+from phms_client.services import registry_privacy
+from phms_schema.anonymity import DEFAULT_MIN_K, Outcome
 from phms_schema.registry_format import (
     ASSESSMENT_FIELDS,
     CHALLENGE_FIELDS,
@@ -64,6 +69,7 @@ __all__ = [
     "RegistryExport",
     "RegistryPatient",
     "RegistryRecord",
+    "anonymity_header",
     "build_export",
     "date_shift_days",
     "export_csv",
@@ -119,7 +125,8 @@ class RegistryRecord:
 @dataclass(frozen=True)
 class RegistryPatient:
     patient_key: str
-    birth_year: int
+    #: The year, or a band such as "1955-1959" when generalised.
+    birth_year: int | str
     sex: str
     ph_group: int | None
     ph_subtype: str | None
@@ -135,6 +142,7 @@ class RegistryExport:
     ph_only: bool
     dates_shifted: bool
     patients: tuple[RegistryPatient, ...]
+    anonymity: Outcome
 
 
 # ---------------------------------------------------------------------- keys
@@ -236,10 +244,15 @@ def build_export(
     secret: bytes,
     hospital_id: str,
     ph_only: bool = False,
-    shift_dates: bool = False,
+    shift_dates: bool = True,
+    min_k: int = DEFAULT_MIN_K,
     today: dt.date | None = None,
 ) -> RegistryExport:
-    """Read everything needed (a handful of statements) and anonymise it."""
+    """Read everything needed (a handful of statements) and anonymise it.
+
+    Raises ``registry_privacy.NotAnonymous`` (a ValueError) with the reason when
+    no generalisation puts every patient in a group of ``min_k``.
+    """
     if len(secret) < MIN_SECRET_BYTES:
         raise ValueError(f"The registry secret must be at least {MIN_SECRET_BYTES} bytes")
     if not hospital_id.strip():
@@ -314,13 +327,25 @@ def build_export(
             )
         )
     out.sort(key=lambda rp: rp.patient_key)
+    protected, outcome = registry_privacy.protect(out, min_k=min_k, exact_dates=not shift_dates)
     return RegistryExport(
         hospital_id=hospital_id.strip(),
         generated_on=today or dt.date.today(),
         ph_only=ph_only,
         dates_shifted=shift_dates,
-        patients=tuple(out),
+        patients=tuple(protected),
+        anonymity=outcome,
     )
+
+
+def anonymity_header(outcome: Outcome) -> dict[str, Any]:
+    """What the export says about its own privacy."""
+    return {
+        "k": outcome.k,
+        "min_k": outcome.min_k,
+        "quasi_identifiers": sorted(outcome.present),
+        "generalised": outcome.generalised,
+    }
 
 
 def _in_order(rows: Sequence[Mapping[Any, Any]], date_key: str) -> list[Mapping[Any, Any]]:
@@ -386,6 +411,7 @@ def export_json(export: RegistryExport) -> bytes:
         "generated_on": export.generated_on.isoformat(),
         "ph_only": export.ph_only,
         "dates_shifted": export.dates_shifted,
+        "anonymity": anonymity_header(export.anonymity),
         "patients": [patient_document(p) for p in export.patients],
     }
     return json.dumps(doc, ensure_ascii=False, indent=1).encode("utf-8")

@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from phms_client.db.errors import refused_constraint, register_constraint_messages
 from phms_client.reports.bounded import render_bounded
 from phms_client.reports.engine import TemplateProblem
 from phms_client.services import input_rules
@@ -44,6 +45,7 @@ from phms_client.services.report_context import (
 )
 from phms_client.services.report_samples import EMPTY_SAMPLE, sample_contexts
 from phms_schema import ReportTemplate
+from phms_schema.ddl_templates import DEFAULT_KEPT
 from phms_schema.limits import text_limit
 from phms_schema.report_template import MAX_BODY
 
@@ -57,18 +59,22 @@ __all__ = [
     "StaleTemplate",
     "TemplateInfo",
     "TemplateInput",
+    "TemplateIsDefault",
     "TemplateNotFound",
     "WalkYear",
     "check_template",
     "cohort_statistics",
     "create_template",
     "delete_template",
+    "duplicate_template",
     "freeze",
     "get_template",
     "individual_context",
     "list_templates",
+    "rename_template",
     "render_individual",
     "render_statistical",
+    "set_default_template",
     "statistical_context",
     "update_template",
 ]
@@ -101,6 +107,8 @@ class TemplateInfo:
     version: int
     updated_at: dt.datetime
     updated_by: str
+    #: The template reports of this kind open with (individual: the site's default letter).
+    is_default: bool = False
 
 
 class TemplateNotFound(LookupError):
@@ -194,15 +202,85 @@ def update_template(
     return _info(row)
 
 
+DEFAULT_KEPT_MESSAGE: Final = (
+    "This template is the default for its kind of report (for individual reports: the "
+    "site's default letter), so it cannot be deleted. Make another template the default "
+    "first."
+)
+register_constraint_messages(
+    {
+        DEFAULT_KEPT: DEFAULT_KEPT_MESSAGE,
+        "uq_report_template_name": "Another template already has this name: choose another.",
+    }
+)
+
+
+class TemplateIsDefault(ValueError):
+    """The default template of a kind cannot be deleted (the database refuses too)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"“{name}” is the default template. {DEFAULT_KEPT_MESSAGE}")
+
+
 def delete_template(session: Session, template_id: int, version: int) -> None:
-    """Remove a template (its text stays in the audit trail)."""
-    gone = session.execute(
-        sa.delete(TEMPLATE)
-        .where(TEMPLATE.c.id == template_id, TEMPLATE.c.version == version)
-        .returning(TEMPLATE.c.id)
-    ).first()
+    """Remove a template (its text stays in the audit trail); never the default."""
+    template = get_template(session, template_id)
+    if template.is_default:
+        raise TemplateIsDefault(template.name)
+    try:
+        with session.begin_nested():
+            gone = session.execute(
+                sa.delete(TEMPLATE)
+                .where(TEMPLATE.c.id == template_id, TEMPLATE.c.version == version)
+                .returning(TEMPLATE.c.id)
+            ).first()
+    except sa.exc.DBAPIError as exc:  # made the default meanwhile: the trigger said no
+        if refused_constraint(exc) == DEFAULT_KEPT:
+            raise TemplateIsDefault(template.name) from exc
+        raise
     if gone is None:
         raise StaleTemplate(get_template(session, template_id))
+
+
+def duplicate_template(session: Session, template_id: int, name: str) -> TemplateInfo:
+    """A new template with ``name`` and a copy of the text and description (admins)."""
+    original = get_template(session, template_id)
+    return create_template(
+        session, TemplateInput(name, original.kind, original.body, original.description)
+    )
+
+
+def rename_template(session: Session, template_id: int, version: int, name: str) -> TemplateInfo:
+    """Change only the name (StaleTemplate if the template moved on)."""
+    current = get_template(session, template_id)
+    if current.version != version:
+        raise StaleTemplate(current)
+    return update_template(
+        session,
+        template_id,
+        version,
+        TemplateInput(name, current.kind, current.body, current.description),
+    )
+
+
+def set_default_template(session: Session, template_id: int) -> TemplateInfo:
+    """Make this template the one its kind of report opens with (admins)."""
+    template = get_template(session, template_id)
+    session.execute(
+        sa.update(TEMPLATE)
+        .where(
+            TEMPLATE.c.kind == template.kind, TEMPLATE.c.is_default, TEMPLATE.c.id != template_id
+        )
+        .values(is_default=False)
+    )
+    row = session.execute(
+        sa.update(TEMPLATE)
+        .where(TEMPLATE.c.id == template_id)
+        .values(is_default=True)
+        .returning(*_INFO_COLUMNS)
+    ).one()
+    return _info(row)
+
 
 # -------------------------------------------------------------- rendered reports
 

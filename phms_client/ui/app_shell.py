@@ -27,17 +27,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import sys
-import threading
 from collections.abc import Callable, Sequence
-from types import TracebackType
-from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, Qt, QThread, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QApplication, QMainWindow, QMenu, QMessageBox
+from PySide6.QtWidgets import QMainWindow, QMenu
 
-from phms_client.db.errors import UserError, classify
+from phms_client.db.errors import UserError
 from phms_client.db.login import LoginInfo
 from phms_client.db.probe import verify_password
 from phms_client.services.settings import SiteSettings
@@ -46,9 +42,15 @@ from phms_client.ui.banner import BannerArea
 from phms_client.ui.change_password_dialog import ChangePasswordDialog
 from phms_client.ui.connection import RETRY_MS, ConnectionMonitor
 from phms_client.ui.context import AppContext
+from phms_client.ui.excepthook import (
+    install_excepthook,
+    show_unexpected_error,
+    unexpected_error_hook,
+)
 from phms_client.ui.idle_lock import IdleLock
 from phms_client.ui.live import LiveUpdates
 from phms_client.ui.login_dialog import LoginDialog, LoginOutcome
+from phms_client.ui.own_password import ChangePasswordEntry, add_change_password_action
 from phms_client.ui.preferences_dialog import PreferencesDialog
 from phms_client.ui.problem_dialog import ProblemDialog
 from phms_client.ui.settings_dialog import ConfigLocation, SettingsDialog
@@ -119,6 +121,7 @@ class AppShell(QObject):
         self.staff_action: QAction | None = None
         self.about_action: QAction | None = None
         self.problem_action: QAction | None = None
+        self.password_entry: ChangePasswordEntry | None = None
         self._last_failure = ""
         self._done = False
 
@@ -226,6 +229,9 @@ class AppShell(QObject):
             self.staff_action = options.addAction("Staff &accounts…")
             self.staff_action.setStatusTip("Create, disable and reset staff logins")
             self.staff_action.triggered.connect(lambda _checked=False: self.open_staff())
+        if ctx is not None:  # every role, whatever window the factory built
+            options.addSeparator()
+            self.password_entry = add_change_password_action(options, ctx, window)
         self.problem_action = _add_action(help_menu, "&Report a problem…", self.open_problem)
         self.about_action = _add_action(help_menu, "&About PHMS", self.open_about)
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
@@ -464,76 +470,3 @@ def _add_action(menu: QMenu, text: str, slot: Callable[[], object]) -> QAction:
     action = menu.addAction(text)
     action.triggered.connect(lambda _checked=False: slot())
     return action
-
-
-# --------------------------------------------------------------------------- excepthook
-
-_error_box: QMessageBox | None = None
-
-
-def show_unexpected_error(exc: BaseException, *, wait: bool = False) -> QMessageBox | None:
-    """A plain message about an unexpected error (one at a time, GUI thread only).
-
-    ``wait``: show it modally and return once it is closed (when PHMS stops after it).
-    """
-    global _error_box
-    app = QApplication.instance()
-    if app is None or QThread.currentThread() is not app.thread():
-        return None
-    if _error_box is not None and _error_box.isVisible():
-        return _error_box  # one is enough; the log has every occurrence
-    error = classify(exc)
-    box = QMessageBox(
-        QMessageBox.Icon.Critical,
-        "PHMS — Unexpected error",
-        error.title,
-        QMessageBox.StandardButton.Ok,
-        QApplication.activeWindow(),
-    )
-    box.setInformativeText(error.message)
-    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-    box.destroyed.connect(_forget_box)
-    _error_box = box
-    if wait:
-        box.exec()
-    else:
-        box.open()
-    return box
-
-
-def _forget_box() -> None:
-    global _error_box
-    _error_box = None
-
-
-def unexpected_error_hook(
-    exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
-) -> None:
-    """``sys.excepthook``: log the traceback (memory log only) and tell the user plainly."""
-    if issubclass(exc_type, KeyboardInterrupt):
-        sys.__excepthook__(exc_type, exc, tb)
-        return
-    log.critical("unexpected error: %s", classify(exc).detail, exc_info=(exc_type, exc, tb))
-    try:
-        show_unexpected_error(exc)
-    except Exception:  # never let the hook itself fail loudly
-        log.exception("could not show the unexpected error")
-
-
-def _thread_hook(args: threading.ExceptHookArgs) -> None:
-    if args.exc_value is None:
-        return
-    name = args.thread.name if args.thread is not None else "?"
-    log.critical(
-        "unexpected error in thread %s",
-        name,
-        exc_info=(args.exc_type, args.exc_value, args.exc_traceback),
-    )
-
-
-def install_excepthook() -> Callable[..., Any]:
-    """Install the hooks for uncaught exceptions; returns the previous ``sys.excepthook``."""
-    previous = sys.excepthook
-    sys.excepthook = unexpected_error_hook
-    threading.excepthook = _thread_hook
-    return previous

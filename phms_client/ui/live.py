@@ -39,6 +39,9 @@ class LiveUpdates(QObject):
     def start(self) -> None:
         self._listener.start()
 
+    def set_password(self, password: str) -> None:
+        self._listener.set_password(password)
+
     def stop(self) -> None:
         self._listener.stop()
 

@@ -10,7 +10,6 @@ refusals are shown next to the field they concern.
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
@@ -26,7 +25,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -54,8 +52,8 @@ from phms_client.services.patients import (
 )
 from phms_client.ui.conflict_dialog import Choice, ConflictDialog, describe_change
 from phms_client.ui.context import AppContext
+from phms_client.ui.duplicate_dialog import DuplicateChoice, DuplicateDialog
 from phms_client.ui.edit_window import EditWindow, lockable_layout
-from phms_client.ui.patient_model import PatientTableModel, setup_patient_view
 from phms_client.ui.text_limits import limit_text
 
 __all__ = [
@@ -116,88 +114,6 @@ def _banner(kind: str) -> QLabel:
     label.setStyleSheet(_BANNER_STYLES[kind] + " padding: 6px; border-radius: 3px;")
     label.hide()
     return label
-
-
-# --------------------------------------------------------------------------- duplicates
-
-
-class DuplicateChoice(enum.Enum):
-    BACK = "back"
-    OPEN_EXISTING = "open"
-    CREATE_ANYWAY = "create"
-
-
-class DuplicateDialog(QDialog):
-    """Asks whether the new patient is one of these, before creating a possible duplicate."""
-
-    def __init__(
-        self, data: PatientInput, duplicates: Sequence[PatientSummary], parent: QWidget | None
-    ):
-        super().__init__(parent)
-        self.choice = DuplicateChoice.BACK
-        self.setWindowTitle("PHMS — Possible duplicate")
-        self.message = QLabel(
-            f"<b>Is {data.family_name}, {data.given_name} (born {format_day(data.birth_date)}) "
-            "already registered?</b><br>"
-            + (
-                "This patient has the same date of birth and a similar name, or the same name."
-                if len(duplicates) == 1
-                else "These patients have the same date of birth and a similar name, or the "
-                "same name."
-            )
-            + " Please check whether the new patient is one of them."
-        )
-        self.message.setWordWrap(True)
-        self.model = PatientTableModel(self)
-        self.model.set_rows(duplicates)
-        self.table = QTableView(self)
-        self.table.setModel(self.model)
-        setup_patient_view(self.table)
-        self.table.selectRow(0)
-        self.table.activated.connect(lambda _: self._choose(DuplicateChoice.OPEN_EXISTING))
-        rows = min(max(len(duplicates), 2), 8)
-        self.table.setFixedHeight(
-            self.table.horizontalHeader().sizeHint().height()
-            + rows * self.table.verticalHeader().defaultSectionSize()
-            + 2 * self.table.frameWidth()
-        )
-
-        self.open_button = QPushButton("&Open existing")
-        self.open_button.setToolTip("Open the selected patient's chart; nothing is created.")
-        self.create_button = QPushButton("Create &anyway")
-        self.create_button.setToolTip("It is a different person: create the new patient.")
-        self.back_button = QPushButton("&Back")
-        self.back_button.setToolTip("Return to the form to check what you typed.")
-        self.open_button.setDefault(True)
-        self.open_button.clicked.connect(lambda: self._choose(DuplicateChoice.OPEN_EXISTING))
-        self.create_button.clicked.connect(lambda: self._choose(DuplicateChoice.CREATE_ANYWAY))
-        self.back_button.clicked.connect(self.reject)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.back_button)
-        buttons.addStretch(1)
-        buttons.addWidget(self.create_button)
-        buttons.addWidget(self.open_button)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.message)
-        layout.addWidget(self.table)
-        layout.addLayout(buttons)
-        self.resize(640, self.sizeHint().height())
-        self.table.setFocus()
-
-    @property
-    def selected_id(self) -> int | None:
-        index = self.table.currentIndex()
-        return self.model.summary(index.row()).id if index.isValid() else None
-
-    def _choose(self, choice: DuplicateChoice) -> None:
-        if choice is DuplicateChoice.OPEN_EXISTING and self.selected_id is None:
-            return
-        self.choice = choice
-        self.accept()
-
-    def reject(self) -> None:
-        self.choice = DuplicateChoice.BACK
-        super().reject()
 
 
 # --------------------------------------------------------------------------- the form
@@ -598,8 +514,37 @@ class PatientForm(EditWindow):
         data = PatientInput(**checked.values)  # type: ignore[arg-type]
         if self.patient_id is None:
             self._check_new(data)
+        elif self._identity_changed(data):
+            self._check_edit(data)
         else:
             assert self._version is not None
+            self._update(data, self._version)
+
+    def _identity_changed(self, data: PatientInput) -> bool:
+        """Name or date of birth differ from the record as loaded: look for duplicates."""
+        was = self.details
+        return was is None or (was.family_name, was.given_name, was.birth_date) != (
+            data.family_name,
+            data.given_name,
+            data.birth_date,
+        )
+
+    def _check_edit(self, data: PatientInput) -> None:
+        pid = self.patient_id
+        assert pid is not None
+        self._set_saving(True)
+        self.tasks.run_in_session(
+            "save",
+            lambda s: patients.possible_duplicates(s, data, exclude_id=pid),
+            lambda found: self._checked_edit(data, found),
+            self._save_failed,
+        )
+
+    def _checked_edit(self, data: PatientInput, duplicates: Sequence[PatientSummary]) -> None:
+        self._set_saving(False)
+        if duplicates:
+            self._ask_duplicates(data, duplicates)
+        elif self.can_save and self._version is not None:
             self._update(data, self._version)
 
     def _check_new(self, data: PatientInput) -> None:
@@ -628,7 +573,7 @@ class PatientForm(EditWindow):
         self._create(data)
 
     def _ask_duplicates(self, data: PatientInput, duplicates: Sequence[PatientSummary]) -> None:
-        dialog = DuplicateDialog(data, duplicates, self)
+        dialog = DuplicateDialog(data, duplicates, self, editing=self.patient_id is not None)
         self.duplicate_dialog = dialog
         dialog.finished.connect(lambda _: self._duplicates_decided(dialog, data))
         dialog.open()
@@ -636,11 +581,23 @@ class PatientForm(EditWindow):
     def _duplicates_decided(self, dialog: DuplicateDialog, data: PatientInput) -> None:
         self.duplicate_dialog = None
         dialog.deleteLater()
+        editing = self.patient_id is not None
         if dialog.choice is DuplicateChoice.CREATE_ANYWAY:
-            if self.can_save:
+            if not self.can_save:
+                return
+            if editing and self._version is not None:
+                self._update(data, self._version)
+            elif not editing:
                 self._create(data)
         elif dialog.choice is DuplicateChoice.OPEN_EXISTING and dialog.selected_id is not None:
             self.open_chart_requested.emit(dialog.selected_id)
+            if editing:  # the edits stay here, unsaved, to compare with the other chart
+                self._show_banner(
+                    self.change_banner,
+                    "Not saved: the other patient's chart was opened. Your changes are still "
+                    "here; save again when you have checked.",
+                )
+                return
             self._closing_ok = True
             self.reject()
         else:

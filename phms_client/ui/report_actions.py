@@ -6,7 +6,8 @@ its menus. It adds, for the logins that may use them:
 - Patients > Patient report…  (Ctrl+R; clinicians, admins) for the selected patient;
 - Tools > Statistical report… (clinicians, admins, auditors);
 - Tools > Error Check…        (clinicians, admins); a hit opens the patient's chart;
-- Tools > Registry export…    (admins).
+- Tools > Registry export…    (admins);
+- Tools > Report templates…   (admins): create, duplicate, rename, default, delete.
 
 It needs from the window only ``patients_menu`` and ``tools_menu`` (QMenu),
 ``current_patient_id()`` and, for Error Check hits, ``open_chart(patient_id)``.
@@ -32,6 +33,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMenu,
     QPushButton,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -42,6 +44,8 @@ from phms_client.ui.context import AppContext
 from phms_client.ui.error_check_window import ErrorCheckWindow, may_run_error_check
 from phms_client.ui.notices import add_connection_notice
 from phms_client.ui.report_preview import ReportPreview, may_run_report
+from phms_client.ui.template_manager import TemplateManager, may_manage_templates
+from phms_schema.anonymity import DEFAULT_MIN_K, NotAnonymous
 
 __all__ = ["RegistryExportDialog", "ReportActions", "install_report_actions"]
 
@@ -52,9 +56,22 @@ class ReportActions:
     statistical_report: QAction
     error_check: QAction
     registry_export: QAction
+    templates: QAction
     window: QMainWindow
     ctx: AppContext
     error_check_window: ErrorCheckWindow | None = None
+    template_manager: TemplateManager | None = None
+
+    def open_template_manager(self) -> TemplateManager:
+        manager = self.template_manager
+        if manager is None or not shiboken6.isValid(manager):
+            manager = TemplateManager(self.ctx, self.window)
+            manager.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            self.template_manager = manager
+        manager.show()
+        manager.raise_()
+        manager.activateWindow()
+        return manager
 
     def open_patient_report(self) -> ReportPreview | None:
         pid = self.window.current_patient_id()  # type: ignore[attr-defined]
@@ -110,7 +127,13 @@ def install_report_actions(window: QMainWindow, ctx: AppContext) -> ReportAction
     error_check.setStatusTip("Find values far from the rest of their field (unit or typing errors)")
     export = QAction("Registry e&xport…", window)
     export.setStatusTip("Anonymised extract for the national PH registry")
-    actions = ReportActions(patient_report, statistical, error_check, export, window, ctx)
+    templates = QAction("Report &templates…", window)
+    templates.setStatusTip("Create, duplicate, rename, delete report templates; choose the default")
+    actions = ReportActions(
+        patient_report, statistical, error_check, export, templates, window, ctx
+    )
+    templates.triggered.connect(actions.open_template_manager)
+    templates.setVisible(may_manage_templates(ctx))
     patient_report.triggered.connect(actions.open_patient_report)
     statistical.triggered.connect(actions.open_statistical_report)
     error_check.triggered.connect(actions.open_error_check)
@@ -128,14 +151,15 @@ def install_report_actions(window: QMainWindow, ctx: AppContext) -> ReportAction
     tools.addAction(statistical)
     tools.addAction(error_check)
     tools.addAction(export)
+    tools.addAction(templates)
     return actions
 
 
 class RegistryExportDialog(QDialog):
     """Admins: write the anonymised registry extract to a file (CSV or JSON)."""
 
-    #: Written: (path, number of patients, number of records).
-    exported = Signal(object, int, int)
+    #: Written: (path, number of patients, number of records, privacy summary).
+    exported = Signal(object, int, int, str)
     failed = Signal(str)
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
@@ -153,6 +177,23 @@ class RegistryExportDialog(QDialog):
         self.hospital_id = QLineEdit(ctx.config.hospital_id)
         self.ph_only = QCheckBox("Only patients with a PH diagnosis (a PH group)")
         self.shift_dates = QCheckBox("Shift each patient's dates by a fixed number of days")
+        self.shift_dates.setChecked(True)
+        self.exact_warning = QLabel(
+            "<b>Exact dates:</b> the real date of every visit goes out; with the birth year "
+            "it can identify a patient to anybody who knows when they were seen."
+        )
+        self.exact_warning.setWordWrap(True)
+        self.exact_warning.setStyleSheet("color: #a40000;")
+        self.exact_warning.setVisible(False)
+        self.shift_dates.toggled.connect(lambda on: self.exact_warning.setVisible(not on))
+        self.min_k = QSpinBox()
+        self.min_k.setRange(1, 1000)
+        self.min_k.setValue(DEFAULT_MIN_K)
+        self.min_k.setToolTip(
+            "Every patient must share birth year, sex, PH group and subtype with at least "
+            "k−1 others; PHMS generalises (birth-year bands, group without subtype) until "
+            "that holds, or writes nothing and says why."
+        )
         note = QLabel(
             "No names, patient IDs, contact data or exact birth dates leave PHMS: patients "
             "are identified by a keyed hash of their ID, with the birth year only."
@@ -161,13 +202,14 @@ class RegistryExportDialog(QDialog):
         self.status = QLabel()
         self.status.setWordWrap(True)
         form = QFormLayout()
-        form.addRow("&File:", row)
-        file_label = form.labelForField(row)
-        if isinstance(file_label, QLabel):
-            file_label.setBuddy(self.path)  # (the row holds Browse… too)
+        file_label = QLabel("&File:")
+        file_label.setBuddy(self.path)
+        form.addRow(file_label, row)
         form.addRow("&Hospital ID:", self.hospital_id)
         form.addRow("", self.ph_only)
         form.addRow("", self.shift_dates)
+        form.addRow("", self.exact_warning)
+        form.addRow("&Anonymity (k):", self.min_k)
         self.buttons = QDialogButtonBox()  # made in the order they stand: Tab's order
         self.export_button = self.buttons.addButton(
             "&Export", QDialogButtonBox.ButtonRole.AcceptRole
@@ -202,8 +244,9 @@ class RegistryExportDialog(QDialog):
         path = Path(text)
         fmt = "csv" if path.suffix.lower() == ".csv" else "json"
         db, ph_only, shift = self.ctx.db, self.ph_only.isChecked(), self.shift_dates.isChecked()
+        min_k = self.min_k.value()
 
-        def job() -> tuple[Path, int, int]:
+        def job() -> tuple[Path, int, int, str]:
             with db.session(long_running=True) as session:
                 secret = registry_export.registry_secret(session)
                 export = registry_export.build_export(
@@ -212,6 +255,7 @@ class RegistryExportDialog(QDialog):
                     hospital_id=hospital_id,
                     ph_only=ph_only,
                     shift_dates=shift,
+                    min_k=min_k,
                 )
             data = (
                 registry_export.export_csv(export)
@@ -219,22 +263,28 @@ class RegistryExportDialog(QDialog):
                 else registry_export.export_json(export)
             )
             registry_export.write_export(path, data)
-            return path, len(export.patients), sum(len(p.records) for p in export.patients)
+            records = sum(len(p.records) for p in export.patients)
+            return path, len(export.patients), records, export.anonymity.summary()
 
         self.export_button.setEnabled(False)
         self.status.setText("Exporting…")
         self.ctx.tasks.run(job, on_success=self._done, on_error=self._failed)
 
-    def _done(self, result: tuple[Path, int, int]) -> None:
-        path, patients, records = result
+    def _done(self, result: tuple[Path, int, int, str]) -> None:
+        path, patients, records, privacy = result
         self.export_button.setEnabled(True)
-        self.status.setText(f"Saved {patients} patients and {records} records to {path}.")
-        self.exported.emit(path, patients, records)
+        self.status.setText(
+            f"Saved {patients} patients and {records} records to {path}.\n"
+            f"Privacy: {privacy}."
+        )
+        self.exported.emit(path, patients, records, privacy)
 
     def _failed(self, exc: BaseException) -> None:
         self.export_button.setEnabled(True)
         if isinstance(exc, OSError):
             text = f"Could not write the file: {exc.strerror or exc}"
+        elif isinstance(exc, NotAnonymous):
+            text = f"Not anonymous enough, nothing written. {exc}"
         else:
             error = classify(exc, address=self.ctx.db.address)
             text = f"{error.title}. {error.message}"

@@ -286,10 +286,13 @@ class ReportPreview(QWidget):
             self.template_box.setItemData(
                 self.template_box.count() - 1, t.description, Qt.ItemDataRole.ToolTipRole
             )
-        if current is not None:
-            ids = [t.id for t in templates]
-            if current.id in ids:
-                self.template_box.setCurrentIndex(ids.index(current.id))
+        ids = [t.id for t in templates]
+        if current is not None and current.id in ids:
+            self.template_box.setCurrentIndex(ids.index(current.id))
+        else:  # a new window opens with the site's default (letter) of its kind
+            defaults = [i for i, t in enumerate(templates) if t.is_default]
+            if defaults:
+                self.template_box.setCurrentIndex(defaults[0])
         self.template_box.blockSignals(False)
         if not templates:
             self.status.setText("There is no template for this kind of report yet.")

@@ -130,6 +130,8 @@ def own_db(db: PgDatabase, pg_server: embedded.ServerInfo) -> Iterator[PgDatabas
 
 def export(own_db: PgDatabase, tmp_path: Path, *options: str, user: str = "t_admin") -> bytes:
     out = tmp_path / f"export-{len(list(tmp_path.iterdir()))}"
+    if "--min-k" not in options:  # three people cannot be anonymous among five
+        options = ("--min-k", "1", *options)
     argv = ["registry-export", "--out", str(out), "--url", own_db.url_for(user), *options]
     assert main(argv) == 0
     assert out.stat().st_mode & 0o077 == 0  # owner only
@@ -185,8 +187,12 @@ def forbidden_values(patient: sa.RowMapping) -> set[str]:
 
 @pytest.mark.parametrize(
     "options",
-    [("--format", "json"), ("--format", "csv"), ("--format", "json", "--shift-dates")],
-    ids=["json", "csv", "json-shifted"],
+    [
+        ("--format", "json", "--exact-dates"),
+        ("--format", "csv", "--exact-dates"),
+        ("--format", "json"),
+    ],
+    ids=["json-exact", "csv-exact", "json-shifted"],
 )
 def test_no_identifying_value_of_any_patient_appears(
     own_db: PgDatabase, tmp_path: Path, options: tuple[str, ...]
@@ -206,9 +212,17 @@ def test_no_identifying_value_of_any_patient_appears(
 
 
 def test_json_export_content(own_db: PgDatabase, tmp_path: Path) -> None:
-    doc = json.loads(export(own_db, tmp_path, "--hospital-id", "RBH", "--format", "json"))
+    doc = json.loads(
+        export(own_db, tmp_path, "--hospital-id", "RBH", "--format", "json", "--exact-dates")
+    )
     assert doc["format"] == registry_export.FORMAT
     assert doc["hospital_id"] == "RBH" and doc["dates_shifted"] is False
+    assert doc["anonymity"] == {
+        "k": 1,
+        "min_k": 1,
+        "quasi_identifiers": ["birth_year", "diagnosis_year", "ph_group", "ph_subtype", "sex"],
+        "generalised": [],
+    }
     secret = secret_of(own_db)
     patients = {row["patient_code"]: row for row in all_patients(own_db)}
     keys = {
@@ -268,8 +282,8 @@ def dates(doc: dict[str, Any]) -> dict[str, list[dt.date]]:
 
 
 def test_shifted_dates_keep_intervals_within_a_patient(own_db: PgDatabase, tmp_path: Path) -> None:
-    plain = dates(json.loads(export(own_db, tmp_path, "--hospital-id", "RBH")))
-    shifted_doc = json.loads(export(own_db, tmp_path, "--hospital-id", "RBH", "--shift-dates"))
+    plain = dates(json.loads(export(own_db, tmp_path, "--hospital-id", "RBH", "--exact-dates")))
+    shifted_doc = json.loads(export(own_db, tmp_path, "--hospital-id", "RBH"))  # the default
     shifted = dates(shifted_doc)
     again = dates(json.loads(export(own_db, tmp_path, "--hospital-id", "RBH", "--shift-dates")))
     assert shifted_doc["dates_shifted"] is True
@@ -338,6 +352,8 @@ def test_hospital_id_is_required(
         str(tmp_path / "x.json"),
         "--url",
         own_db.url_for("t_admin"),
+        "--min-k",
+        "1",
     ]
     assert main(argv) == 1
     assert "No hospital ID" in capsys.readouterr().err

@@ -497,3 +497,59 @@ def test_keyboard_and_screen_reader(qtbot: QtBot, session: Session) -> None:
     assert accessible_name(form.code_edit) == "Patient ID"
     qtbot.keyClick(form.code_edit, Qt.Key.Key_Escape)  # nothing typed: closes at once
     assert closed(form)
+
+
+def test_duplicate_warning_on_edit_when_name_or_birth_date_change(
+    qtbot: QtBot, session: Session
+) -> None:
+    family = unique_family("Kowalczyk")
+    other_family = unique_family("Kowalski")
+    existing, edited = create_patients(
+        session.ctx.db,
+        person(family, given="Agnieszka", born=dt.date(1970, 4, 9)),
+        person(other_family, given="Agnieszka", born=dt.date(1970, 4, 19)),
+    )
+    form = edit_form(qtbot, session, edited.id)
+
+    # Another field only: no warning, saved at once (the patient is not their own duplicate).
+    form.phone_edit.setText("+44 1632 960001")
+    with qtbot.waitSignal(form.saved, timeout=5_000):
+        form.save_button.click()
+    assert form.duplicate_dialog is None
+
+    # The birth date corrected to the other patient's and the name too: the warning,
+    # listing the other patient only, not the one being edited.
+    form = edit_form(qtbot, session, edited.id)
+    form.family_edit.setText(family)
+    form.birth_edit.setText("09.04.1970")
+    save_and_wait(qtbot, form)
+    dialog = form.duplicate_dialog
+    assert dialog is not None and dialog.isVisible() and dialog.editing
+    assert [dialog.model.summary(r).id for r in range(dialog.model.rowCount())] == [existing.id]
+    assert "already registered as another patient" in dialog.message.text()
+    assert dialog.create_button.text() == "Save &anyway"
+
+    # Back: nothing saved, the typing kept.
+    dialog.back_button.click()
+    row = stored(session.ctx.db, edited.patient_code)
+    assert row is not None and row.family_name == other_family
+    assert form.entry().family_name == family
+
+    # Open existing: the other chart is asked for; the form stays open with the edits.
+    save_and_wait(qtbot, form)
+    dialog = form.duplicate_dialog
+    assert dialog is not None
+    with qtbot.waitSignal(form.open_chart_requested) as opened:
+        dialog.open_button.click()
+    assert opened.args == [existing.id]
+    assert form.isVisible() and form.entry().family_name == family
+    assert "Your changes are still here" in form.change_banner.text()
+
+    # Save anyway: it is a different person.
+    save_and_wait(qtbot, form)
+    dialog = form.duplicate_dialog
+    assert dialog is not None
+    with qtbot.waitSignal(form.saved, timeout=5_000):
+        dialog.create_button.click()
+    row = stored(session.ctx.db, edited.patient_code)
+    assert row is not None and (row.family_name, row.birth_date) == (family, dt.date(1970, 4, 9))

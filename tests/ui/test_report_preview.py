@@ -193,14 +193,17 @@ def test_a_template_that_escapes_the_sandbox_is_reported(
     with report_context(database, "t_clinician") as env:
         preview = ReportPreview(env.ctx, "individual", pid)
         qtbot.addWidget(preview)
+        with qtbot.waitSignal(preview.rendered, timeout=20_000):
+            preview.show()  # the site's default letter first, although "Bad" sorts first
+        assert preview.current_template().name == "Clinic letter"
+        names = [t.name for t in preview.templates]
         with qtbot.waitSignal(preview.failed, timeout=20_000) as failed:
-            preview.show()  # "Bad" is the first template by name
+            preview.template_box.setCurrentIndex(names.index("Bad"))
         assert preview.current_template().name == "Bad"
         assert "The report cannot be made. Template “Bad”, line 1" in failed.args[0]
         assert "__class__" in failed.args[0]
         assert not preview.pdf_button.isEnabled()
         assert preview.status.text() == failed.args[0]
-        names = [t.name for t in preview.templates]
         with qtbot.waitSignal(preview.rendered, timeout=20_000):
             preview.template_box.setCurrentIndex(names.index("Clinic letter"))
         assert preview.pdf_button.isEnabled()
@@ -299,7 +302,7 @@ def visible(menu: QMenu) -> list[str]:
         (
             "t_admin",
             ["Patient &report…"],
-            ["&Statistical report…", "&Error Check…", "Registry e&xport…"],
+            ["&Statistical report…", "&Error Check…", "Registry e&xport…", "Report &templates…"],
         ),
     ],
 )
@@ -347,10 +350,24 @@ def test_registry_export_dialog_writes_the_file(
         dialog = RegistryExportDialog(env.ctx)
         qtbot.addWidget(dialog)
         dialog.path.setText(str(tmp_path / "registry.csv"))
+        assert dialog.shift_dates.isChecked() and dialog.min_k.value() == 5  # the defaults
+        with qtbot.waitSignal(dialog.failed, timeout=20_000) as refused:
+            dialog.export_button.click()  # one patient cannot be among five
+        assert refused.args[0].startswith(
+            "Not anonymous enough, nothing written. Only 1 patient to export"
+        )
+        assert dialog.status.text() == refused.args[0]
+        assert not (tmp_path / "registry.csv").exists()
+        dialog.resize(560, 360)
+        capture(qtbot, dialog, "registry-export-refused")
+        dialog.shift_dates.setChecked(False)
+        assert dialog.exact_warning.isVisibleTo(dialog)
         dialog.shift_dates.setChecked(True)
+        dialog.min_k.setValue(1)
         with qtbot.waitSignal(dialog.exported, timeout=20_000) as done:
             dialog.export_button.click()
-        path, patients, records = done.args
+        path, patients, records, privacy = done.args
+        assert privacy.startswith("k-anonymity 1")
         assert patients == 1 and records > 10
         data = Path(path).read_text("utf-8")
         assert data.startswith("hospital_id,patient_key,") and "Ångström" not in data
