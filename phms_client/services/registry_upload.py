@@ -118,6 +118,8 @@ def documents(export: RegistryExport, birth_year_band: int = 1) -> list[dict[str
     out = []
     for p in export.patients:
         doc = patient_document(p)
+        if not isinstance(p.birth_year, int):  # the upload builds its export with min_k=1
+            raise ValueError("A registry upload needs exact birth years to band them itself")
         doc["birth_year"] = banded(p.birth_year, birth_year_band)
         out.append(doc)
     return out
