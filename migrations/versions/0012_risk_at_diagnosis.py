@@ -147,6 +147,9 @@ NEW_MEDICINES = """<h3>Current medicines</h3>
 <p><b>PAH therapy:</b> {{ pah_therapy.text }} (as of {{ as_of|day }}).</p>
 """
 LETTER_EDITS = ((OLD_RISK, NEW_RISK), (OLD_COURSE, NEW_COURSE), (OLD_MEDICINES, NEW_MEDICINES))
+#: The shipped letter's heading called it a "clinic summary"; it is the Clinic letter.
+#: Edited on its own, so a site that changed the heading keeps its own.
+HEADING_EDITS = ((" — clinic summary</h2>", " — Clinic letter</h2>"),)
 
 
 #: ``phms.cohort_statistics`` (0005): the four strata count follow-up visits only, and
@@ -226,6 +229,7 @@ def upgrade() -> None:
     for table in ddl_limits.checked_tables("0012"):
         op.execute(ddl_limits.add_checks(table, "0012"))
     _edit_templates("individual", LETTER_EDITS)
+    _edit_templates("individual", HEADING_EDITS)
     _edit_templates("statistical", ((OLD_COHORT_TABLE, NEW_COHORT_TABLE),))
     _edit_cohort_function(COHORT_EDITS)
     op.execute("RESET ROLE")
@@ -235,6 +239,7 @@ def downgrade() -> None:
     op.execute(f"SET ROLE {OWNER}")
     _edit_cohort_function(tuple((new, old) for old, new in COHORT_EDITS))
     _edit_templates("statistical", ((NEW_COHORT_TABLE, OLD_COHORT_TABLE),))
+    _edit_templates("individual", tuple((new, old) for old, new in HEADING_EDITS))
     _edit_templates("individual", tuple((new, old) for old, new in LETTER_EDITS))
     for table in ddl_limits.checked_tables("0012"):
         op.execute(ddl_limits.drop_checks(table, "0012"))

@@ -211,7 +211,7 @@ def test_clinic_letter_shows_the_chart_and_marks_obesity(
         )
     html = letter.html
     assert "Zoë Łukasiewicz-Müller" in html and "Zoë Łukasiewicz-Müller" in letter.title
-    assert "RBH — clinic summary" in html
+    assert "RBH — Clinic letter" in html
     assert "Rue de l&#39;Église" in html  # autoescaped, accents intact
     assert "Group 1 — Pulmonary arterial hypertension (PAH), idiopathic" in html
     # 88 kg at 160 cm: Devine ideal weight 52.4 kg, ratio 1.68 > 1.5.
@@ -243,7 +243,7 @@ def test_no_obesity_mark_below_the_threshold(
         html = reports.render_individual(s, template_id(s, "Clinic letter"), cohort["slim"]).html
     assert "weight 75.0 kg, BMI 23.1 kg/m²" in html
     assert "(Obese)" not in html
-    assert "Pulmonary hypertension clinic — clinic summary" in html  # no hospital id given
+    assert "Pulmonary hypertension clinic — Clinic letter" in html  # no hospital id given
 
 
 def test_the_context_is_plain_frozen_data(

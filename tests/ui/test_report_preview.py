@@ -58,7 +58,7 @@ def test_clinic_letter_preview_and_pdf(
         preview = ReportPreview(env.ctx, "individual", pid)
         report = open_preview(qtbot, preview)
         text = preview.browser.toPlainText()
-        assert "RBH — clinic summary" in text
+        assert "RBH — Clinic letter" in text
         assert "Zoë Ångström" in text
         assert "(Obese)" in text  # 87 kg at 162 cm: 1.6 × the Devine ideal weight
         assert "macitentan — 10 mg once daily (since " in text and "tadalafil" in text
