@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from phms_client.config import ClientConfig
 from phms_client.db.database import Credentials, Database
 from phms_client.db.gate import check_schema
-from phms_client.services.settings import SiteSettings, load_settings
+from phms_client.db.site_settings import SiteSettings, load_settings
 from phms_schema.roles import GROUPS
 
 

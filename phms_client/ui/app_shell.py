@@ -36,7 +36,7 @@ from PySide6.QtWidgets import QMainWindow, QMenu
 from phms_client.db.errors import UserError
 from phms_client.db.login import LoginInfo
 from phms_client.db.probe import verify_password
-from phms_client.services.settings import SiteSettings
+from phms_client.db.site_settings import SiteSettings
 from phms_client.ui.about_dialog import AboutDialog
 from phms_client.ui.banner import BannerArea
 from phms_client.ui.change_password_dialog import ChangePasswordDialog

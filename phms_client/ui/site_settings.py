@@ -17,7 +17,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from phms_client.services.settings import SiteSettings, load_settings
+from phms_client.db.site_settings import SiteSettings, load_settings
 from phms_client.ui.context import AppContext
 
 __all__ = ["SiteSettingsWatch"]

@@ -1,4 +1,7 @@
-"""Site settings (the ``setting`` table), read at login and when they change."""
+"""Site settings (the ``setting`` table): read at login, and again when they change.
+
+Data access, in ``db`` because logging in reads them; ``services`` and ``ui`` use it.
+"""
 
 from __future__ import annotations
 
