@@ -44,10 +44,10 @@ PAGE_SIZE: Final = 200
 REPORT_ROWS: Final = 5000
 #: Plain words for each flag kind.
 FLAG_TITLES: Final = {
-    "no_reason": "Chart opened without an appointment or a record",
+    "no_reason": "No appointment, no record",
     "many_charts": "Many charts in one hour",
-    "after_hours": "Chart opened outside clinic hours",
-    "own_name": "Chart with the staff member's own family name",
+    "after_hours": "Outside clinic hours",
+    "own_name": "Own family name",
 }
 OPERATION_WORDS: Final = {
     "OPEN": "opened the chart",

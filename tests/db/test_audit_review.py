@@ -375,5 +375,5 @@ def test_flags_explain_what_is_odd(
     assert burst[0].detail.startswith("Opened 20 different charts between")
     after = next(f for f in found if f.flag == "after_hours")
     assert after.detail == "Opened at 22:00, outside the clinic's hours (07:00–19:00)."
-    assert after.title == "Chart opened outside clinic hours"
+    assert after.title == "Outside clinic hours"
     assert all(a.at >= b.at for a, b in itertools.pairwise(found))
