@@ -300,8 +300,8 @@ BEGIN
       FROM audit.chart_access c WHERE c.at >= p_from AND c.at < p_to
   ), f AS (
     SELECT 'no_reason'::text AS flag, o.at, o.staff, o.patient_id, o.client_addr,
-           'Opened this chart although the patient had no appointment, and '
-           || o.staff || ' wrote nothing in the record, within 30 days either side.' AS detail
+           'No appointment, and nothing written by ' || o.staff
+           || ' for this patient, within 30 days either side.' AS detail
       FROM o
      WHERE NOT EXISTS (SELECT FROM phms.appointment a
                         WHERE a.patient_id = o.patient_id
@@ -326,8 +326,8 @@ BEGIN
       FROM o WHERE o.at::time < opens OR o.at::time >= closes
     UNION ALL
     SELECT 'own_name', o.at, o.staff, o.patient_id, o.client_addr,
-           'The login ' || o.staff || ' contains the patient''s family name '
-           || p.family_name || ': a relative, or the staff member themself?'
+           'The login ' || o.staff || ' contains the family name ' || p.family_name
+           || ': a relative, or themself?'
       FROM o JOIN phms.patient p ON p.id = o.patient_id
      WHERE length(phms.search_key(p.family_name)) >= 3
        AND strpos(phms.search_key(o.staff), phms.search_key(p.family_name)) > 0

@@ -132,7 +132,7 @@ def test_who_looked_at_mrs_whitfields_chart(
     assert panel.model.index(0, 3).data().startswith(f"{FAMILY}, Margaret (")
     assert panel.model.index(3, 5).data() == "10.0.4.27"
     assert "4 shown (2 chart openings, 2 writes)" in panel.status_label.text()
-    capture(qtbot, window, "audit_activity")
+    capture(qtbot, window, "audit-activity")
 
     # The change, old and new side by side.
     panel.view.setCurrentIndex(panel.model.index(1, 0))
@@ -144,7 +144,7 @@ def test_who_looked_at_mrs_whitfields_chart(
     changed = {f.name for f in dialog.model.rows() if f.changed}
     assert {"phone", "email", "version"} <= changed and "family_name" not in changed
     assert dialog.note.text() == f"{len(changed)} fields changed (highlighted)."
-    capture(qtbot, dialog, "audit_event")
+    capture(qtbot, dialog, "audit-event")
     dialog.close()
 
 
@@ -194,7 +194,7 @@ def test_a_patients_access_report(
     _wait_rows(qtbot, panel.model, 4)
     assert panel.pdf_button.isEnabled()
     assert "Margaret: 4 accesses by 2 staff members" in panel.summary_label.text()
-    capture(qtbot, window, "audit_access_report")
+    capture(qtbot, window, "audit-access-report")
     panel.save_pdf(tmp_path / "report.pdf")
     panel.save_csv(tmp_path / "report.csv")
     assert (tmp_path / "report.pdf").read_bytes().startswith(b"%PDF")
@@ -212,7 +212,7 @@ def test_a_staff_members_activity(qtbot: QtBot, window: AuditWindow, story: dict
     _wait_rows(qtbot, panel.model, 2)
     staff = {r.staff for r in panel.model.rows()}
     assert staff == {"t_clerk"}
-    capture(qtbot, window, "audit_staff_activity")
+    capture(qtbot, window, "audit-staff-activity")
 
 
 def test_flags_worth_a_look(
@@ -229,7 +229,7 @@ def test_flags_worth_a_look(
     assert any(
         f.flag == "own_name" and f.patient_id == story["namesake"] for f in panel.model.rows()
     )
-    capture(qtbot, window, "audit_flags")
+    capture(qtbot, window, "audit-flags")
     # A flag leads to that person's activity on that day.
     row = next(
         n for n, f in enumerate(panel.model.rows())
