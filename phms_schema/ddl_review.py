@@ -99,11 +99,16 @@ END $$""",
   LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   t text := btrim(p_patient);
+  n bigint;
   ids bigint[];
 BEGIN
+  -- Decided here, not in the query: SQL does not promise to test the pattern
+  -- before casting, and a name cast to bigint is an error.
+  IF t ~ '^[0-9]{1,18}$' THEN
+    n := t::bigint;
+  END IF;
   SELECT array_agg(p.id) INTO ids FROM phms.patient p
-   WHERE p.patient_code = upper(t)
-      OR (t ~ '^[0-9]{1,18}$' AND p.id = t::bigint);
+   WHERE p.patient_code = upper(t) OR p.id = n;
   IF ids IS NOT NULL THEN
     RETURN ids;
   END IF;
