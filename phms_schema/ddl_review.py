@@ -279,6 +279,10 @@ DECLARE
   hours jsonb;
   opens time;
   closes time;
+  w_start timestamptz;
+  w_end timestamptz := p_to;
+  got integer := 0;
+  n integer;
 BEGIN
   IF p_from IS NULL OR p_to IS NULL OR p_from >= p_to
      OR p_to - p_from > interval '{MAX_FLAG_DAYS} days' THEN
@@ -299,10 +303,14 @@ BEGIN
     opens := '{CLINIC_HOURS["opens"]}';
     closes := '{CLINIC_HOURS["closes"]}';
   END;
+  -- Newest first, one day at a time, until the page is full: the first page
+  -- costs a day's openings, not the whole period's.
+  WHILE w_end > p_from AND got < p_limit LOOP
+  w_start := greatest(p_from, date_trunc('day', w_end - interval '1 microsecond'));
   RETURN QUERY
   WITH o AS (
     SELECT c.id, c.at, c.session_user_name AS staff, c.patient_id, c.client_addr
-      FROM audit.chart_access c WHERE c.at >= p_from AND c.at < p_to
+      FROM audit.chart_access c WHERE c.at >= w_start AND c.at < w_end
   ), f AS (
     SELECT 'no_reason'::text AS flag, o.at, o.staff, o.patient_id, o.client_addr,
            'No appointment, and nothing written by ' || o.staff
@@ -340,7 +348,11 @@ BEGIN
   SELECT f.flag, f.at, f.staff, f.patient_id, p.patient_code::text,
          (p.family_name || ', ' || p.given_name)::text, host(f.client_addr), f.detail
     FROM f LEFT JOIN phms.patient p ON p.id = f.patient_id
-   ORDER BY f.at DESC, f.flag LIMIT p_limit;
+   ORDER BY f.at DESC, f.flag LIMIT p_limit - got;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  got := got + n;
+  w_end := w_start;
+  END LOOP;
 END $$""",
         *(f"REVOKE ALL ON FUNCTION {sig} FROM PUBLIC" for sig in FUNCTIONS),
         *(f"GRANT EXECUTE ON FUNCTION {sig} TO {AUDITOR}" for sig in FUNCTIONS),

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 __all__ = [
+    "FLAGS_PAGE",
     "FLAG_TITLES",
     "PAGE_SIZE",
     "REPORT_ROWS",
@@ -40,6 +41,8 @@ __all__ = [
 ]
 
 PAGE_SIZE: Final = 200
+#: Flags are computed newest first, a day at a time, until this many are found.
+FLAGS_PAGE: Final = 500
 #: Most rows one access report holds (the database refuses more in one call).
 REPORT_ROWS: Final = 5000
 #: Plain words for each flag kind.
@@ -225,7 +228,7 @@ def find_patients(session: Session, query: str, limit: int = 20) -> list[Patient
 
 
 def flags(
-    session: Session, start: dt.datetime, end: dt.datetime, limit: int = 500
+    session: Session, start: dt.datetime, end: dt.datetime, limit: int = FLAGS_PAGE
 ) -> list[Flag]:
     rows = session.execute(
         sa.text("SELECT * FROM audit.review_flags(:s, :e, :n)"), {"s": start, "e": end, "n": limit}

@@ -377,3 +377,18 @@ def test_flags_explain_what_is_odd(
     assert after.detail == "Opened at 22:00, outside the clinic's hours (07:00–19:00)."
     assert after.title == "Outside clinic hours"
     assert all(a.at >= b.at for a, b in itertools.pairwise(found))
+
+
+def test_flags_come_newest_first_a_page_at_a_time(
+    engines: dict[str, sa.Engine], flagged: tuple[dt.datetime, dict[str, int]]
+) -> None:
+    day, ids = flagged
+    with Session(engines["t_auditor"]) as s:
+        s.execute(sa.text("SET TIME ZONE 'UTC'"))
+        # Over two weeks around the day: the newest flag, found without the rest.
+        since, until = day - dt.timedelta(days=7), day + dt.timedelta(days=7)
+        first = review.flags(s, since, until, limit=1)
+        every = review.flags(s, since, until)
+    assert len(first) == 1 and first[0] == every[0]
+    assert all(a.at >= b.at for a, b in itertools.pairwise(every))
+    assert ("after_hours", ids["seen"]) in {(f.flag, f.patient_id) for f in every}

@@ -85,9 +85,12 @@ class FlagsPanel(QWidget):
         def done(rows: list[review.Flag]) -> None:
             self.message_label.hide()
             self.model.set_rows(rows)
-            self.status_label.setText(
-                f"{len(rows)} flags in the period." if rows else "No flags in the period."
-            )
+            if len(rows) >= review.FLAGS_PAGE:
+                words = (f"The newest {len(rows)} flags of the period; choose a shorter "
+                         "period to see older ones.")
+            else:
+                words = f"{len(rows)} flags in the period." if rows else "No flags in the period."
+            self.status_label.setText(words)
 
         def failed(exc: BaseException) -> None:
             self.message_label.setText(explain(exc, db.address))
