@@ -252,3 +252,13 @@ def test_fields_model_highlights_changes(qtmodeltester: ModelTester) -> None:
 
     assert model.index(0, 1).data(Qt.ItemDataRole.BackgroundRole).color() == CHANGED_BACKGROUND
     assert model.index(1, 1).data(Qt.ItemDataRole.BackgroundRole) is None
+
+
+def test_the_idle_lock_hides_names_and_values(
+    qtbot: QtBot, window: AuditWindow, story: dict[str, int]
+) -> None:
+    window.hide_patient_data(True)
+    central = window.centralWidget()
+    assert central is not None and central.isHidden()
+    window.hide_patient_data(False)
+    assert not central.isHidden()
