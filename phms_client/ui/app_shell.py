@@ -72,6 +72,11 @@ WindowFactory = Callable[[AppContext], QMainWindow]
 
 
 def main_window_factory(ctx: AppContext) -> QMainWindow:
+    """Each role lands on its own workspace: auditors on the review of the audit trail."""
+    if ctx.login.group == "auditor":
+        from phms_client.ui.audit.window import AuditWindow
+
+        return AuditWindow(ctx)
     from phms_client.ui.main_window import MainWindow
 
     return MainWindow(ctx)

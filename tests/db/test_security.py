@@ -59,6 +59,8 @@ FORBIDDEN_BY_ROLE = {
         "grant self admin": "GRANT phms_admin TO t_clinician",
     },
     "t_auditor": {
+        "read audit trail unrecorded": "SELECT * FROM audit.event",
+        "read chart openings unrecorded": "SELECT * FROM audit.chart_access",
         "read patients": "SELECT * FROM phms.patient",
         "insert patient": "INSERT INTO phms.patient (patient_code, family_name, given_name, "
         "sex, birth_date) VALUES ('1234567-8', 'A', 'B', 'male', '1970-01-01')",
@@ -221,9 +223,15 @@ def test_admin_setting_change_is_audited(db: PgDatabase, admin_engine: sa.Engine
 
 
 def test_auditor_reads_the_trail(db: PgDatabase) -> None:
+    """Through the recorded review functions (tests/db/test_audit_review.py)."""
     engine = db.engine_for("t_auditor")
     with engine.connect() as conn:
-        n = conn.execute(sa.text("SELECT count(*) FROM audit.event")).scalar()
+        n = conn.execute(
+            sa.text(
+                "SELECT count(*) FROM audit.review_activity(NULL, NULL, NULL, NULL, NULL,"
+                " NULL, NULL, NULL, NULL, 100)"
+            )
+        ).scalar()
     engine.dispose()
     assert n is not None and n > 0
 

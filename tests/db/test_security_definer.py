@@ -24,6 +24,13 @@ STAFF = frozenset({CLERK, CLINICIAN, ADMIN, AUDITOR})
 REVIEWED: dict[str, frozenset[str]] = {
     "audit.log_action(text,text,text,jsonb)": frozenset(),
     "audit.log_change()": frozenset(),
+    "audit.review_activity(text,text,timestamp with time zone,timestamp with time zone,"
+    "text,text,timestamp with time zone,text,bigint,integer)": frozenset({AUDITOR}),
+    "audit.review_event(text,bigint)": frozenset({AUDITOR}),
+    "audit.review_flags(timestamp with time zone,timestamp with time zone,integer)": frozenset(
+        {AUDITOR}
+    ),
+    "audit.review_patients(text,integer)": frozenset({AUDITOR}),
     "phms.baseline_in_use()": frozenset(),
     "phms.change_own_password(text)": STAFF,
     "phms.check_patient()": frozenset(),
