@@ -367,6 +367,7 @@ class DayListWidget(QWidget):
 
         self.table = QTableView()
         self.table.setObjectName("appointments")
+        self.table.setAccessibleName("Appointments of the day shown")
         self.table.setModel(self.model)
         self.status_delegate = StatusDelegate(self.table)
         self.table.setItemDelegateForColumn(COL_STATUS, self.status_delegate)
