@@ -11,9 +11,9 @@ them), and measures through the client's own service
 first page of: all activity, one staff member's, one patient's by name and by
 ID, a patient's access report for a year, the flags over a week, one event.
 
-The naive baseline is what an auditor with ``psql`` (the rights before 0016)
+The naive baseline is what an auditor with ``psql`` (the rights before 0015)
 would type: the obvious query on ``audit.event`` / ``audit.chart_access``
-(newest first, ``LIMIT``), run with only the indexes the trail had before 0016
+(newest first, ``LIMIT``), run with only the indexes the trail had before 0015
 (the new ones are dropped inside a transaction that is rolled back). The
 result is written to docs/benchmarks.md between the audit-review markers.
 """
@@ -43,7 +43,7 @@ AUDITOR = "bench_auditor"
 AUDITOR_PASSWORD = "bench-auditor-2026"
 START, END = "<!-- audit-review:start -->", "<!-- audit-review:end -->"
 TARGET_MS = 200.0
-#: The indexes 0016 added (dropped for the naive baseline).
+#: The indexes 0015 added (dropped for the naive baseline).
 NEW_INDEXES = (
     "audit.ix_event_at_id",
     "audit.ix_event_user_at",
@@ -323,7 +323,7 @@ def render(results: dict[str, Any], size: dict[str, int], load: dict[str, Any] |
         "Each view's first page through `phms_client.services.audit_review` as an auditor "
         "login over loopback (the review function records the query, then answers); the naive "
         "baseline is the obvious query an auditor with psql would run, with only the trail's "
-        f"indexes from before 0016. Target: under {TARGET_MS:.0f} ms.",
+        f"indexes from before 0015. Target: under {TARGET_MS:.0f} ms.",
         "",
         "| View | rows | design p50 | design p95 | naive p50 | met |",
         "|---|---:|---:|---:|---:|---|",

@@ -24,7 +24,7 @@ from phms_schema.walk import SixMinuteWalk
 
 #: The alembic revision this code was built for. The client's schema gate and
 #: ``phms-admin db check`` compare it with the database's ``alembic_version``.
-SCHEMA_REVISION = "0016"
+SCHEMA_REVISION = "0015"
 
 __all__ = [
     "SCHEMA",

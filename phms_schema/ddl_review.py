@@ -1,4 +1,4 @@
-"""The auditor's review of the audit trail (migration 0016): recorded, bounded, fast.
+"""The auditor's review of the audit trail (migration 0015): recorded, bounded, fast.
 
 Auditors no longer SELECT ``audit.event`` / ``audit.chart_access`` directly: they
 call the ``audit.review_*`` functions below (SECURITY DEFINER, callable by

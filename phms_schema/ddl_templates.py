@@ -6,7 +6,7 @@ at most one per kind; a BEFORE DELETE trigger refuses to delete the default,
 for every login including a superuser at ``psql`` (choose another default
 first), and a BEFORE TRUNCATE trigger refuses emptying the table. The
 refusal names the constraint ``report_template_default_kept`` so clients can
-explain it. First used by migration 0015.
+explain it. First used by migration 0014.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ class ReportTemplate(Audited, Base):
     description: Mapped[Str] = mapped_column(server_default="")
     body: Mapped[Str]
     #: The template a report of this kind opens with (the site's default letter for
-    #: individual reports); one per kind, never deleted (migration 0015).
+    #: individual reports); one per kind, never deleted (migration 0014).
     is_default: Mapped[bool] = mapped_column(server_default=text("false"))
 
     __table_args__ = (

@@ -1,7 +1,7 @@
 """The auditor's review: recorded review functions instead of reading the trail directly.
 
-Revision ID: 0016
-Revises: 0015
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-03
 
 Auditors lose SELECT on ``audit.event`` and ``audit.chart_access`` and get the
@@ -22,8 +22,8 @@ from alembic import op
 from phms_schema import ddl_review
 from phms_schema.roles import OWNER
 
-revision: str = "0016"
-down_revision: str | None = "0015"
+revision: str = "0015"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,6 +1,6 @@
 """Report templates: a default per kind (the site's default letter), never deleted.
 
-Revision ID: 0015
+Revision ID: 0014
 Revises: 0013
 Create Date: 2026-12-03
 
@@ -24,7 +24,7 @@ from alembic import op
 from phms_schema import ddl_templates
 from phms_schema.roles import OWNER
 
-revision: str = "0015"
+revision: str = "0014"
 down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
