@@ -47,6 +47,7 @@ from phms_client.config import (
 # with load_config about which files are meant.
 from phms_client.config import _read_file as read_config_file
 from phms_client.config_paths import site_path_for, user_path_for
+from phms_client.config_tls import default_sslmode
 from phms_client.db.errors import classify
 from phms_client.db.probe import ProbeResult, probe_server
 from phms_client.ui.tasks import TaskRunner
@@ -231,6 +232,15 @@ class SettingsDialog(QDialog):
             else:
                 editor.textChanged.connect(lambda _t, n=name: self._show_source(n))
 
+        # The Encryption box shows what a changed server will get, until someone picks.
+        self._sslmode_picked = False
+        sslmode_box = self.editors["sslmode"]
+        assert isinstance(sslmode_box, QComboBox)
+        sslmode_box.activated.connect(self._sslmode_was_picked)
+        hosts_edit = self.editors["hosts"]
+        assert isinstance(hosts_edit, QLineEdit)
+        hosts_edit.textChanged.connect(self._follow_hosts)
+
         self.test_button = QPushButton("&Test connection")
         self.test_button.clicked.connect(self.test_connection)
         self.reset_button = QPushButton("&Reset to site settings…")
@@ -293,6 +303,23 @@ class SettingsDialog(QDialog):
         label.setStyleSheet(style)  # a style's colour needs the ordinary text role
         role = QPalette.ColorRole.WindowText if style else QPalette.ColorRole.PlaceholderText
         label.setForegroundRole(role)
+
+    def _sslmode_was_picked(self, _index: int) -> None:
+        self._sslmode_picked = True
+
+    def _follow_hosts(self, text: str) -> None:
+        """An sslmode belongs to its hosts (``config_tls``): for other hosts, show theirs."""
+        if self._sslmode_picked:
+            return
+        if text.strip() == self._initial["hosts"]:
+            self.set_value("sslmode", self._initial["sslmode"])
+            return
+        try:
+            hosts, _port = parse_server(text.strip())
+        except ConfigError:
+            return  # half typed: the box waits
+        if hosts:
+            self.set_value("sslmode", default_sslmode(hosts))
 
     def _make_editor(self, name: str) -> QLineEdit | QComboBox:
         if name == "sslmode":

@@ -68,6 +68,11 @@ def test_a_new_network_server_does_not_inherit_no_encryption(
     saved: list[ClientConfig] = []
     dialog.saved.connect(saved.append)
     dialog.set_value("hosts", "10.0.0.5")  # the Encryption field is left alone
+    # ...and shows what the new server gets, before anything is saved.
+    assert dialog.value("sslmode") == "verify-full"
+    dialog.set_value("hosts", "localhost")  # back as it was: back to the site's choice
+    assert dialog.value("sslmode") == "disable"
+    dialog.set_value("hosts", "10.0.0.5")
     save(dialog)
     assert saved and saved[0].hosts == ("10.0.0.5",) and saved[0].sslmode == "verify-full"
 
@@ -102,3 +107,15 @@ def test_login_window_refuses_an_environment_downgrade(
     text = html.unescape(dialog.message_label.text())
     assert "Settings problem" in text and "environment PHMS_SSLMODE" in text
     assert "below 'verify-full'" in text and str(location.site_file) in text
+
+
+def test_a_picked_encryption_stays_when_the_server_changes(
+    qtbot: QtBot, tasks: TaskRunner, tmp_path: Path
+) -> None:
+    location = write_location(tmp_path, site=NETWORK_SITE)
+    dialog = open_dialog(qtbot, location, tasks)
+    box = dialog.editors["sslmode"]
+    box.setCurrentIndex(box.findData("verify-ca"))
+    box.activated.emit(box.currentIndex())  # as a click on an entry does
+    dialog.set_value("hosts", "localhost")
+    assert dialog.value("sslmode") == "verify-ca"
