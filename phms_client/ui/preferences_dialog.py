@@ -93,6 +93,7 @@ LABELS: Final = {
     "pah_medicines": "PAH medicines",
     "vasodilator_agents": "Vasodilator agents",
     "ph_groups": "PH groups",
+    "clinic_hours": "Clinic hours",
 }
 
 #: Labels with their Alt+letters (Save is Alt+S).
@@ -103,6 +104,7 @@ KEYED_LABELS: Final = {
     "password_min_length": "Minimum password le&ngth:",
     "error_check_sd": "Error check t&hreshold:",
     "ph_groups": "PH &groups:",  # (on the Other tab)
+    "clinic_hours": "Clin&ic hours:",  # (on the Other tab)
 }
 
 
