@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -14,8 +13,7 @@ from phms_client.ui.preferences_dialog import PreferencesDialog
 from phms_client.ui.registry_upload_panel import RegistryUploadPanel
 from tests.harness import PgDatabase
 from tests.ui.clinic_support import clinic_context
-
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+from tests.ui.screens import capture
 
 
 @pytest.fixture
@@ -63,7 +61,7 @@ def test_admin_sees_the_last_upload_and_the_error(qtbot: QtBot, db: PgDatabase) 
         # Nothing to edit: only labels and a Refresh button.
         assert not dialog.save_button.isEnabled()
         dialog.tabs.setCurrentWidget(panel)
-        dialog.grab().save(str(SCREENSHOTS / "preferences-registry-upload.png"))
+        capture(qtbot, dialog, "preferences-registry-upload")
         dialog.reject()
 
 
