@@ -240,7 +240,10 @@ def test_clerk_works_through_a_day(qtbot: QtBot, clerk: Workstation, clinician: 
     yes = next(b for b in box.buttons() if b.text() == "Cancel appointment")
     qtbot.mouseClick(yes, Qt.MouseButton.LeftButton)
     wait_row(qtbot, widget, second.id, status=Status.CANCELLED)
-    assert widget.status_label.text() == "1 appointment, 1 cancelled"
+    # The change's own notification may reload the list once more ("Loading…").
+    qtbot.waitUntil(
+        lambda: widget.status_label.text() == "1 appointment, 1 cancelled", timeout=10_000
+    )
     assert not any(
         b.isEnabled()
         for b in (widget.arrived_button, widget.reschedule_button, widget.cancel_button)
