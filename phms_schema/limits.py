@@ -273,28 +273,29 @@ _DECIMAL_COLUMNS_0011: Final = MappingProxyType(
     }
 )
 
-#: Numbers added later, by the migration that added them (risk at diagnosis: 0012).
-_DECIMAL_COLUMNS_LATER: Final = {
-    "0012": {"assessment": ("echo_spap_mmhg", "peak_vo2_ml_min_kg", "ve_vco2_slope")},
-}
-
-#: The columns each migration limited to MAX_DECIMALS places: revision -> table -> columns.
+#: The columns each migration limited to MAX_DECIMALS places: revision -> table -> columns
+#: (0012: risk at diagnosis).
 DECIMAL_COLUMNS_SINCE: Final = MappingProxyType(
     {
         "0011": _DECIMAL_COLUMNS_0011,
-        **{k: MappingProxyType(v) for k, v in _DECIMAL_COLUMNS_LATER.items()},
+        "0012": MappingProxyType(
+            {"assessment": ("echo_spap_mmhg", "peak_vo2_ml_min_kg", "ve_vco2_slope")}
+        ),
     }
 )
 
-#: Exact numbers typed by people: table -> columns limited to MAX_DECIMALS places.
-DECIMAL_COLUMNS: Final = MappingProxyType(
-    {
-        table: tuple(
-            c for by_table in DECIMAL_COLUMNS_SINCE.values() for c in by_table.get(table, ())
-        )
-        for table in {t for by_table in DECIMAL_COLUMNS_SINCE.values() for t in by_table}
-    }
-)
+
+def _all_decimal_columns() -> MappingProxyType[str, tuple[str, ...]]:
+    merged: dict[str, tuple[str, ...]] = {}
+    for by_table in DECIMAL_COLUMNS_SINCE.values():
+        for table, columns in by_table.items():
+            merged[table] = merged.get(table, ()) + columns
+    return MappingProxyType(merged)
+
+
+#: Exact numbers typed by people: table -> columns limited to MAX_DECIMALS places
+#: (in the order the migrations added them).
+DECIMAL_COLUMNS: Final = _all_decimal_columns()
 
 #: A vasodilator dose may be at most this many times the agent's highest dose step.
 DOSE_HEADROOM: Final = 2
