@@ -61,9 +61,7 @@ def _staff(n: int) -> str:
     return f"staff_{n:03d}"
 
 
-def _rows(
-    n: int, pids: tuple[int, int], seed: int, now: dt.datetime
-) -> Iterator[tuple[Any, ...]]:
+def _rows(n: int, pids: tuple[int, int], seed: int, now: dt.datetime) -> Iterator[tuple[Any, ...]]:
     """Audit events in time order: patient rows and clinical rows with a patient_id."""
     rng = random.Random(seed)
     start = now - dt.timedelta(days=SPAN_DAYS)
@@ -75,15 +73,34 @@ def _rows(
         who = _staff(rng.randrange(STAFF_N))
         table = "patient" if rng.random() < 0.2 else rng.choice(CLINICAL)
         op = "UPDATE" if rng.random() < 0.6 else "INSERT"
-        new = {"id": i + 1, "patient_id": pid, "version": 2, "note": "x" * rng.randrange(40),
-               "updated_by": who}
+        new = {
+            "id": i + 1,
+            "patient_id": pid,
+            "version": 2,
+            "note": "x" * rng.randrange(40),
+            "updated_by": who,
+        }
         if table == "patient":
-            new = {"id": pid, "phone": f"555 {rng.randrange(10000):04d}", "version": 2,
-                   "updated_by": who}
+            new = {
+                "id": pid,
+                "phone": f"555 {rng.randrange(10000):04d}",
+                "version": 2,
+                "updated_by": who,
+            }
         old = {**new, "version": 1} if op == "UPDATE" else None
         key = str(pid) if table == "patient" else str(i + 1)
-        yield (table, key, op, json.dumps(old) if old else None, json.dumps(new), who,
-               at, 1000 + i // 3, f"10.0.{rng.randrange(8)}.{rng.randrange(250)}", "phms")
+        yield (
+            table,
+            key,
+            op,
+            json.dumps(old) if old else None,
+            json.dumps(new),
+            who,
+            at,
+            1000 + i // 3,
+            f"10.0.{rng.randrange(8)}.{rng.randrange(250)}",
+            "phms",
+        )
 
 
 def _openings(
@@ -93,9 +110,13 @@ def _openings(
     start = now - dt.timedelta(days=SPAN_DAYS)
     step = SPAN_DAYS * 86400 / max(n, 1)
     for i in range(n):
-        yield (rng.randint(*pids), _staff(rng.randrange(STAFF_N)),
-               start + dt.timedelta(seconds=i * step),
-               f"10.0.{rng.randrange(8)}.{rng.randrange(250)}", "phms")
+        yield (
+            rng.randint(*pids),
+            _staff(rng.randrange(STAFF_N)),
+            start + dt.timedelta(seconds=i * step),
+            f"10.0.{rng.randrange(8)}.{rng.randrange(250)}",
+            "phms",
+        )
 
 
 def load_audit(url: str, events: int, seed: int, log: Callable[[str], None]) -> dict[str, Any]:
@@ -133,8 +154,11 @@ def load_audit(url: str, events: int, seed: int, log: Callable[[str], None]) -> 
         conn.execute("VACUUM ANALYZE audit.event")
         conn.execute("VACUUM ANALYZE audit.chart_access")
     ensure_auditor(url)
-    return {"events": events, "openings": events // 5,
-            "seconds": round(time.perf_counter() - started, 1)}
+    return {
+        "events": events,
+        "openings": events // 5,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
 
 
 def ensure_auditor(url: str) -> None:
@@ -188,8 +212,9 @@ def _time(fn: Callable[[], int], reps: int) -> dict[str, float]:
     }
 
 
-def _naive_queries(pid: int, name_prefix: str, who: str, week: dt.datetime,
-                   year: dt.datetime) -> dict[str, tuple[str, dict[str, Any]]]:
+def _naive_queries(
+    pid: int, name_prefix: str, who: str, week: dt.datetime, year: dt.datetime
+) -> dict[str, tuple[str, dict[str, Any]]]:
     patient_events = (
         "(SELECT at, session_user_name, operation FROM audit.event"
         " WHERE (table_name = 'patient' AND row_key = p.id::text)"
@@ -201,29 +226,37 @@ def _naive_queries(pid: int, name_prefix: str, who: str, week: dt.datetime,
         "activity": (
             "SELECT * FROM (SELECT id, at, session_user_name FROM audit.event UNION ALL"
             " SELECT id, at, session_user_name FROM audit.chart_access) x"
-            " ORDER BY at DESC LIMIT 200", {}),
+            " ORDER BY at DESC LIMIT 200",
+            {},
+        ),
         "staff": (
             "SELECT * FROM (SELECT id, at, session_user_name FROM audit.event UNION ALL"
             " SELECT id, at, session_user_name FROM audit.chart_access) x"
             " WHERE session_user_name = :who AND at >= :since ORDER BY at DESC LIMIT 200",
-            {"who": who, "since": year}),
+            {"who": who, "since": year},
+        ),
         "patient_by_name": (
             f"SELECT x.* FROM phms.patient p CROSS JOIN LATERAL {patient_events} x"
             " WHERE p.family_name ILIKE :name || '%' ORDER BY x.at DESC LIMIT 200",
-            {"name": name_prefix}),
+            {"name": name_prefix},
+        ),
         "patient_by_id": (
             f"SELECT x.* FROM phms.patient p CROSS JOIN LATERAL {patient_events} x"
-            " WHERE p.id = :pid ORDER BY x.at DESC LIMIT 200", {"pid": pid}),
+            " WHERE p.id = :pid ORDER BY x.at DESC LIMIT 200",
+            {"pid": pid},
+        ),
         "access_report": (
             f"SELECT x.* FROM phms.patient p CROSS JOIN LATERAL {patient_events} x"
             " WHERE p.id = :pid AND x.at >= :since ORDER BY x.at DESC LIMIT 5000",
-            {"pid": pid, "since": year}),
+            {"pid": pid, "since": year},
+        ),
         "flags": (
             "SELECT count(*) FROM audit.chart_access c WHERE c.at >= :since AND NOT EXISTS"
             " (SELECT FROM audit.event e WHERE e.session_user_name = c.session_user_name"
             "  AND coalesce(e.new_values, e.old_values) ->> 'patient_id' = c.patient_id::text"
             "  AND e.at BETWEEN c.at - interval '30 days' AND c.at + interval '30 days')",
-            {"since": week}),
+            {"since": week},
+        ),
     }
 
 
@@ -252,26 +285,35 @@ def measure(url: str, port: int, database: str, reps: int) -> dict[str, Any]:
         prefix = family[:4]
         views: dict[str, Callable[[Session], int]] = {
             "activity": lambda s: len(review.activity(s, review.ActivityFilter())),
-            "staff": lambda s: len(review.activity(
-                s, review.ActivityFilter(staff=who, start=year, end=end))),
-            "patient_by_name": lambda s: len(review.activity(
-                s, review.ActivityFilter(patient=prefix))),
-            "patient_by_id": lambda s: len(review.activity(
-                s, review.ActivityFilter(patient=str(pid)))),
+            "staff": lambda s: len(
+                review.activity(s, review.ActivityFilter(staff=who, start=year, end=end))
+            ),
+            "patient_by_name": lambda s: len(
+                review.activity(s, review.ActivityFilter(patient=prefix))
+            ),
+            "patient_by_id": lambda s: len(
+                review.activity(s, review.ActivityFilter(patient=str(pid)))
+            ),
             "access_report": lambda s: len(review.access_report(s, pid, year, end)),
             "flags": lambda s: len(review.flags(s, week, end)),
             "event_detail": lambda s: int(review.event_detail(s, "event", last_event) is not None),
         }
         results: dict[str, Any] = {
-            "patient": pid, "staff": who, "name_prefix": prefix, "reps": reps
+            "patient": pid,
+            "staff": who,
+            "name_prefix": prefix,
+            "reps": reps,
         }
         for name, view in views.items():
+
             def design(view: Callable[[Session], int] = view) -> int:
                 with Session(auditor) as s, s.begin():
                     return view(s)
+
             results[name] = {"design": _time(design, reps)}
         naive = _naive_queries(pid, prefix, who, week, year)
         for name, (sql, params) in naive.items():
+
             def baseline(sql: str = sql, params: dict[str, Any] = params) -> int:
                 with admin.connect() as conn:
                     trans = conn.begin()
@@ -282,6 +324,7 @@ def measure(url: str, port: int, database: str, reps: int) -> dict[str, Any]:
                         return len(conn.execute(sa.text(sql), params).all())
                     finally:
                         trans.rollback()  # the indexes are back
+
             try:
                 results[name]["naive"] = _time(baseline, max(1, reps // 5))
             except sa.exc.OperationalError:
@@ -309,8 +352,9 @@ def _ms(v: float | None) -> str:
     return "—" if v is None else f"{v:,.1f} ms"
 
 
-def render(results: dict[str, Any], size: dict[str, int], load: dict[str, Any] | None,
-           command: str) -> str:
+def render(
+    results: dict[str, Any], size: dict[str, int], load: dict[str, Any] | None, command: str
+) -> str:
     lines = [
         START,
         "## Audit review",
@@ -395,8 +439,10 @@ def main(argv: list[str] | None = None) -> int:
         size = _trail_size(target.admin_url)
     ensure_auditor(target.admin_url)
     results = measure(target.admin_url, target.port, target.database, args.reps)
-    command = (f".venv/bin/python -m benchmarks.audit_review --dir {args.dir} "
-               f"--patients {args.patients} --events {args.events}")
+    command = (
+        f".venv/bin/python -m benchmarks.audit_review --dir {args.dir} "
+        f"--patients {args.patients} --events {args.events}"
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "benchmarks_audit.json").write_text(
         json.dumps({"size": size, "load": load, "results": results}, indent=2, default=str) + "\n"

@@ -31,7 +31,7 @@ def main(argv: list[str]) -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
-    import phms_client.ui.app_shell  # noqa: F401  (the client as it runs)
+    import phms_client.ui.shell.app_shell  # noqa: F401  (the client as it runs)
     from benchmarks.naive import naive_chart
     from phms_client.config import ClientConfig
     from phms_client.db.database import Credentials, Database

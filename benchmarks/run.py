@@ -407,7 +407,7 @@ def bench_chart(target: Target, plan: Plan, log: Callable[[str], None]) -> dict[
 
 
 def _as_chart_window_opens(s: Any, pid: int) -> Any:
-    """How ``ui.chart_window`` opened a chart before: the chart, then the demographics."""
+    """How ``ui.chart.chart_window`` opened a chart before: the chart, then the demographics."""
     loaded = chart.load_chart(s, pid)
     patients.get(s, pid)
     return loaded
@@ -931,7 +931,7 @@ def render(results: dict[str, Any], *, command: str, notes: Sequence[str] = ()) 
             )
     out += [
         "",
-        "The chart window (`ui/chart_window.py`) needs the demographics row too (its form "
+        "The chart window (`ui/chart/chart_window.py`) needs the demographics row too (its form "
         "needs the row's version and contact fields). It used to call `load_chart` and "
         "then `patients.get` in the same session; it now calls "
         "`chart.load_chart_with_details`, which gives both from the one statement:",

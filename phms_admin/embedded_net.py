@@ -40,9 +40,7 @@ def parse_listen(listen: str) -> tuple[str, ...]:
         raise ListenError(f"listen address {listen!r} is empty or has an empty item.")
     for item in items:
         if not _ITEM.fullmatch(item):
-            raise ListenError(
-                f"listen address {item!r} is not a host name, an IP address or '*'."
-            )
+            raise ListenError(f"listen address {item!r} is not a host name, an IP address or '*'.")
         if ":" in item:
             try:
                 ipaddress.IPv6Address(item)

@@ -8,15 +8,9 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-
-def client_version() -> str:
-    try:
-        return version("phms")
-    except PackageNotFoundError:
-        return "0+unknown"
+from phms_client.version import client_version
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -54,8 +48,8 @@ def run(server: str | None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from phms_client import logbuffer
-    from phms_client.ui.app_shell import AppShell, install_excepthook
-    from phms_client.ui.settings_dialog import ConfigLocation
+    from phms_client.ui.shell.app_shell import AppShell, install_excepthook
+    from phms_client.ui.shell.settings_dialog import ConfigLocation
 
     logbuffer.install()
     console = logging.StreamHandler()  # for whoever started PHMS from a terminal
@@ -67,7 +61,7 @@ def run(server: str | None) -> int:
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     app.setApplicationName("PHMS")
     app.setApplicationVersion(client_version())
-    from phms_client.ui.display import display_problem
+    from phms_client.ui.shell.display import display_problem
 
     problem = display_problem(app)
     if problem is not None:  # black windows would say nothing
@@ -75,7 +69,7 @@ def run(server: str | None) -> int:
         return 1
     from PySide6.QtCore import QLocale
 
-    from phms_client.ui import dates
+    from phms_client.ui.shared import dates
 
     dates.use_locale(QLocale.system())  # one way of writing dates in every window
     # The shell decides when the session is over (the login dialog closes before

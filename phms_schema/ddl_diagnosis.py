@@ -251,13 +251,13 @@ BEGIN
   IF entry IS NULL THEN
     IF NEW.therapy_class IS NOT NULL THEN
       {
-        _raise(
-            "ck_medication_listed",
-            '"%s" is not in the list of PAH medicines set in Preferences; save it as free '
-            "text (no therapy class) or pick it from the list",
-            "NEW.name",
-        )
-    };
+            _raise(
+                "ck_medication_listed",
+                '"%s" is not in the list of PAH medicines set in Preferences; save it as free '
+                "text (no therapy class) or pick it from the list",
+                "NEW.name",
+            )
+        };
     END IF;
     RETURN NEW;  -- typed freely: no class
   END IF;
@@ -269,13 +269,13 @@ BEGIN
     NEW.therapy_class := coalesce({SCHEMA}.pah_therapy_class(entry), 'other');
   ELSIF NEW.therapy_class <> coalesce({SCHEMA}.pah_therapy_class(entry), 'other') THEN
     {
-        _raise(
-            "ck_medication_class_matches",
-            "%s is not a medicine of class %s",
-            "NEW.name",
-            "NEW.therapy_class",
-        )
-    };
+            _raise(
+                "ck_medication_class_matches",
+                "%s is not a medicine of class %s",
+                "NEW.name",
+                "NEW.therapy_class",
+            )
+        };
   END IF;
   RETURN NEW;
 END $$""",
@@ -290,13 +290,13 @@ BEGIN
   SELECT deceased_date INTO died FROM {SCHEMA}.patient WHERE id = NEW.patient_id;
   IF NEW.study_date > died THEN
     {
-        _raise(
-            "study_date_before_death",
-            "The study date %s is after the patient's date of death (%s)",
-            "NEW.study_date",
-            "died",
-        )
-    };
+            _raise(
+                "study_date_before_death",
+                "The study date %s is after the patient's date of death (%s)",
+                "NEW.study_date",
+                "died",
+            )
+        };
   END IF;
   RETURN NEW;
 END $$""",
@@ -310,12 +310,12 @@ BEGIN
      OR EXISTS (SELECT FROM {SCHEMA}.six_minute_walk r WHERE r.patient_id = NEW.id
                AND NOT r.entered_in_error AND r.study_date > NEW.deceased_date) THEN
     {
-        _raise(
-            "ck_patient_deceased_after_records",
-            "The patient has a clinical record dated after %s; check the date of death",
-            "NEW.deceased_date",
-        )
-    };
+            _raise(
+                "ck_patient_deceased_after_records",
+                "The patient has a clinical record dated after %s; check the date of death",
+                "NEW.deceased_date",
+            )
+        };
   END IF;
   RETURN NEW;
 END $$""",

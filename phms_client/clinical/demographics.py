@@ -101,7 +101,7 @@ def parse_day(text: str) -> dt.date | None:
 def set_date_separator(separator: str) -> None:
     """Choose how every shown date is written (``17.05.1960``, ``17/05/1960`` ...).
 
-    Set once at start from the workstation's locale (see ``phms_client.ui.dates``).
+    Set once at start from the workstation's locale (see ``phms_client.ui.shared.dates``).
     """
     global _separator
     if separator not in DATE_SEPARATORS:

@@ -130,8 +130,7 @@ def therapy_context(chart: Any, freeze: Callable[[Any], Any]) -> dict[str, Any]:
             "medicines": regimen.medicines,
         },
         "therapy_changes": tuple(
-            {"day": t.day, "direction": t.direction, "text": t.text}
-            for t in chart.therapy_changes
+            {"day": t.day, "direction": t.direction, "text": t.text} for t in chart.therapy_changes
         ),
         "risk_course": tuple(
             {**freeze(r), "therapy": therapy.regimen_on(periods, r.study_date).text}

@@ -24,9 +24,7 @@ def test_audit_benchmark_smoke(fresh_database: PgDatabase, tmp_path: Path) -> No
     assert results["activity"]["design"]["rows"] == 200
     assert results["patient_by_id"]["design"]["rows"] > 0
     # The design and the naive query find the same rows for one patient.
-    assert (
-        results["patient_by_id"]["design"]["rows"] == results["patient_by_id"]["naive"]["rows"]
-    )
+    assert results["patient_by_id"]["design"]["rows"] == results["patient_by_id"]["naive"]["rows"]
     assert results["event_detail"]["design"]["rows"] == 1
 
     report = tmp_path / "benchmarks.md"

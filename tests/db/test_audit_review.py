@@ -110,9 +110,7 @@ def test_only_auditors_read_the_review_log(engines: dict[str, sa.Engine], user: 
         "INSERT INTO audit.review_log (view, filters) VALUES ('activity', '{}')",
     ],
 )
-def test_nobody_rewrites_the_review_log(
-    engines: dict[str, sa.Engine], user: str, sql: str
-) -> None:
+def test_nobody_rewrites_the_review_log(engines: dict[str, sa.Engine], user: str, sql: str) -> None:
     with engines[user].connect() as conn, pytest.raises(sa.exc.DBAPIError) as info:
         conn.execute(sa.text(sql))
     assert isinstance(info.value.orig, psycopg.errors.InsufficientPrivilege)
@@ -284,16 +282,27 @@ def test_access_report_as_csv_and_html(
     lines = text.splitlines()
     assert lines[0] == "When,Staff login,What,Record,Workstation,Application"
     assert len(lines) == 6 and lines[1].split(",")[1:3] == ["t_clerk", "opened the chart"]
-    page = review.access_report_html(match, now - dt.timedelta(days=31), now, rows,
-                                     made_by="t_auditor", made_at=now)
+    page = review.access_report_html(
+        match, now - dt.timedelta(days=31), now, rows, made_by="t_auditor", made_at=now
+    )
     assert f"Who accessed the record of {patient['family']}, Martha" in page
     assert "5 accesses by 2 staff members: t_clerk, t_clinician." in page
 
 
 def test_csv_cells_are_never_formulas() -> None:
     row = review.ActivityRow(
-        "event", 1, dt.datetime(2026, 1, 1, tzinfo=dt.UTC), "=cmd", "patient", "UPDATE",
-        "@x", 1, "1", "A, B", None, "-app",
+        "event",
+        1,
+        dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+        "=cmd",
+        "patient",
+        "UPDATE",
+        "@x",
+        1,
+        "1",
+        "A, B",
+        None,
+        "-app",
     )
     cells = review.access_report_csv([row]).splitlines()[1].split(",")
     assert cells[1] == "'=cmd" and cells[3] == "'@x" and cells[5] == "'-app"
@@ -341,17 +350,14 @@ def flagged(
             {"p": ids["seen"], "t": day + dt.timedelta(days=10, hours=9)},
         )
         opening = sa.text(
-            "INSERT INTO audit.chart_access (patient_id, session_user_name, at)"
-            " VALUES (:p, :u, :t)"
+            "INSERT INTO audit.chart_access (patient_id, session_user_name, at) VALUES (:p, :u, :t)"
         )
         conn.execute(opening, {"p": ids["seen"], "u": "t_clinician", "t": day.replace(hour=10)})
         conn.execute(
             opening, {"p": ids["unseen"], "u": "t_clinician", "t": day.replace(hour=10, minute=5)}
         )
         conn.execute(opening, {"p": ids["seen"], "u": "t_clinician", "t": day.replace(hour=22)})
-        conn.execute(
-            opening, {"p": ids["clerk"], "u": "t_clerk", "t": day.replace(hour=11)}
-        )
+        conn.execute(opening, {"p": ids["clerk"], "u": "t_clerk", "t": day.replace(hour=11)})
         for n, p in enumerate(burst):
             conn.execute(opening, {"p": p, "u": "t_admin", "t": day.replace(hour=14, minute=n)})
     yield day, ids

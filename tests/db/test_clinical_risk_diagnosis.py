@@ -203,9 +203,7 @@ def test_only_the_first_assessment_is_at_diagnosis(conn: sa.Connection) -> None:
 
         def add(kind: str, days: int) -> int:
             day = VISIT - dt.timedelta(days=100 - days)
-            return int(
-                insert(conn, "assessment", patient_id=pid, kind=kind, study_date=day).id
-            )
+            return int(insert(conn, "assessment", patient_id=pid, kind=kind, study_date=day).id)
 
         first, same_day = add("assessment", 0), add("assessment", 0)
         followup, later = add("followup", 30), add("assessment", 60)

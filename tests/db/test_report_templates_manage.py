@@ -137,9 +137,10 @@ def test_only_admins_manage_templates(engines: dict[str, sa.Engine], user: str) 
             "delete": lambda s: reports.delete_template(s, spare.id, spare.version),
         }
         for what, attempt in attempts.items():
-            with Session(engine) as s, pytest.raises(
-                (sa.exc.ProgrammingError, reports.TemplateNotFound)
-            ) as refused:
+            with (
+                Session(engine) as s,
+                pytest.raises((sa.exc.ProgrammingError, reports.TemplateNotFound)) as refused,
+            ):
                 attempt(s)
                 s.commit()
             if isinstance(refused.value, sa.exc.ProgrammingError):

@@ -272,9 +272,11 @@ def test_demo_loads_patients_in_the_site_format(
                 "  WHERE table_name IN ('patient', 'assessment', 'appointment'))"
             )
         ).one()
-        starts = conn.execute(
-            sa.text("SELECT starts_at FROM phms.appointment ORDER BY starts_at")
-        ).scalars().all()
+        starts = (
+            conn.execute(sa.text("SELECT starts_at FROM phms.appointment ORDER BY starts_at"))
+            .scalars()
+            .all()
+        )
     engine.dispose()
     # The demo's named staff wrote it, so "Entered by" and the audit trail name them.
     assert writers[0] == ["demo_clerk"] and writers[1] == ["demo_clinician"]

@@ -72,9 +72,7 @@ def state_of(info: embedded.ServerInfo) -> dict[str, list[str]]:
             "marker": list(conn.execute(sa.text("SELECT note FROM clinic_marker")).scalars()),
             "roles": sorted(conn.execute(sa.text("SELECT rolname FROM pg_roles")).scalars()),
             "databases": sorted(conn.execute(sa.text("SELECT datname FROM pg_database")).scalars()),
-            "schemas": sorted(
-                conn.execute(sa.text("SELECT nspname FROM pg_namespace")).scalars()
-            ),
+            "schemas": sorted(conn.execute(sa.text("SELECT nspname FROM pg_namespace")).scalars()),
         }
     engine.dispose()
     return state

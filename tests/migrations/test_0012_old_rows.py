@@ -73,10 +73,7 @@ def test_old_rows_survive_0012_and_its_downgrade(fresh_database: PgDatabase) -> 
 
     migrate.upgrade(url, "0012")
     with engine.connect() as conn:
-        rows = {
-            r.id: r
-            for r in conn.execute(sa.text("SELECT * FROM phms.assessment")).mappings()
-        }
+        rows = {r.id: r for r in conn.execute(sa.text("SELECT * FROM phms.assessment")).mappings()}
         assert len(rows) == before
         assert rows[ids["effusion_yes"]].pericardial_effusion == "present"  # size not recorded
         assert rows[ids["effusion_no"]].pericardial_effusion == "none"
@@ -85,9 +82,7 @@ def test_old_rows_survive_0012_and_its_downgrade(fresh_database: PgDatabase) -> 
         assert (bad.mpap_mmhg, bad.pawp_mmhg, bad.tpg_mmhg) == (10, 25, -15)  # kept as it was
         assert rows[ids["mean_zero"]].mpap_mmhg == 0
         assert rows[ids["effusion_yes"]].svi_ml_m2 is None  # no height, weight or HR
-        classes = dict(
-            conn.execute(sa.text("SELECT id, therapy_class FROM phms.medication")).all()
-        )
+        classes = dict(conn.execute(sa.text("SELECT id, therapy_class FROM phms.medication")).all())
         assert classes == {
             ids["listed"]: "era",  # on the list, whatever the case and spacing
             ids["typo"]: None,  # not on the list: free text

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PyInstaller.archive.readers import CArchiveReader
 
-from phms_client.app import client_version
+from phms_client.version import client_version
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC = REPO / "installer" / "client" / "phms.spec"

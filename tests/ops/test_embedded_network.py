@@ -131,11 +131,11 @@ def _attempt(command: list[str], host: str, server: NetworkServer) -> dict[str, 
 def _assert_network_rules(result: dict[str, str], client: str) -> None:
     for name, user in (("superuser", "postgres"), ("owner", "phms_owner"),
                        ("stranger", "x_net_stranger")):  # fmt: skip
-        assert f'pg_hba.conf rejects connection for host "{client}", user "{user}"' in (
-            result[name]
+        assert (
+            f'pg_hba.conf rejects connection for host "{client}", user "{user}"' in (result[name])
         ), (name, result[name])
-    assert f'pg_hba.conf rejects replication connection for host "{client}"' in (
-        result["replication"]
+    assert (
+        f'pg_hba.conf rejects replication connection for host "{client}"' in (result["replication"])
     ), result["replication"]
     # Staff get in, in plain text: the embedded build has no TLS.
     assert result["staff"] == f"connected from {client} ssl=False"

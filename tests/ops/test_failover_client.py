@@ -13,7 +13,7 @@ import shiboken6
 from pytestqt.qtbot import QtBot
 
 from phms_client.clinical.demographics import DemographicsEntry
-from phms_client.ui.patient_form import PatientForm
+from phms_client.ui.patients.patient_form import PatientForm
 from tests.ops.cluster import PrimaryStandby
 from tests.ui.patient_env import app_context
 

@@ -204,9 +204,7 @@ def hospital_db(
             pg_server.url("postgres"), isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool
         )
         with admin.connect() as conn:
-            conn.execute(
-                sa.text(f'CREATE DATABASE "{database.name}" TEMPLATE "{phms_template}"')
-            )
+            conn.execute(sa.text(f'CREATE DATABASE "{database.name}" TEMPLATE "{phms_template}"'))
         admin.dispose()
         made.append(database.name)
         owner = sa.create_engine(database.admin_url, poolclass=sa.pool.NullPool)

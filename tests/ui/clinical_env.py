@@ -32,8 +32,8 @@ from phms_client.services.chart import (
     WalkRecord,
 )
 from phms_client.services.patients import PatientDetails
-from phms_client.ui.record_forms.base import RecordForm
-from phms_client.ui.record_forms.common import DecimalField
+from phms_client.ui.chart.record_forms.base import RecordForm
+from phms_client.ui.chart.record_forms.common import DecimalField
 from tests.ui.patient_env import create_patients, person, type_text, unique_family
 
 TODAY = dt.date.today()

@@ -14,10 +14,10 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from phms_client import logbuffer
-from phms_client.app import client_version
-from phms_client.ui.about_dialog import AboutDialog
-from phms_client.ui.app_shell import install_excepthook, unexpected_error_hook
-from phms_client.ui.problem_dialog import ProblemDialog
+from phms_client.ui.shell.about_dialog import AboutDialog
+from phms_client.ui.shell.app_shell import install_excepthook, unexpected_error_hook
+from phms_client.ui.shell.problem_dialog import ProblemDialog
+from phms_client.version import client_version
 from phms_schema import SCHEMA_REVISION
 from tests.harness import PgDatabase
 from tests.ui.shell_support import Running, logged_in_shell, server_settings, write_location

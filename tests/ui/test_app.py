@@ -11,8 +11,8 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from phms_client.app import main
-from phms_client.ui.login_dialog import LoginDialog
-from phms_client.ui.settings_dialog import SettingsDialog
+from phms_client.ui.shell.login_dialog import LoginDialog
+from phms_client.ui.shell.settings_dialog import SettingsDialog
 
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
 

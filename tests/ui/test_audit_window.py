@@ -18,11 +18,11 @@ from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
 from phms_client.services import audit_review as review
-from phms_client.ui.app_shell import main_window_factory
 from phms_client.ui.audit.event_dialog import EventDialog
 from phms_client.ui.audit.models import CHANGED_BACKGROUND, ActivityModel, FieldsModel, FlagsModel
 from phms_client.ui.audit.window import AuditWindow
-from phms_client.ui.main_window import MainWindow
+from phms_client.ui.shell.app_shell import main_window_factory
+from phms_client.ui.shell.main_window import MainWindow
 from tests.harness import PgDatabase, unique_code
 from tests.ui import screens
 from tests.ui.clinic_support import clinic_context
@@ -55,8 +55,10 @@ def story(db: PgDatabase) -> dict[str, int]:
         ).scalar_one()
     with clinician.begin() as conn:
         conn.execute(
-            sa.text("UPDATE phms.patient SET phone = '+44 20 7946 0018', status = 'active',"
-                    " email = 'm.whitfield@example.org' WHERE id = :i"),
+            sa.text(
+                "UPDATE phms.patient SET phone = '+44 20 7946 0018', status = 'active',"
+                " email = 'm.whitfield@example.org' WHERE id = :i"
+            ),
             {"i": pid},
         )
     with clerk.begin() as conn:
@@ -108,9 +110,7 @@ def test_auditors_land_on_the_review_window(qtbot: QtBot, tmp_path: Path, db: Pg
         assert isinstance(running.window, AuditWindow)
         tabs = [running.window.tabs.tabText(i) for i in range(running.window.tabs.count())]
     assert tabs == ["Activity", "Patient access report", "Staff activity", "Flags"]
-    with logged_in_shell(
-        qtbot, location, "t_clerk", window_factory=main_window_factory
-    ) as running:
+    with logged_in_shell(qtbot, location, "t_clerk", window_factory=main_window_factory) as running:
         assert isinstance(running.window, MainWindow)
 
 
@@ -232,7 +232,8 @@ def test_flags_worth_a_look(
     capture(qtbot, window, "audit-flags")
     # A flag leads to that person's activity on that day.
     row = next(
-        n for n, f in enumerate(panel.model.rows())
+        n
+        for n, f in enumerate(panel.model.rows())
         if f.flag == "after_hours" and f.patient_id == story["id"]
     )
     panel.view.doubleClicked.emit(panel.model.index(row, 0))

@@ -11,7 +11,7 @@ from pytestqt.qtbot import QtBot
 
 from phms_client.db.login import login
 from phms_client.services import staff
-from phms_client.ui.login_dialog import LoginDialog
+from phms_client.ui.shell.login_dialog import LoginDialog
 from tests.db.test_client_login import config_for
 from tests.harness import PgDatabase
 from tests.ui.clinic_support import log_in_forced, shell_for, type_passwords, unique_name

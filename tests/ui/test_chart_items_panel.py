@@ -12,9 +12,9 @@ from pytestqt.qtbot import QtBot
 
 from phms_client.clinical.demographics import format_day
 from phms_client.services import chart
-from phms_client.ui.record_forms.chart_items_panel import ChartItemsPanel, ItemsModel
-from phms_client.ui.record_forms.common import to_qdate
-from phms_client.ui.record_forms.conflict import Choice
+from phms_client.ui.chart.record_forms.chart_items_panel import ChartItemsPanel, ItemsModel
+from phms_client.ui.chart.record_forms.common import to_qdate
+from phms_client.ui.chart.record_forms.conflict import Choice
 from tests.db.test_client_login import config_for
 from tests.harness import PgDatabase
 from tests.ui.clinical_env import LOAD_MS, TODAY, add_item, days_ago, new_patient
@@ -153,7 +153,8 @@ def test_a_restart_shows_both_periods_in_the_history(qtbot: QtBot, clinician: Se
     assert [row[0] for row in shown(panel, "medication")] == ["sildenafil — PDE5i"]
     panel.history_box.setChecked(True)
     assert [row[3] for row in shown(panel, "medication")] == [
-        "current", f"stopped {format_day(days_ago(200))}",
+        "current",
+        f"stopped {format_day(days_ago(200))}",
     ]  # fmt: skip  (the reason "stopped" is not repeated)
 
 

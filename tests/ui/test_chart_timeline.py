@@ -14,8 +14,8 @@ from pytestqt.qtbot import QtBot
 from phms_client.clinical.demographics import format_day
 from phms_client.services import chart, chart_risk
 from phms_client.services.chart import AssessmentInput, Chart, StepInput
-from phms_client.ui.chart_clinical import ClinicalChartView
-from phms_client.ui.chart_timeline import (
+from phms_client.ui.chart.chart_clinical import ClinicalChartView
+from phms_client.ui.chart.chart_timeline import (
     ENTRY_ROLE,
     LatestValuesView,
     RiskCourseModel,

@@ -13,7 +13,7 @@ from pytestqt.qtbot import QtBot
 
 from phms_client.services import patients
 from phms_client.services.patients import PatientInput
-from phms_client.ui.chart_window import CLINICAL_PLACEHOLDER, ChartWindow
+from phms_client.ui.chart.chart_window import CLINICAL_PLACEHOLDER, ChartWindow
 from tests.db.test_client_login import config_for
 from tests.harness import PgDatabase
 from tests.ui.patient_env import Session, app_context, create_patients, person, staff_database

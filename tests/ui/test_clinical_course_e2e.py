@@ -19,13 +19,13 @@ from pytestqt.qtbot import QtBot
 
 from phms_client.clinical import formulas, risk
 from phms_client.clinical.demographics import format_day
-from phms_client.ui.chart_timeline import risk_text
-from phms_client.ui.chart_window import ChartWindow
-from phms_client.ui.main_window import MainWindow
-from phms_client.ui.patient_form import PatientForm
-from phms_client.ui.record_forms.base import RecordForm
-from phms_client.ui.record_forms.common import format_derived, to_qdate
-from phms_client.ui.record_forms.launcher import RECORD_KINDS
+from phms_client.ui.chart.chart_timeline import risk_text
+from phms_client.ui.chart.chart_window import ChartWindow
+from phms_client.ui.chart.record_forms.base import RecordForm
+from phms_client.ui.chart.record_forms.common import format_derived, to_qdate
+from phms_client.ui.chart.record_forms.launcher import RECORD_KINDS
+from phms_client.ui.patients.patient_form import PatientForm
+from phms_client.ui.shell.main_window import MainWindow
 from tests.db.test_client_login import config_for
 from tests.harness import PgDatabase, unique_code
 from tests.ui.clinical_env import (

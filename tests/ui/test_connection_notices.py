@@ -15,15 +15,15 @@ from PySide6.QtCore import QPoint
 from PySide6.QtWidgets import QAbstractButton, QWidget
 from pytestqt.qtbot import QtBot
 
-from phms_client.ui.appointment_dialog import AppointmentDialog
-from phms_client.ui.chart_window import ChartWindow
-from phms_client.ui.error_check_window import ErrorCheckWindow
-from phms_client.ui.notices import ConnectionNotice
-from phms_client.ui.preferences_dialog import PreferencesDialog
-from phms_client.ui.problem_dialog import ProblemDialog
-from phms_client.ui.report_actions import RegistryExportDialog
-from phms_client.ui.report_preview import ReportPreview
-from phms_client.ui.staff_window import StaffWindow
+from phms_client.ui.admin.preferences_dialog import PreferencesDialog
+from phms_client.ui.admin.staff_window import StaffWindow
+from phms_client.ui.chart.chart_window import ChartWindow
+from phms_client.ui.clinic_day.appointment_dialog import AppointmentDialog
+from phms_client.ui.reports.error_check_window import ErrorCheckWindow
+from phms_client.ui.reports.report_actions import RegistryExportDialog
+from phms_client.ui.reports.report_preview import ReportPreview
+from phms_client.ui.shared.notices import ConnectionNotice
+from phms_client.ui.shell.problem_dialog import ProblemDialog
 from tests.harness import PgDatabase
 from tests.ui.clinic_support import Workstation, clinic_context
 from tests.ui.patient_env import create_patients, person, staff_database, unique_family
@@ -47,9 +47,7 @@ def button_places(window: QWidget) -> dict[str, QPoint]:
     }
 
 
-def settled(
-    qtbot: QtBot, windows: dict[str, QWidget]
-) -> dict[str, tuple[int, dict[str, QPoint]]]:
+def settled(qtbot: QtBot, windows: dict[str, QWidget]) -> dict[str, tuple[int, dict[str, QPoint]]]:
     """Heights and button places once the windows have loaded what they show."""
 
     def snapshot() -> dict[str, tuple[int, dict[str, QPoint]]]:

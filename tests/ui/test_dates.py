@@ -11,8 +11,8 @@ from PySide6.QtWidgets import QDateEdit
 from pytestqt.qtbot import QtBot
 
 from phms_client.clinical import demographics
-from phms_client.ui import dates
-from phms_client.ui.dates import day_display, style_date_edit
+from phms_client.ui.shared import dates
+from phms_client.ui.shared.dates import day_display, style_date_edit
 
 
 def _edit(qtbot: QtBot, display: str | None = None) -> QDateEdit:

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from phms_client.clinical.appointments import Mark, Status
 from phms_client.services import appointments
 from phms_client.services.appointments import AppointmentRow
-from phms_client.ui.appointment_dialog import AppointmentDialog
-from phms_client.ui.day_list import (
+from phms_client.ui.clinic_day.appointment_dialog import AppointmentDialog
+from phms_client.ui.clinic_day.day_list import (
     COL_STATUS,
     COL_TIME,
     MARK_STYLE,
@@ -431,7 +431,7 @@ def test_offline_and_auditors(qtbot: QtBot, db: PgDatabase, clerk: Workstation) 
 def test_main_window_shows_the_day_and_enter_data_opens_the_chart(
     qtbot: QtBot, db: PgDatabase, clinician: sa.Engine
 ) -> None:
-    from phms_client.ui.main_window import MainWindow
+    from phms_client.ui.shell.main_window import MainWindow
 
     pid = new_patient(clinician, unique_name("Main"), "Rosa").id
     with clinic_context(qtbot, db, "t_clinician") as station:

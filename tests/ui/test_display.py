@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtWidgets import QApplication
 
-from phms_client.ui.display import MIN_DEPTH, display_problem
+from phms_client.ui.shell.display import MIN_DEPTH, display_problem
 
 
 def test_a_usable_display_has_no_problem(qapp: QApplication) -> None:
@@ -24,9 +24,10 @@ def test_a_usable_display_has_no_problem(qapp: QApplication) -> None:
 
 def _free_display() -> int:
     for number in range(180, 240):
-        if not Path(f"/tmp/.X11-unix/X{number}").exists() and not Path(
-            f"/tmp/.X{number}-lock"
-        ).exists():
+        if (
+            not Path(f"/tmp/.X11-unix/X{number}").exists()
+            and not Path(f"/tmp/.X{number}-lock").exists()
+        ):
             return number
     raise AssertionError("no free X display number")
 

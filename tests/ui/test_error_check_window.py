@@ -15,7 +15,7 @@ from pytestqt.qtbot import QtBot
 
 from phms_admin import embedded
 from phms_client.services.error_check import STEPS, ErrorCheckHit
-from phms_client.ui.error_check_window import HIT_ROLE, ErrorCheckModel, ErrorCheckWindow
+from phms_client.ui.reports.error_check_window import HIT_ROLE, ErrorCheckModel, ErrorCheckWindow
 from tests.db.clinical_data import insert
 from tests.db.reports_data import add_person, migrated_database
 from tests.harness import PgDatabase

@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QLabel, QVBoxLayout
 from pytestqt.qtbot import QtBot
 
-from phms_client.ui.idle_lock import IdleLock, LockScreen
+from phms_client.ui.shell.idle_lock import IdleLock, LockScreen
 from tests.harness import STAFF_PASSWORD, PgDatabase
 from tests.ui.shell_support import Running, logged_in_shell, server_settings, write_location
 

@@ -12,10 +12,10 @@ from PySide6.QtWidgets import QLineEdit, QPlainTextEdit
 from pytestqt.qtbot import QtBot
 
 from phms_client.clinical.demographics import DemographicsEntry
-from phms_client.ui.day_list import DayListWidget
-from phms_client.ui.patient_form import PatientForm
-from phms_client.ui.record_forms.common import DecimalField
-from phms_client.ui.text_limits import limit_text
+from phms_client.ui.chart.record_forms.common import DecimalField
+from phms_client.ui.clinic_day.day_list import DayListWidget
+from phms_client.ui.patients.patient_form import PatientForm
+from phms_client.ui.shared.text_limits import limit_text
 from phms_schema import limits
 from tests.db.test_client_login import config_for
 from tests.harness import PgDatabase, unique_code
@@ -133,7 +133,7 @@ def test_day_list_at_the_end_of_time(qtbot: QtBot, clerk: Workstation) -> None:
 def test_vasodilator_dose_fits_the_agents_range() -> None:
     from decimal import Decimal
 
-    from phms_client.ui.record_forms.vasodilator_form import Agent, dose_problem
+    from phms_client.ui.chart.record_forms.vasodilator_form import Agent, dose_problem
 
     nitric = Agent("inhaled nitric oxide", "ppm", (Decimal(10), Decimal(20), Decimal(40)))
     assert dose_problem(nitric, Decimal(80)) is None

@@ -17,22 +17,22 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QPushButton, QTabWidget, QWidget
 from pytestqt.qtbot import QtBot
 
-from phms_client.ui.about_dialog import AboutDialog
-from phms_client.ui.appointment_dialog import AppointmentDialog
-from phms_client.ui.change_password_dialog import ChangePasswordDialog
-from phms_client.ui.chart_window import ChartWindow
-from phms_client.ui.conflict_dialog import ConflictDialog
-from phms_client.ui.error_check_window import ErrorCheckWindow
-from phms_client.ui.preferences_dialog import PreferencesDialog
-from phms_client.ui.problem_dialog import ProblemDialog
-from phms_client.ui.record_forms.assessment_form import AssessmentForm
-from phms_client.ui.record_forms.chart_items_panel import ChartItemsPanel
-from phms_client.ui.record_forms.vasodilator_form import VasodilatorForm
-from phms_client.ui.report_actions import RegistryExportDialog
-from phms_client.ui.report_preview import ReportPreview
-from phms_client.ui.settings_dialog import SettingsDialog
-from phms_client.ui.staff_window import StaffWindow
-from phms_client.ui.tasks import TaskRunner
+from phms_client.ui.admin.preferences_dialog import PreferencesDialog
+from phms_client.ui.admin.staff_window import StaffWindow
+from phms_client.ui.chart.chart_window import ChartWindow
+from phms_client.ui.chart.record_forms.assessment_form import AssessmentForm
+from phms_client.ui.chart.record_forms.chart_items_panel import ChartItemsPanel
+from phms_client.ui.chart.record_forms.vasodilator_form import VasodilatorForm
+from phms_client.ui.clinic_day.appointment_dialog import AppointmentDialog
+from phms_client.ui.reports.error_check_window import ErrorCheckWindow
+from phms_client.ui.reports.report_actions import RegistryExportDialog
+from phms_client.ui.reports.report_preview import ReportPreview
+from phms_client.ui.shared.conflict_dialog import ConflictDialog
+from phms_client.ui.shared.tasks import TaskRunner
+from phms_client.ui.shell.about_dialog import AboutDialog
+from phms_client.ui.shell.change_password_dialog import ChangePasswordDialog
+from phms_client.ui.shell.problem_dialog import ProblemDialog
+from phms_client.ui.shell.settings_dialog import SettingsDialog
 from tests.db.test_client_login import config_for
 from tests.harness import PgDatabase
 from tests.ui.clinical_env import LOAD_MS, add_item, days_ago, enter_patient, new_patient

@@ -16,9 +16,9 @@ from pytestqt.qtbot import QtBot
 from phms_admin.embedded import free_port
 from phms_client import credentials
 from phms_client.services import staff
-from phms_client.ui.login_dialog import NOT_ALLOWED_TO_REMEMBER, LoginDialog, LoginOutcome
-from phms_client.ui.settings_dialog import SettingsDialog
-from phms_client.ui.tasks import TaskRunner
+from phms_client.ui.shared.tasks import TaskRunner
+from phms_client.ui.shell.login_dialog import NOT_ALLOWED_TO_REMEMBER, LoginDialog, LoginOutcome
+from phms_client.ui.shell.settings_dialog import SettingsDialog
 from tests.harness import STAFF_PASSWORD, PgDatabase
 from tests.ui.keyboard import problems, tab_order
 from tests.ui.shell_support import server_settings, type_login, wait_for_message, write_location

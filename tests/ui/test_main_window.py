@@ -14,9 +14,9 @@ from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
 from phms_client.services.patients import PAGE_SIZE
-from phms_client.ui.chart_window import ChartWindow
-from phms_client.ui.main_window import SEARCH_HINT, MainWindow
-from phms_client.ui.patient_form import PatientForm
+from phms_client.ui.chart.chart_window import ChartWindow
+from phms_client.ui.patients.patient_form import PatientForm
+from phms_client.ui.shell.main_window import SEARCH_HINT, MainWindow
 from tests.db.test_client_login import config_for
 from tests.harness import PgDatabase, unique_code
 from tests.ui.patient_env import (

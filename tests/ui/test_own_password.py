@@ -13,7 +13,7 @@ from phms_client.db.database import Credentials
 from phms_client.db.login import login
 from phms_client.db.notify import Listener
 from phms_client.services import staff
-from phms_client.ui.own_password import OwnPasswordDialog
+from phms_client.ui.shell.own_password import OwnPasswordDialog
 from tests.db.test_client_login import config_for
 from tests.harness import PgDatabase
 from tests.ui.clinic_support import shell_for, unique_name

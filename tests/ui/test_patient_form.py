@@ -17,7 +17,7 @@ from phms_client.clinical.demographics import DemographicsEntry
 from phms_client.db.database import Database
 from phms_client.services import patients
 from phms_client.services.patients import PatientDetails, PatientInput
-from phms_client.ui.patient_form import PatientForm
+from phms_client.ui.patients.patient_form import PatientForm
 from tests import harness
 from tests.db.test_client_login import config_for
 from tests.harness import PgDatabase, unique_code

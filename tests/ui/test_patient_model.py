@@ -9,7 +9,7 @@ from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
 from phms_client.services.patients import PatientSummary
-from phms_client.ui.patient_model import (
+from phms_client.ui.patients.patient_model import (
     COL_AGE,
     COL_BORN,
     COL_CODE,
@@ -19,7 +19,7 @@ from phms_client.ui.patient_model import (
     PATIENT_ID_ROLE,
     PatientTableModel,
 )
-from phms_client.ui.patient_search import count_text
+from phms_client.ui.patients.patient_search import count_text
 
 TODAY = dt.date(2026, 11, 24)
 

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
 from phms_client.db.site_settings import SiteSettings
-from phms_client.ui.preferences_dialog import READ_ONLY_NOTE, PreferencesDialog
+from phms_client.ui.admin.preferences_dialog import READ_ONLY_NOTE, PreferencesDialog
 from tests.harness import PgDatabase, settings_restored
 from tests.ui.clinic_support import Workstation, clinic_context, setting
 from tests.ui.shell_support import logged_in_shell, server_settings, write_location

@@ -12,15 +12,15 @@ from pytestqt.qtbot import QtBot
 from phms_client.clinical.demographics import format_day
 from phms_client.clinical.ranges import HEIGHT, OXYGEN_FLOW, RAP, STOPS
 from phms_client.services import chart
-from phms_client.ui.patient_form import PatientForm
-from phms_client.ui.record_forms.common import (
+from phms_client.ui.chart.record_forms.common import (
     DecimalField,
     format_derived,
     parse_decimal,
     show_number,
 )
-from phms_client.ui.record_forms.launcher import RecordForms
-from phms_client.ui.record_forms.walk_form import WalkForm
+from phms_client.ui.chart.record_forms.launcher import RecordForms
+from phms_client.ui.chart.record_forms.walk_form import WalkForm
+from phms_client.ui.patients.patient_form import PatientForm
 from tests.db.test_client_login import config_for
 from tests.harness import PgDatabase, unique_code
 from tests.ui.clinical_env import (
@@ -225,7 +225,7 @@ def test_unknown_id_offers_new_patient_and_continues_with_it(
 
 
 def test_study_date_is_day_first_digits(qtbot: QtBot, clinician: Session) -> None:
-    """Typed as digits, like every date edit (phms_client.ui.dates); the header's
+    """Typed as digits, like every date edit (phms_client.ui.shared.dates); the header's
     weekday label names the day in words."""
     form = WalkForm(clinician.ctx, parent=clinician.windows)
     show_form(qtbot, form)

@@ -12,7 +12,7 @@ from pytestqt.qtbot import QtBot
 from phms_client.clinical.demographics import format_day
 from phms_client.services import chart
 from phms_client.services.chart import ChallengeRecord, StepInput
-from phms_client.ui.record_forms.vasodilator_form import (
+from phms_client.ui.chart.record_forms.vasodilator_form import (
     Agent,
     VasodilatorForm,
     configured_agents,

@@ -12,8 +12,8 @@ from pytestqt.qtbot import QtBot
 from phms_client.clinical import formulas
 from phms_client.clinical.demographics import format_day
 from phms_client.services.chart import WalkRecord
-from phms_client.ui.record_forms.common import show_number
-from phms_client.ui.record_forms.walk_form import WalkForm
+from phms_client.ui.chart.record_forms.common import show_number
+from phms_client.ui.chart.record_forms.walk_form import WalkForm
 from tests.db.test_client_login import config_for
 from tests.harness import PgDatabase
 from tests.ui.clinical_env import (

@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 from pytestqt.qtbot import QtBot
 
-from phms_client.ui.preferences_dialog import PreferencesDialog
-from phms_client.ui.registry_upload_panel import RegistryUploadPanel
+from phms_client.ui.admin.preferences_dialog import PreferencesDialog
+from phms_client.ui.admin.registry_upload_panel import RegistryUploadPanel
 from tests.harness import PgDatabase
 from tests.ui.clinic_support import clinic_context
 from tests.ui.screens import capture

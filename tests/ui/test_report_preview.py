@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 from phms_admin import embedded
 from phms_client.services import reports
 from phms_client.services.reports import TemplateInput
-from phms_client.ui.report_actions import RegistryExportDialog, install_report_actions
-from phms_client.ui.report_preview import ReportPreview
+from phms_client.ui.reports.report_actions import RegistryExportDialog, install_report_actions
+from phms_client.ui.reports.report_preview import ReportPreview
 from tests.db.reports_data import migrated_database
 from tests.harness import PgDatabase
 from tests.ui.reports_env import capture, report_context, story_patient

@@ -23,11 +23,11 @@ from phms_admin import embedded, migrate
 from phms_client.clinical.appointments import Mark, Status
 from phms_client.db.login import login
 from phms_client.services import appointments, staff
-from phms_client.ui.appointment_dialog import AppointmentDialog, clinic_zone
-from phms_client.ui.change_password_dialog import ChangePasswordDialog
-from phms_client.ui.day_list import DayListWidget
-from phms_client.ui.preferences_dialog import PreferencesDialog
-from phms_client.ui.staff_window import StaffWindow
+from phms_client.ui.admin.preferences_dialog import PreferencesDialog
+from phms_client.ui.admin.staff_window import StaffWindow
+from phms_client.ui.clinic_day.appointment_dialog import AppointmentDialog, clinic_zone
+from phms_client.ui.clinic_day.day_list import DayListWidget
+from phms_client.ui.shell.change_password_dialog import ChangePasswordDialog
 from tests.db.test_client_login import config_for
 from tests.harness import PgDatabase, create_database
 from tests.ui import screens
@@ -177,7 +177,7 @@ def test_day_list(qtbot: QtBot, clinic: PgDatabase) -> None:
         dialog.reject()
         widget.close()
 
-        from phms_client.ui.main_window import MainWindow
+        from phms_client.ui.shell.main_window import MainWindow
 
         window = MainWindow(station.ctx, station.windows)
         window.setWindowFlag(Qt.WindowType.Window, True)

@@ -18,11 +18,11 @@ from pytestqt.qtbot import QtBot
 from phms_client.services import chart, patients
 from phms_client.services.chart import AssessmentInput, StepInput
 from phms_client.services.patients import PatientDetails, PatientInput
-from phms_client.ui.chart_window import ChartWindow
-from phms_client.ui.record_forms.assessment_form import AssessmentForm
-from phms_client.ui.record_forms.chart_items_panel import ChartItemsPanel
-from phms_client.ui.record_forms.vasodilator_form import VasodilatorForm
-from phms_client.ui.record_forms.walk_form import WalkForm
+from phms_client.ui.chart.chart_window import ChartWindow
+from phms_client.ui.chart.record_forms.assessment_form import AssessmentForm
+from phms_client.ui.chart.record_forms.chart_items_panel import ChartItemsPanel
+from phms_client.ui.chart.record_forms.vasodilator_form import VasodilatorForm
+from phms_client.ui.chart.record_forms.walk_form import WalkForm
 from tests.db.test_client_login import config_for
 from tests.harness import PgDatabase
 from tests.ui.clinical_env import (
@@ -135,9 +135,7 @@ def test_assessment_form_at_diagnosis(qtbot: QtBot, clinician: Session, db: PgDa
         found = patients.find_by_code(s, "5300917-2")
         p = found or patients.create(
             s,
-            PatientInput(
-                "5300917-2", "Lindqvist", "Erik", "male", dt.date(1959, 9, 3), ph_group=1
-            ),
+            PatientInput("5300917-2", "Lindqvist", "Erik", "male", dt.date(1959, 9, 3), ph_group=1),
         )
     add_walk(clinician.ctx.db, p.id, days_ago(1), 318)
     form = AssessmentForm(clinician.ctx, parent=clinician.windows)

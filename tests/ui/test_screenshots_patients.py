@@ -19,9 +19,9 @@ from phms_admin import demo, migrate
 from phms_client.clinical.demographics import DemographicsEntry
 from phms_client.services import patients
 from phms_client.services.patients import PatientInput
-from phms_client.ui.chart_window import ChartWindow
-from phms_client.ui.main_window import MainWindow
-from phms_client.ui.patient_form import PatientForm
+from phms_client.ui.chart.chart_window import ChartWindow
+from phms_client.ui.patients.patient_form import PatientForm
+from phms_client.ui.shell.main_window import MainWindow
 from tests.db.test_client_login import config_for
 from tests.harness import PgDatabase
 from tests.ui.patient_env import Session, app_context, staff_database, type_text

@@ -18,11 +18,11 @@ from pytestqt.qtbot import QtBot
 
 from phms_admin.embedded import free_port
 from phms_client import logbuffer
-from phms_client.ui.context import AppContext
-from phms_client.ui.login_dialog import LoginDialog
-from phms_client.ui.problem_dialog import ProblemDialog
-from phms_client.ui.settings_dialog import SettingsDialog
-from phms_client.ui.tasks import TaskRunner
+from phms_client.ui.shared.context import AppContext
+from phms_client.ui.shared.tasks import TaskRunner
+from phms_client.ui.shell.login_dialog import LoginDialog
+from phms_client.ui.shell.problem_dialog import ProblemDialog
+from phms_client.ui.shell.settings_dialog import SettingsDialog
 from tests.harness import PgDatabase
 from tests.ui import screens
 from tests.ui.shell_support import (
@@ -41,7 +41,7 @@ pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSi
 def window_factory() -> Callable[[AppContext], QMainWindow]:
     """The real main window when it is there; the stand-in otherwise."""
     try:
-        from phms_client.ui.main_window import MainWindow
+        from phms_client.ui.shell.main_window import MainWindow
     except ImportError:
         return StandInWindow
     return MainWindow

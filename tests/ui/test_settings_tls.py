@@ -10,9 +10,9 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from phms_client.config import ClientConfig
-from phms_client.ui.login_dialog import LoginDialog
-from phms_client.ui.settings_dialog import ConfigLocation, SettingsDialog
-from phms_client.ui.tasks import TaskRunner
+from phms_client.ui.shared.tasks import TaskRunner
+from phms_client.ui.shell.login_dialog import LoginDialog
+from phms_client.ui.shell.settings_dialog import ConfigLocation, SettingsDialog
 from tests.ui.screens import capture
 from tests.ui.shell_support import write_location
 

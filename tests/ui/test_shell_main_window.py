@@ -12,13 +12,13 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
 
-from phms_client.ui.app_shell import main_window_factory
+from phms_client.ui.shell.app_shell import main_window_factory
 from tests.harness import PgDatabase
 from tests.ui.keyboard import clashes, problems
 from tests.ui.patient_env import create_patients, person, staff_database, unique_family
 from tests.ui.shell_support import Running, logged_in_shell, server_settings, write_location
 
-main_window = pytest.importorskip("phms_client.ui.main_window")
+main_window = pytest.importorskip("phms_client.ui.shell.main_window")
 
 
 @pytest.fixture
@@ -64,9 +64,7 @@ def test_idle_lock_also_hides_the_patient_list(qtbot: QtBot, running: Running) -
 @pytest.fixture
 def clinician(qtbot: QtBot, tmp_path: Path, db: PgDatabase) -> Iterator[Running]:
     location = write_location(tmp_path, user=server_settings(db))
-    with logged_in_shell(
-        qtbot, location, "t_clinician", window_factory=main_window_factory
-    ) as run:
+    with logged_in_shell(qtbot, location, "t_clinician", window_factory=main_window_factory) as run:
         yield run
 
 

@@ -18,7 +18,7 @@ from pytestqt.qtbot import QtBot
 
 from phms_client.db.login import login
 from phms_client.services.staff import StaffMember
-from phms_client.ui.staff_window import AccountDialog, GroupDialog, StaffModel, StaffWindow
+from phms_client.ui.admin.staff_window import AccountDialog, GroupDialog, StaffModel, StaffWindow
 from tests.db.test_client_login import config_for
 from tests.harness import PgDatabase
 from tests.ui.clinic_support import (

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from phms_client.db.errors import ErrorKind, UserError
-from phms_client.ui.tasks import BUSY_DELAY_MS, TaskRunner, message_box_presenter
+from phms_client.ui.shared.tasks import BUSY_DELAY_MS, TaskRunner, message_box_presenter
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from phms_admin import embedded
-from phms_client.ui.report_preview import ReportPreview
-from phms_client.ui.template_manager import TemplateManager
+from phms_client.ui.admin.template_manager import TemplateManager
+from phms_client.ui.reports.report_preview import ReportPreview
 from tests.db.reports_data import migrated_database
 from tests.harness import PgDatabase
 from tests.ui.reports_env import capture, report_context, story_patient

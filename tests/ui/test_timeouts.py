@@ -22,8 +22,8 @@ from benchmarks.latency_proxy import LatencyProxy, ProxyThread
 from phms_client.db.database import Credentials, Database
 from phms_client.services import patients
 from phms_client.timeouts import Timeouts
-from phms_client.ui.main_window import MainWindow
-from phms_client.ui.tasks import TaskRunner
+from phms_client.ui.shared.tasks import TaskRunner
+from phms_client.ui.shell.main_window import MainWindow
 from tests.db.test_client_login import config_for
 from tests.harness import STAFF_PASSWORD, PgDatabase
 from tests.ui.patient_env import app_context, type_text, unique_family

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from phms_admin import embedded
 from phms_client.services import chart as chart_service
-from phms_client.ui.trend_charts import (
+from phms_client.ui.chart.trend_charts import (
     DIAGNOSIS_Y,
     MIN_SPAN,
     RIGHT_MARGIN,

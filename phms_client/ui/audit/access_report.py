@@ -25,8 +25,8 @@ from phms_client.reports.pdf import html_to_pdf
 from phms_client.services import audit_review as review
 from phms_client.ui.audit.common import PeriodEdit, explain
 from phms_client.ui.audit.models import ActivityModel
-from phms_client.ui.context import AppContext
-from phms_client.ui.table_view import setup_list_view
+from phms_client.ui.shared.context import AppContext
+from phms_client.ui.shared.table_view import setup_list_view
 
 __all__ = ["AccessReportPanel"]
 
@@ -146,8 +146,11 @@ class AccessReportPanel(QWidget):
             self.summary_label.setText(
                 f"{patient.family_name}, {patient.given_name}: {len(rows)} accesses by "
                 f"{len(people)} staff members in the period."
-                + (" Only the newest are listed: choose a shorter period." if
-                   len(rows) >= review.REPORT_ROWS else "")
+                + (
+                    " Only the newest are listed: choose a shorter period."
+                    if len(rows) >= review.REPORT_ROWS
+                    else ""
+                )
             )
             self._say("")
             self._set_saveable(True)
@@ -159,8 +162,12 @@ class AccessReportPanel(QWidget):
     def report_html(self) -> str:
         assert self.patient and self.start and self.end and self.made_at
         return review.access_report_html(
-            self.patient, self.start, self.end, self.model.rows(),
-            made_by=self.ctx.login.user, made_at=self.made_at,
+            self.patient,
+            self.start,
+            self.end,
+            self.model.rows(),
+            made_by=self.ctx.login.user,
+            made_at=self.made_at,
         )
 
     def _file_stem(self) -> str:

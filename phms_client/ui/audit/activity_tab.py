@@ -26,8 +26,8 @@ from phms_client.services import audit_review as review
 from phms_client.ui.audit.common import PeriodEdit, explain
 from phms_client.ui.audit.event_dialog import EventDialog
 from phms_client.ui.audit.models import ActivityModel
-from phms_client.ui.context import AppContext
-from phms_client.ui.table_view import setup_list_view
+from phms_client.ui.shared.context import AppContext
+from phms_client.ui.shared.table_view import setup_list_view
 
 __all__ = ["TABLES", "ActivityPanel"]
 
@@ -172,8 +172,9 @@ class ActivityPanel(QWidget):
             self.status_label.setText(f"{len(rows)} shown, loading more…")
             self._run(self.filters, rows[-1].cursor, replace=False)
 
-    def _run(self, filters: review.ActivityFilter, after: review.Cursor | None, *,
-             replace: bool) -> None:
+    def _run(
+        self, filters: review.ActivityFilter, after: review.Cursor | None, *, replace: bool
+    ) -> None:
         db = self.ctx.db
         size = review.PAGE_SIZE
 

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
 
 from phms_client.services.audit_review import EventDetail
 from phms_client.ui.audit.models import FieldsModel, when
-from phms_client.ui.table_view import setup_list_view
+from phms_client.ui.shared.table_view import setup_list_view
 
 __all__ = ["EventDialog"]
 

@@ -18,8 +18,8 @@ from PySide6.QtWidgets import (
 from phms_client.services import audit_review as review
 from phms_client.ui.audit.common import PeriodEdit, explain
 from phms_client.ui.audit.models import FlagsModel
-from phms_client.ui.context import AppContext
-from phms_client.ui.table_view import setup_list_view
+from phms_client.ui.shared.context import AppContext
+from phms_client.ui.shared.table_view import setup_list_view
 
 __all__ = ["EXPLANATION", "FlagsPanel"]
 
@@ -86,8 +86,10 @@ class FlagsPanel(QWidget):
             self.message_label.hide()
             self.model.set_rows(rows)
             if len(rows) >= review.FLAGS_PAGE:
-                words = (f"The newest {len(rows)} flags of the period; choose a shorter "
-                         "period to see older ones.")
+                words = (
+                    f"The newest {len(rows)} flags of the period; choose a shorter "
+                    "period to see older ones."
+                )
             else:
                 words = f"{len(rows)} flags in the period." if rows else "No flags in the period."
             self.status_label.setText(words)

@@ -8,7 +8,7 @@ from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, Qt, Sign
 from PySide6.QtGui import QBrush, QColor, QFont
 
 from phms_client.services.audit_review import ActivityRow, FieldChange, Flag
-from phms_client.ui.table_view import RowsTableModel
+from phms_client.ui.shared.table_view import RowsTableModel
 
 __all__ = ["ActivityModel", "FieldsModel", "FlagsModel", "when"]
 

@@ -13,7 +13,7 @@ from phms_client.services.audit_review import ActivityFilter
 from phms_client.ui.audit.access_report import AccessReportPanel
 from phms_client.ui.audit.activity_tab import ActivityPanel
 from phms_client.ui.audit.flags_tab import FlagsPanel
-from phms_client.ui.context import AppContext
+from phms_client.ui.shared.context import AppContext
 
 __all__ = ["AuditWindow"]
 

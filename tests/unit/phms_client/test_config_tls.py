@@ -78,9 +78,7 @@ def test_a_new_local_host_gets_the_local_default(site: Path, user: Path) -> None
 
 
 @pytest.mark.parametrize("mode", ["disable", "allow", "prefer", "require", "verify-ca"])
-def test_environment_cannot_lower_the_sites_verify_full(
-    site: Path, user: Path, mode: str
-) -> None:
+def test_environment_cannot_lower_the_sites_verify_full(site: Path, user: Path, mode: str) -> None:
     write(site, {"server": "db.clinic", "sslmode": "verify-full"})
     with pytest.raises(ConfigError) as caught:
         load(site, user, {"PHMS_SSLMODE": mode})

@@ -1,0 +1,1 @@
+"""The clinic's day: the day list of appointments and the appointment dialog."""
