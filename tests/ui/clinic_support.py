@@ -28,12 +28,12 @@ from phms_client.db.errors import UserError
 from phms_client.db.login import login
 from phms_client.services import appointments, patients
 from phms_client.services.appointments import AppointmentInput, AppointmentRow
+from phms_client.ui.shared.connection import ConnectionMonitor
 from phms_client.ui.shared.context import AppContext
 from phms_client.ui.shared.live import LiveUpdates
 from phms_client.ui.shared.tasks import TaskRunner
 from phms_client.ui.shell.app_shell import AppShell
 from phms_client.ui.shell.change_password_dialog import ChangePasswordDialog
-from phms_client.ui.shell.connection import ConnectionMonitor
 from tests.db.test_client_login import config_for
 from tests.harness import STAFF_PASSWORD, PgDatabase, unique_code
 from tests.ui.shell_support import (

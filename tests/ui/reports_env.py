@@ -16,10 +16,10 @@ from PySide6.QtWidgets import QWidget
 from phms_client.db.database import Credentials
 from phms_client.db.errors import UserError
 from phms_client.db.login import login
+from phms_client.ui.shared.connection import ConnectionMonitor
 from phms_client.ui.shared.context import AppContext
 from phms_client.ui.shared.live import LiveUpdates
 from phms_client.ui.shared.tasks import TaskRunner
-from phms_client.ui.shell.connection import ConnectionMonitor
 from tests.db.clinical_data import insert
 from tests.db.reports_data import add_person
 from tests.db.test_client_login import config_for

@@ -14,7 +14,7 @@ from phms_client.clinical.demographics import format_day
 from phms_client.services import chart
 from phms_client.ui.chart.record_forms.chart_items_panel import ChartItemsPanel, ItemsModel
 from phms_client.ui.chart.record_forms.common import to_qdate
-from phms_client.ui.chart.record_forms.conflict import Choice
+from phms_client.ui.shared.record_conflict import Choice
 from tests.db.test_client_login import config_for
 from tests.harness import PgDatabase
 from tests.ui.clinical_env import LOAD_MS, TODAY, add_item, days_ago, new_patient

@@ -13,13 +13,13 @@ from pytestqt.qtbot import QtBot
 
 from phms_client.services import patients
 from phms_client.services.patients import PatientDetails, PatientInput
-from phms_client.ui.patients.patient_form import PatientForm
-from phms_client.ui.shared.conflict_dialog import (
+from phms_client.ui.patients.conflict_dialog import (
     Choice,
     ConflictDialog,
     ConflictModel,
     describe_change,
 )
+from phms_client.ui.patients.patient_form import PatientForm
 from tests.db.test_client_login import config_for
 from tests.harness import PgDatabase
 from tests.ui.patient_env import (

@@ -24,10 +24,10 @@ from phms_client.ui.chart.record_forms.assessment_form import AssessmentForm
 from phms_client.ui.chart.record_forms.chart_items_panel import ChartItemsPanel
 from phms_client.ui.chart.record_forms.vasodilator_form import VasodilatorForm
 from phms_client.ui.clinic_day.appointment_dialog import AppointmentDialog
+from phms_client.ui.patients.conflict_dialog import ConflictDialog
 from phms_client.ui.reports.error_check_window import ErrorCheckWindow
 from phms_client.ui.reports.report_actions import RegistryExportDialog
 from phms_client.ui.reports.report_preview import ReportPreview
-from phms_client.ui.shared.conflict_dialog import ConflictDialog
 from phms_client.ui.shared.tasks import TaskRunner
 from phms_client.ui.shell.about_dialog import AboutDialog
 from phms_client.ui.shell.change_password_dialog import ChangePasswordDialog

@@ -18,7 +18,7 @@ from phms_client.services import chart
 from phms_client.services.chart import AssessmentInput, AssessmentRecord
 from phms_client.ui.chart.record_forms.assessment_form import AssessmentForm
 from phms_client.ui.chart.record_forms.common import show_number
-from phms_client.ui.chart.record_forms.conflict import Choice
+from phms_client.ui.shared.record_conflict import Choice
 from tests.db.test_client_login import config_for
 from tests.harness import PgDatabase
 from tests.ui.clinical_env import (

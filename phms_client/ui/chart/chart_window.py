@@ -46,8 +46,8 @@ from phms_client.services.patients import PatientDetails
 from phms_client.ui.chart.chart_clinical import ClinicalChartView
 from phms_client.ui.chart.record_forms.common import can_edit_clinical
 from phms_client.ui.chart.record_forms.launcher import RecordForms
+from phms_client.ui.patients.conflict_dialog import describe_change
 from phms_client.ui.patients.patient_form import can_edit_patients
-from phms_client.ui.shared.conflict_dialog import describe_change
 from phms_client.ui.shared.context import AppContext
 from phms_client.ui.shared.edit_window import LOCKED_TITLE, lockable_layout
 from phms_client.ui.shared.guard import while_alive

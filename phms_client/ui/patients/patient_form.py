@@ -50,8 +50,8 @@ from phms_client.services.patients import (
     PatientSummary,
     StaleRecord,
 )
+from phms_client.ui.patients.conflict_dialog import Choice, ConflictDialog, describe_change
 from phms_client.ui.patients.duplicate_dialog import DuplicateChoice, DuplicateDialog
-from phms_client.ui.shared.conflict_dialog import Choice, ConflictDialog, describe_change
 from phms_client.ui.shared.context import AppContext
 from phms_client.ui.shared.edit_window import EditWindow, lockable_layout
 from phms_client.ui.shared.text_limits import limit_text

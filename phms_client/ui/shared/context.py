@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from phms_client.config import ClientConfig
 from phms_client.db.database import Database
 from phms_client.db.login import LoginInfo
+from phms_client.ui.shared.connection import ConnectionMonitor
 from phms_client.ui.shared.live import LiveUpdates
 from phms_client.ui.shared.tasks import TaskRunner
-from phms_client.ui.shell.connection import ConnectionMonitor
 
 
 @dataclass

@@ -39,13 +39,13 @@ from phms_client.db.probe import verify_password
 from phms_client.db.site_settings import SiteSettings
 from phms_client.ui.admin.preferences_dialog import PreferencesDialog
 from phms_client.ui.admin.staff_window import StaffWindow
+from phms_client.ui.shared.connection import RETRY_MS, ConnectionMonitor
 from phms_client.ui.shared.context import AppContext
 from phms_client.ui.shared.live import LiveUpdates
 from phms_client.ui.shared.tasks import ErrorPresenter, TaskRunner, message_box_presenter
 from phms_client.ui.shell.about_dialog import AboutDialog
 from phms_client.ui.shell.banner import BannerArea
 from phms_client.ui.shell.change_password_dialog import ChangePasswordDialog
-from phms_client.ui.shell.connection import RETRY_MS, ConnectionMonitor
 from phms_client.ui.shell.excepthook import (
     install_excepthook,
     show_unexpected_error,

@@ -46,9 +46,9 @@ from phms_client.ui.chart.record_forms.common import (
     banner,
     can_edit_clinical,
 )
-from phms_client.ui.chart.record_forms.conflict import Choice, RecordConflictDialog, changed_by
 from phms_client.ui.shared.context import AppContext
 from phms_client.ui.shared.edit_window import EditWindow, lockable_layout
+from phms_client.ui.shared.record_conflict import Choice, RecordConflictDialog, changed_by
 
 __all__ = ["RecordForm", "describe_stamp"]
 

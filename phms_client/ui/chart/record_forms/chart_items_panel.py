@@ -68,10 +68,10 @@ from phms_client.ui.chart.record_forms.common import (
     from_qdate,
     to_qdate,
 )
-from phms_client.ui.chart.record_forms.conflict import Choice, RecordConflictDialog
 from phms_client.ui.shared.context import AppContext
 from phms_client.ui.shared.dates import item_date_range, style_date_edit
 from phms_client.ui.shared.guard import OwnedTasks
+from phms_client.ui.shared.record_conflict import Choice, RecordConflictDialog
 from phms_client.ui.shared.table_view import setup_list_view
 from phms_client.ui.shared.text_limits import limit_text
 

@@ -3,7 +3,7 @@
 The dialog only decides; the form that opened it does the saving. ``Overwrite``
 means "save mine on top of *their* version" (the form retries with
 ``theirs.version``); if yet another change slipped in, the form asks again.
-The choice itself is the general one of :mod:`phms_client.ui.chart.record_forms.conflict`;
+The choice itself is the general one of :mod:`phms_client.ui.shared.record_conflict`;
 this module gives it the patient's fields and words.
 """
 
@@ -22,7 +22,7 @@ from phms_client.clinical.demographics import (
     ph_group_label,
 )
 from phms_client.services.patients import PatientDetails, PatientInput
-from phms_client.ui.chart.record_forms.conflict import (
+from phms_client.ui.shared.record_conflict import (
     Choice,
     ConflictChoiceDialog,
     RecordConflictModel,
