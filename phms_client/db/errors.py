@@ -21,6 +21,7 @@ from sqlalchemy.orm.exc import StaleDataError
 __all__ = [
     "ErrorKind",
     "InvalidInput",
+    "NotStaff",
     "SchemaMismatch",
     "UserError",
     "classify",
@@ -51,6 +52,16 @@ class UserError:
     title: str
     message: str
     detail: str
+
+
+class NotStaff(Exception):
+    """The login is valid in PostgreSQL but is no PHMS staff account."""
+
+    def __init__(self, user: str) -> None:
+        super().__init__(
+            f"The login {user!r} is not a PHMS staff account. Ask an admin to create one "
+            "for you with a group (clerk, clinician, admin or auditor)."
+        )
 
 
 class SchemaMismatch(Exception):
@@ -216,8 +227,6 @@ def classify(exc: BaseException, *, address: str = "") -> UserError:
     """Map any exception to a :class:`UserError`; never raises."""
     if isinstance(exc, SchemaMismatch):
         return _schema_mismatch(exc)
-    from phms_client.db.login import NotStaff  # login imports this module
-
     if isinstance(exc, NotStaff):
         return UserError(
             ErrorKind.PERMISSION_DENIED,

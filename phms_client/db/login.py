@@ -8,19 +8,10 @@ import sqlalchemy as sa
 
 from phms_client.config import ClientConfig
 from phms_client.db.database import Credentials, Database
+from phms_client.db.errors import NotStaff
 from phms_client.db.gate import check_schema
 from phms_client.db.site_settings import SiteSettings, load_settings
 from phms_schema.roles import GROUPS
-
-
-class NotStaff(Exception):
-    """The login is valid in PostgreSQL but is no PHMS staff account."""
-
-    def __init__(self, user: str) -> None:
-        super().__init__(
-            f"The login {user!r} is not a PHMS staff account. Ask an admin to create one "
-            "for you with a group (clerk, clinician, admin or auditor)."
-        )
 
 
 @dataclass(frozen=True)
