@@ -19,7 +19,7 @@ rung leaves a group smaller than k, :func:`anonymise` refuses and says why.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -33,9 +33,12 @@ __all__ = [
     "QuasiIdentifiers",
     "anonymise",
     "band",
+    "describe_key",
     "generalise",
     "k_anonymity",
     "present_fields",
+    "rare_groups",
+    "smallest_group",
 ]
 
 DEFAULT_MIN_K: Final = 5
@@ -124,10 +127,38 @@ def generalise(row: QuasiIdentifiers, level: Generalisation) -> Key:
     )
 
 
+def smallest_group(keys: Iterable[Key]) -> int:
+    """k of rows already written: the size of the smallest group of equal keys (0 for none).
+
+    The one count behind every k in PHMS: the export's ladder, the upload's pre-check
+    and the registry's own judgement (``phms_schema.registry_anonymity``).
+    """
+    return min(Counter(keys).values(), default=0)
+
+
+def rare_groups(keys: Iterable[Key], min_k: int) -> list[tuple[Key, int]]:
+    """The groups of fewer than ``min_k`` rows, smallest first, then in key order."""
+    counts = Counter(keys)
+    small = [(key, n) for key, n in counts.items() if n < min_k]
+    return sorted(small, key=lambda kn: (kn[1], repr(kn[0])))
+
+
 def k_anonymity(rows: Sequence[QuasiIdentifiers], level: Generalisation = LADDER[0]) -> int:
     """The size of the smallest group of equal quasi-identifiers (0 for no rows)."""
-    counts = Counter(generalise(r, level) for r in rows)
-    return min(counts.values(), default=0)
+    return smallest_group(generalise(r, level) for r in rows)
+
+
+def describe_key(key: Key) -> str:
+    """A written key in words, e.g. "born 1960-1964, female, PH group 1, diagnosed 2019"."""
+    birth, sex, group, subtype, diagnosis, postcode = key
+    words = [f"born {birth}", str(sex), "no PH group" if group is None else f"PH group {group}"]
+    if subtype is not None:
+        words.append(f"subtype {subtype}")
+    if diagnosis is not None:
+        words.append(f"diagnosed {diagnosis}")
+    if postcode is not None:
+        words.append(f"postcode {postcode}…")
+    return ", ".join(words)
 
 
 @dataclass(frozen=True)
@@ -157,7 +188,27 @@ class Outcome:
 
 
 class NotAnonymous(ValueError):
-    """Even the coarsest rung leaves a group smaller than asked: nothing is written."""
+    """Even the coarsest rung leaves a group smaller than asked: nothing is written.
+
+    Besides the message: ``patients`` (how many rows), ``min_k``, ``level`` (the
+    coarsest rung tried; ``None`` when there were fewer rows than ``min_k``) and
+    ``rare`` (the groups still too small at that rung, as :func:`rare_groups`) and
+    ``present`` (the quasi-identifiers the rows carry).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        patients: int,
+        min_k: int,
+        level: Generalisation | None = None,
+        rare: Sequence[tuple[Key, int]] = (),
+        present: frozenset[str] = frozenset(),
+    ) -> None:
+        super().__init__(message)
+        self.patients, self.min_k, self.level, self.rare = patients, min_k, level, list(rare)
+        self.present = present
 
 
 def present_fields(rows: Sequence[QuasiIdentifiers]) -> frozenset[str]:
@@ -192,7 +243,9 @@ def anonymise(
         count = "1 patient" if len(rows) == 1 else f"{len(rows)} patients"
         raise NotAnonymous(
             f"Only {count} to export: no grouping can put each of them among "
-            f"at least {min_k}. Export a larger cohort or ask for a smaller k (--min-k)."
+            f"at least {min_k}. Export a larger cohort or ask for a smaller k (--min-k).",
+            patients=len(rows),
+            min_k=min_k,
         )
     for level in ladder:
         k = k_anonymity(rows, level)
@@ -203,5 +256,10 @@ def anonymise(
     raise NotAnonymous(
         f"Even with {', '.join(last.describe(present))}, {left} of {len(rows)} patients are in "
         f"groups smaller than {min_k} (smallest: {k_anonymity(rows, last)}); nothing was "
-        f"written. Export a larger cohort or ask for a smaller k (--min-k)."
+        f"written. Export a larger cohort or ask for a smaller k (--min-k).",
+        patients=len(rows),
+        min_k=min_k,
+        level=last,
+        rare=rare_groups((generalise(r, last) for r in rows), min_k),
+        present=present,
     )

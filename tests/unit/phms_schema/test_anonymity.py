@@ -14,8 +14,11 @@ from phms_schema.anonymity import (
     QuasiIdentifiers,
     anonymise,
     band,
+    describe_key,
     generalise,
     k_anonymity,
+    rare_groups,
+    smallest_group,
 )
 
 
@@ -91,6 +94,21 @@ def test_a_lone_outlier_refuses_with_the_reason() -> None:
     message = str(refused.value)
     assert "1 of 10 patients" in message and "smaller than 5" in message
     assert "10-year bands" in message and "--min-k" in message
+    # What the upload needs to say more: the rung tried and the groups still too small.
+    assert refused.value.level == LADDER[-1] and refused.value.patients == 10
+    assert refused.value.rare == [(("1990-1999", "male", 4, None, None, None), 1)]
+    assert describe_key(refused.value.rare[0][0]) == "born 1990-1999, male, PH group 4"
+
+
+def test_smallest_group_and_rare_groups_count_written_keys() -> None:
+    keys = [("1950-1954", "female", 1), ("1950-1954", "female", 1), ("1960", "male", None)]
+    assert smallest_group(keys) == 1 and smallest_group([]) == 0
+    assert rare_groups(keys, 2) == [(("1960", "male", None), 1)]
+    assert rare_groups(keys, 3) == [(("1960", "male", None), 1), (keys[0], 2)]
+    full = (1962, "other", None, "heritable", 2019, "AB")
+    assert describe_key(full) == (
+        "born 1962, other, no PH group, subtype heritable, diagnosed 2019, postcode AB…"
+    )
 
 
 def test_too_few_patients_refuses() -> None:
