@@ -25,8 +25,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
+from phms_schema.registry_anonymity import Held
+
 TIMEOUT_S: Final = 60.0
 BATCH_PATH: Final = "/v1/batches"
+#: Largest answer read: an acknowledgement is small; a cohort lists every patient held.
+MAX_ANSWER: Final = 1024 * 1024
+MAX_COHORT_ANSWER: Final = 64 * 1024 * 1024
 
 
 class RegistryError(Exception):
@@ -169,6 +174,7 @@ def _request(
     path: str,
     body: bytes | None,
     headers: dict[str, str],
+    max_answer: int = MAX_ANSWER,
 ) -> tuple[int, dict[str, Any]]:
     host, port = endpoint.host_port
     where = f"{host}:{port}"
@@ -176,7 +182,7 @@ def _request(
     try:
         conn.request(method, endpoint.path_prefix + path, body=body, headers=headers)
         response = conn.getresponse()
-        raw = response.read(1024 * 1024)
+        raw = response.read(max_answer)
         status = response.status
     except ssl.SSLEOFError as exc:
         raise RegistryDisconnected(
@@ -268,3 +274,34 @@ def hello(endpoint: Endpoint, context: ssl.SSLContext) -> dict[str, Any]:
     if status != 200:
         raise RegistryRefused(str(answer.get("error", status)), str(answer.get("reason", "")))
     return answer
+
+
+@dataclass(frozen=True)
+class RegistryCohort:
+    """What the registry holds from this hospital, as it will judge k on it."""
+
+    k_threshold: int
+    #: patient key -> quasi-identifiers as held.
+    patients: dict[str, Held]
+
+
+def cohort(endpoint: Endpoint, context: ssl.SSLContext) -> RegistryCohort:
+    """The quasi-identifiers the registry holds for this hospital (``GET /v1/cohort``)."""
+    status, answer = _request(
+        endpoint, context, "GET", "/v1/cohort", None, {}, max_answer=MAX_COHORT_ANSWER
+    )
+    if status != 200:
+        raise RegistryRefused(str(answer.get("error", status)), str(answer.get("reason", "")))
+    threshold, rows = answer.get("k_threshold"), answer.get("patients")
+    try:
+        if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
+            raise ValueError("k_threshold")
+        if not isinstance(rows, list):
+            raise ValueError("patients")
+        held = {str(r["patient_key"]): Held.from_json(r) for r in rows}
+    except (ValueError, KeyError, TypeError) as exc:
+        raise RegistryError(
+            f"The registry's list of the patients it holds is not in its format ({exc}); "
+            "nothing was sent."
+        ) from None
+    return RegistryCohort(threshold, held)

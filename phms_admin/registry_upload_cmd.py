@@ -1,73 +1,55 @@
 """phms-admin registry-upload: send the registry export to the national registry, daily.
 
-    phms-admin registry-upload [--config FILE] [--url URL]
-    phms-admin registry-upload --estimate [--config FILE] [--url URL]
+    phms-admin registry-upload [--config FILE] [--min-k K] [--url URL]
+    phms-admin registry-upload --estimate [--config FILE] [--min-k K] [--url URL]
     phms-admin registry-upload --status [--url URL]
 
 The configuration file (TOML; default ``$PHMS_REGISTRY_UPLOAD_CONFIG``, else
-``/etc/phms/registry-upload.toml``) names the registry, the hospital ID, the
-registry's CA, this hospital's client certificate and key, and the file that
-holds the key's passphrase (else it is asked for on the terminal; never on the
-command line)::
+``/etc/phms/registry-upload.toml``) is described in ``registry_upload_config``.
 
-    registry_url = "https://registry.example.org:8443"
-    hospital_id = "RBH"
-    ca_file = "registry-ca.crt"          # relative to this file's folder
-    cert_file = "hospital.crt"
-    key_file = "hospital.key"
-    passphrase_file = "hospital.pass"
-    patients = "ph-only"                 # or "all"
-    birth_year_band = 1                  # 1, 5 or 10
-    shift_dates = false
-    batch_size = 500
-    timeout_seconds = 60                 # wait this long for each answer
-
-Each run first resends any batch the registry never answered, then sends the
+Each run first resends any batch the registry never answered, then builds the
+export over the whole cohort, generalised by the export's ladder until every
+patient is among at least ``min_k`` (``phms_schema.anonymity``), and sends the
 patients whose anonymised data changed since the last acknowledged upload
-(``phms_client.services.registry_upload``). Every run, good or bad, is logged
-in the database: ``--status`` and Preferences show the last success and the
-last error. See docs/admin-guide.md, "Registry upload".
+(``phms_client.services.registry_upload``), written at that cohort-wide rung.
+Before anything is sent it asks the registry what it holds from this hospital
+and checks every batch as the registry will (``registry_upload_check``): a
+batch the registry would refuse is refused here, with what is too rare and what
+to do. Every run, good or bad, is logged in the database: ``--status`` and
+Preferences show the last success and the last error. See docs/admin-guide.md,
+"Registry upload".
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import getpass
 import os
-import sys
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from phms_admin import registry_client as rc
 from phms_admin.connection import CommandError, describe_db_error, resolve_url
-from phms_client.services import registry_export, registry_upload
-from phms_schema.registry_format import BIRTH_YEAR_BANDS
-
-DEFAULT_CONFIG: Final = Path("/etc/phms/registry-upload.toml")
-CONFIG_ENV: Final = "PHMS_REGISTRY_UPLOAD_CONFIG"
-KEYS: Final = frozenset(
-    {
-        "registry_url",
-        "hospital_id",
-        "ca_file",
-        "cert_file",
-        "key_file",
-        "passphrase_file",
-        "patients",
-        "birth_year_band",
-        "shift_dates",
-        "batch_size",
-        "secret_file",
-        "timeout_seconds",
-    }
+from phms_admin.registry_upload_config import (
+    CONFIG_ENV,
+    DEFAULT_CONFIG,
+    UploadConfig,
+    load_config,
+    min_k_argument,
+    read_passphrase,
 )
+from phms_client.services import registry_export, registry_upload
+from phms_client.services import registry_upload_check as precheck
+from phms_schema.anonymity import DEFAULT_MIN_K, NotAnonymous
+from phms_schema.registry_anonymity import Held
+
+__all__ = ["UploadConfig", "cmd_registry_upload", "estimate", "load_config", "read_passphrase",
+           "upload"]  # fmt: skip
 
 Sender = Callable[[rc.Endpoint, Any, bytes, str], rc.Ack]
 Say = Callable[[str], object]
@@ -75,91 +57,6 @@ Say = Callable[[str], object]
 
 def _quiet(_line: str) -> None:
     return None
-
-
-@dataclass(frozen=True)
-class UploadConfig:
-    endpoint: rc.Endpoint
-    hospital_id: str
-    passphrase_file: Path | None
-    ph_only: bool
-    birth_year_band: int
-    shift_dates: bool
-    batch_size: int
-    secret_file: Path | None
-
-
-def load_config(path: Path) -> UploadConfig:
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise CommandError(
-            f"Cannot read the registry upload configuration {path}: {exc.strerror or exc}"
-        ) from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise CommandError(f"{path}: not valid TOML ({exc})") from exc
-    unknown = set(raw) - KEYS
-    if unknown:
-        raise CommandError(f"{path}: unknown setting(s) {', '.join(sorted(unknown))}")
-
-    def text(key: str, required: bool = True) -> str | None:
-        value = raw.get(key)
-        if value is None and not required:
-            return None
-        if not isinstance(value, str) or not value.strip():
-            raise CommandError(f"{path}: '{key}' must be set (text)")
-        return value.strip()
-
-    def file(key: str, required: bool = True) -> Path | None:
-        value = text(key, required)
-        return None if value is None else (path.parent / value).resolve()
-
-    patients = raw.get("patients", "ph-only")
-    if patients not in ("ph-only", "all"):
-        raise CommandError(f'{path}: \'patients\' is "ph-only" or "all"')
-    band = raw.get("birth_year_band", 1)
-    if band not in BIRTH_YEAR_BANDS:
-        raise CommandError(f"{path}: 'birth_year_band' is one of {BIRTH_YEAR_BANDS}")
-    timeout = raw.get("timeout_seconds", rc.TIMEOUT_S)
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 1 <= timeout <= 600:
-        raise CommandError(f"{path}: 'timeout_seconds' is a number from 1 to 600")
-    batch_size = raw.get("batch_size", registry_upload.DEFAULT_BATCH_SIZE)
-    if not isinstance(batch_size, int) or not 1 <= batch_size <= 5000:
-        raise CommandError(f"{path}: 'batch_size' is a number from 1 to 5000")
-    hospital_id = text("hospital_id")
-    assert hospital_id is not None
-    if len(hospital_id) > 64:
-        raise CommandError(f"{path}: 'hospital_id' is at most 64 characters")
-    url, ca, cert, key = text("registry_url"), file("ca_file"), file("cert_file"), file("key_file")
-    assert url is not None and ca is not None and cert is not None and key is not None
-    if len(url) > 500:
-        raise CommandError(f"{path}: 'registry_url' is at most 500 characters")
-    return UploadConfig(
-        endpoint=rc.Endpoint(url, ca, cert, key, float(timeout)),
-        hospital_id=hospital_id,
-        passphrase_file=file("passphrase_file", required=False),
-        ph_only=patients == "ph-only",
-        birth_year_band=int(band),
-        shift_dates=bool(raw.get("shift_dates", False)),
-        batch_size=batch_size,
-        secret_file=file("secret_file", required=False),
-    )
-
-
-def read_passphrase(cfg: UploadConfig) -> bytes:
-    if cfg.passphrase_file is not None:
-        try:
-            return cfg.passphrase_file.read_bytes().rstrip(b"\r\n")
-        except OSError as exc:
-            raise CommandError(
-                f"Cannot read the passphrase file {cfg.passphrase_file}: {exc.strerror or exc}"
-            ) from exc
-    if not sys.stdin.isatty():
-        raise CommandError(
-            "No passphrase: set passphrase_file in the configuration (a scheduled upload has "
-            "nobody to ask)."
-        )
-    return getpass.getpass(f"Passphrase of {cfg.endpoint.key_file}: ").encode("utf-8")
 
 
 def _engine(url: str) -> sa.Engine:
@@ -170,7 +67,14 @@ def _engine(url: str) -> sa.Engine:
     )
 
 
-def _export(session: Session, cfg: UploadConfig) -> registry_export.RegistryExport:
+def _situation(cfg: UploadConfig, threshold: int | None) -> precheck.Situation:
+    min_k = cfg.min_k or threshold or DEFAULT_MIN_K
+    return precheck.Situation(min_k, threshold, cfg.ph_only, cfg.shift_dates)
+
+
+def _export(
+    session: Session, cfg: UploadConfig, situation: precheck.Situation
+) -> registry_export.RegistryExport:
     if cfg.secret_file is not None:
         try:
             secret = registry_export.read_secret_file(cfg.secret_file)
@@ -181,45 +85,80 @@ def _export(session: Session, cfg: UploadConfig) -> registry_export.RegistryExpo
             secret = registry_export.registry_secret(session)
         except RuntimeError as exc:  # the site has no key yet
             raise CommandError(str(exc)) from exc
-    return registry_export.build_export(
-        session,
-        secret=secret,
-        hospital_id=cfg.hospital_id,
-        ph_only=cfg.ph_only,
-        shift_dates=cfg.shift_dates,
-        # The upload judges k itself: per batch, against what the registry already
-        # holds from this hospital, with its own birth-year bands (registry_upload).
-        min_k=1,
-    )
+    try:
+        # The ladder runs over the whole cohort, never over a batch: every patient is
+        # written at the same rung, the one that makes the cohort k-anonymous.
+        return registry_export.build_export(
+            session,
+            secret=secret,
+            hospital_id=cfg.hospital_id,
+            ph_only=cfg.ph_only,
+            shift_dates=cfg.shift_dates,
+            min_k=situation.min_k,
+            birth_band_at_least=cfg.birth_year_band,
+        )
+    except NotAnonymous as exc:
+        raise CommandError(str(precheck.not_anonymous(exc, situation))) from exc
+
+
+def _prepare(
+    session: Session,
+    cfg: UploadConfig,
+    situation: precheck.Situation,
+    held: dict[str, Held] | None,
+) -> tuple[registry_export.RegistryExport, registry_upload.Plan, precheck.Check]:
+    """Export, plan and pre-check; ``held`` is the registry's cohort (``None``: unknown)."""
+    export = _export(session, cfg, situation)
+    plan = registry_upload.plan(session, export)
+    cohort = precheck.offline_cohort(plan) if held is None else held
+    try:
+        checked = precheck.check(plan, cohort, situation=situation, batch_size=cfg.batch_size)
+    except precheck.NotSent as exc:
+        raise CommandError(str(exc)) from exc
+    return export, plan, checked
 
 
 # ------------------------------------------------------------------- estimate
 
 
+def _ask_registry(cfg: UploadConfig) -> tuple[rc.RegistryCohort | None, str]:
+    """The registry's cohort for the estimate, when it can be asked without a prompt."""
+    if cfg.passphrase_file is None:
+        return None, "not asked (no passphrase_file to open the key with)"
+    try:
+        passphrase = read_passphrase(cfg)
+        rc.check_credentials(cfg.endpoint, passphrase, cfg.hospital_id)
+        cohort = rc.cohort(cfg.endpoint, rc.ssl_context(cfg.endpoint, passphrase))
+    except (rc.RegistryError, CommandError) as exc:
+        return None, f"not reachable ({exc})"
+    return cohort, f"asked just now: it needs k≥{cohort.k_threshold}"
+
+
 def estimate(engine: sa.Engine, cfg: UploadConfig) -> list[str]:
-    with Session(engine) as s:
-        export = _export(s, cfg)
-        plan = registry_upload.plan(s, export, cfg.birth_year_band)
-        pending = registry_upload.pending_batches(s, cfg.hospital_id)
-        s.rollback()
-    batches = registry_upload.batch_count(plan, cfg.batch_size)
-    k = plan.smallest_group
+    remote, asked = _ask_registry(cfg)
+    situation = _situation(cfg, remote.k_threshold if remote else None)
     lines = [
         f"Registry upload estimate for hospital ID {cfg.hospital_id} "
         f"({'patients with a PH diagnosis' if cfg.ph_only else 'all patients'}); nothing sent.",
+        f"  The registry: {asked}"
+        + ("." if remote else f"; assuming it holds what it acknowledged, k≥{situation.min_k}."),
+    ]
+    with Session(engine) as s:
+        pending = registry_upload.pending_batches(s, cfg.hospital_id)
+        try:
+            held = None if remote is None else remote.patients
+            _, plan, checked = _prepare(s, cfg, situation, held)
+        except CommandError as exc:
+            s.rollback()
+            return [*lines, f"  NOT SENDABLE. {exc}"]
+        s.rollback()
+    lines += [
         f"  In the export: {plan.total_patients} patient(s), {plan.total_records} record(s).",
         f"  To send now: {len(plan.changed)} new or changed patient(s) with {plan.records} "
-        f"record(s), {len(plan.removed)} removed, in {batches} batch(es).",
+        f"record(s), {len(plan.removed)} removed, in {len(checked.chunks)} batch(es).",
         f"  Waiting to be resent: {len(pending)} batch(es).",
-        f"  Smallest group sharing birth year"
-        f"{f' ({cfg.birth_year_band}-year bands)' if cfg.birth_year_band > 1 else ''}, sex and "
-        f"PH group: {'-' if k is None else f'k={k}'}.",
+        *(f"  {line}" for line in precheck.describe(checked, plan)),
     ]
-    if k is not None and k < 5:
-        lines.append(
-            "  A registry that requires k≥5 will refuse a batch holding a patient of a smaller "
-            "group; birth_year_band = 5 or 10 makes the groups larger."
-        )
     return lines
 
 
@@ -284,31 +223,34 @@ def _upload(
     for batch in pending:
         _send_one(engine, cfg, context, batch, tally, send, say)
         tally.resent += 1
+    remote = rc.cohort(cfg.endpoint, context)  # after the resends: what it holds now
+    situation = _situation(cfg, remote.k_threshold)
     with Session(engine) as s:
-        export = _export(s, cfg)
-        plan = registry_upload.plan(s, export, cfg.birth_year_band)
+        export, plan, checked = _prepare(s, cfg, situation, remote.patients)
         batches = registry_upload.make_batches(
-            s,
-            plan,
-            export,
-            registry_url=cfg.endpoint.url,
-            birth_year_band=cfg.birth_year_band,
-            batch_size=cfg.batch_size,
+            s, export, checked.chunks, registry_url=cfg.endpoint.url
         )
         s.commit()
     if batches:
         say(
             f"Sending {len(plan.changed)} new or changed patient(s) and {len(plan.removed)} "
-            f"removal(s) in {len(batches)} batch(es); k={plan.smallest_group}"
+            f"removal(s) in {len(batches)} batch(es)"
         )
+        for line in precheck.describe(checked, plan):
+            say(line)
     for batch in batches:
         _send_one(engine, cfg, context, batch, tally, send, say)
+    anonymity = f"k={checked.final.k}; " + (
+        ", ".join(plan.anonymity.generalised) or "nothing generalised"
+    )
     if not tally.batches:
-        message = f"Nothing changed; the registry holds {plan.total_patients} patient(s)."
+        message = (
+            f"Nothing changed; the registry holds {plan.total_patients} patient(s) ({anonymity})."
+        )
     else:
         message = (
             f"Sent {tally.batches} batch(es): {tally.patients} patient(s), {tally.removed} "
-            f"removed; the registry holds {plan.total_patients} patient(s)."
+            f"removed; the registry holds {plan.total_patients} patient(s) ({anonymity})."
         )
         if tally.resent:
             message += f" {tally.resent} interrupted batch(es) resent."
@@ -381,7 +323,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     mode.add_argument(
         "--estimate",
         action="store_true",
-        help="print how many patients and records would go; send nothing",
+        help="print how many patients and records would go, the k reached and what was "
+        "generalised; send nothing",
     )
     mode.add_argument(
         "--status", action="store_true", help="print the last successful upload and the last error"
@@ -390,6 +333,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--config",
         type=Path,
         help=f"configuration file (default ${CONFIG_ENV}, else {DEFAULT_CONFIG})",
+    )
+    p.add_argument(
+        "--min-k",
+        type=min_k_argument,
+        metavar="K",
+        help="every patient among at least K sharing their quasi-identifiers (default: "
+        "min_k of the configuration, else the registry's threshold, else 5)",
     )
     p.add_argument("--url", help="database URL of an admin login (default: PHMS_DATABASE_URL)")
     p.set_defaults(handler=cmd_registry_upload)
@@ -409,7 +359,7 @@ def cmd_registry_upload(args: argparse.Namespace) -> int:
         print("\n".join(lines))
         return 0
     path = args.config or Path(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
-    cfg = load_config(path)
+    cfg = load_config(path).asking(args.min_k)
     if args.estimate:
         engine = _engine(url)
         try:

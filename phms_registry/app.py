@@ -1,10 +1,16 @@
-"""The registry's ASGI application (Starlette): ``POST /v1/batches`` and ``GET /v1/hello``.
+"""The registry's ASGI application (Starlette): ``POST /v1/batches``, ``GET /v1/hello``
+and ``GET /v1/cohort``.
 
 It must run behind TLS that *requires* a client certificate signed by the
 registry's CA (``phms_registry.server`` does that with uvicorn). The verified
 certificate reaches the app through the ASGI TLS extension
 (``scope["extensions"]["tls"]["client_cert_chain"]``); its fingerprint names
 the hospital (``store.caller_for``). A request without one is refused.
+
+``GET /v1/cohort`` answers the quasi-identifiers the registry holds for the
+caller's own hospital (patient keys and the values the hospital sent, nothing
+of another hospital), with the threshold: the sender checks its batches against
+them exactly as the registry will (``phms_schema.registry_anonymity``).
 
 Every answer is JSON. An acknowledgement is ``200`` with ``status:
 acknowledged``; a refusal is ``4xx`` with ``error`` (a code) and ``reason``
@@ -87,6 +93,24 @@ def create_app(engine: sa.Engine, *, k_threshold: int = store.DEFAULT_K) -> Star
             return _refused(refusal)
         return JSONResponse({"hospital_id": who.hospital_id, "k_threshold": k_threshold})
 
+    def held(who: store.Caller) -> dict[str, Any]:
+        with engine.connect() as conn:
+            cohort = store.held_cohort(conn, who.hospital_id)
+        return {
+            "hospital_id": who.hospital_id,
+            "k_threshold": k_threshold,
+            "patients": [
+                {"patient_key": key, **qi.as_json()} for key, qi in sorted(cohort.items())
+            ],
+        }
+
+    async def cohort(request: Request) -> JSONResponse:
+        try:
+            who = await run_in_threadpool(caller, client_fingerprint(request.scope))
+        except store.Refusal as refusal:
+            return _refused(refusal)
+        return JSONResponse(await run_in_threadpool(held, who))
+
     async def post_batch(request: Request) -> JSONResponse:
         who: store.Caller | None = None
         body = b""
@@ -111,6 +135,7 @@ def create_app(engine: sa.Engine, *, k_threshold: int = store.DEFAULT_K) -> Star
     return Starlette(
         routes=[
             Route("/v1/hello", hello, methods=["GET"]),
+            Route("/v1/cohort", cohort, methods=["GET"]),
             Route("/v1/batches", post_batch, methods=["POST"]),
         ]
     )

@@ -6,12 +6,14 @@ back (``replayed``) and changes nothing; the same ID with other content is
 refused. A hospital's batches are applied one at a time (an advisory lock per
 hospital), so two uploads of one hospital cannot interleave.
 
-Re-identification: after the batch, every patient it sends must share their
-quasi-identifiers (birth year as sent, sex, PH group) with at least
-``k_threshold - 1`` other patients *of the same hospital* held by the registry.
-Otherwise the whole batch is refused (``reidentifying``), naming how many
-patients fall short; the sender can generalise birth years into 5- or 10-year
-bands. Suppressing single patients is left to the sender's k-anonymity rules.
+Re-identification: after the batch, every patient the registry holds *from
+that hospital* must share their quasi-identifiers (as written: birth year or
+its band, sex, PH group and subtype, and the year of diagnosis when dates are
+exact) with at least ``k_threshold - 1`` others of that hospital. The
+computation is ``phms_schema.registry_anonymity``, the one the sender runs
+before sending; a batch that would leave any group smaller is refused whole
+(``reidentifying``), naming the groups. The registry never suppresses single
+patients: the sender generalises its whole cohort (``phms_schema.anonymity``).
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -27,7 +28,14 @@ from typing import Any, Final
 import sqlalchemy as sa
 
 from phms_registry import validate as schema
-from phms_schema.registry_format import sha256_hex
+from phms_schema.registry_anonymity import (
+    QUASI_IDENTIFIERS,
+    Held,
+    after_batch,
+    held_in_batch,
+    judge,
+)
+from phms_schema.registry_format import declared_generalisation, sha256_hex
 
 DEFAULT_K: Final = 5
 
@@ -173,34 +181,47 @@ def _ack(row: sa.Row[Any], replayed: bool) -> Ack:
     )
 
 
-def _check_k(conn: sa.Connection, hospital_id: str, body: dict[str, Any], k_threshold: int) -> None:
-    sent = {p["patient_key"]: p for p in body["patients"]}
-    gone = set(body["removed"]) | set(sent)
-    held = conn.execute(
+def held_cohort(conn: sa.Connection, hospital_id: str) -> dict[str, Held]:
+    """Patient key -> quasi-identifiers of every patient held from ``hospital_id``."""
+    rows = conn.execute(
         sa.text(
-            "SELECT patient_key, birth_year, sex, ph_group FROM registry.patient"
-            " WHERE hospital_id = :h"
+            "SELECT patient_key, birth_year, birth_year_band, sex, ph_group, ph_subtype,"
+            " diagnosis_year FROM registry.patient WHERE hospital_id = :h"
         ),
         {"h": hospital_id},
     )
-    classes: Counter[tuple[Any, ...]] = Counter(
-        (r.birth_year, r.sex, r.ph_group) for r in held if r.patient_key not in gone
+    return {
+        str(r.patient_key): Held(
+            int(r.birth_year),
+            int(r.birth_year_band),
+            str(r.sex),
+            r.ph_group,
+            r.ph_subtype,
+            r.diagnosis_year,
+        )
+        for r in rows
+    }
+
+
+def _check_k(
+    conn: sa.Connection,
+    hospital_id: str,
+    sent: dict[str, Held],
+    removed: list[str],
+    k_threshold: int,
+) -> None:
+    verdict = judge(
+        after_batch(held_cohort(conn, hospital_id), sent, removed).values(), k_threshold
     )
-    classes.update((p["birth_year"], p["sex"], p["ph_group"]) for p in sent.values())
-    short = [
-        p
-        for p in sent.values()
-        if classes[(p["birth_year"], p["sex"], p["ph_group"])] < k_threshold
-    ]
-    if short:
-        k = min(classes[(p["birth_year"], p["sex"], p["ph_group"])] for p in short)
+    if not verdict.ok:
         raise Refusal(
             422,
             "reidentifying",
-            f"{len(short)} patient(s) of this batch would share birth year, sex and PH group "
-            f"with fewer than {k_threshold} patients of the hospital (k={k}, the registry "
-            f"needs k≥{k_threshold}). Generalise birth years (birth_year_band 5 or 10) or "
-            "leave these patients out.",
+            f"After this batch, {verdict.patients_short} of the hospital's {verdict.patients} "
+            f"patient(s) would share {QUASI_IDENTIFIERS} with fewer than {k_threshold} patients "
+            f"of the hospital (k={verdict.k}, the registry needs k≥{k_threshold}). Too rare: "
+            f"{verdict.too_rare()}. Generalise the whole cohort further, or send the patients "
+            "that complete these groups in the same batch.",
         )
 
 
@@ -240,13 +261,16 @@ def receive(
         if row.hospital_id == caller.hospital_id and row.content_sha256 == content_sha:
             return _ack(row, replayed=True)
         raise Refusal(409, "batch_id_reused", "A different batch with this ID was received before.")
-    _check_k(conn, caller.hospital_id, body, k_threshold)
+    sent = held_in_batch(body)
+    _check_k(conn, caller.hospital_id, sent, body["removed"], k_threshold)
+    band, subtype_kept = declared_generalisation(body)
     records = sum(len(p["records"]) for p in body["patients"])
     row = conn.execute(
         sa.text(
             "INSERT INTO registry.batch (batch_id, hospital_id, certificate_serial,"
-            " content_sha256, generated_on, ph_only, dates_shifted, birth_year_band, patients,"
-            " removed, records) VALUES (:b, :h, :s, :sha, :g, :ph, :ds, :band, :p, :r, :n)"
+            " content_sha256, generated_on, ph_only, dates_shifted, birth_year_band,"
+            " ph_subtype_kept, export_format, patients, removed, records) VALUES (:b, :h, :s,"
+            " :sha, :g, :ph, :ds, :band, :kept, :fmt, :p, :r, :n)"
             " RETURNING batch_id, hospital_id, content_sha256, received_at, patients, removed,"
             " records"
         ),
@@ -258,7 +282,9 @@ def receive(
             "g": dt.date.fromisoformat(body["generated_on"]),
             "ph": body["ph_only"],
             "ds": body["dates_shifted"],
-            "band": body["birth_year_band"],
+            "band": band,
+            "kept": subtype_kept,
+            "fmt": body["export_format"],
             "p": len(body["patients"]),
             "r": len(body["removed"]),
             "n": records,
@@ -272,23 +298,26 @@ def receive(
             {"h": caller.hospital_id, "k": body["removed"]},
         )
     for p in body["patients"]:
+        qi = sent[p["patient_key"]]
         conn.execute(
             sa.text(
                 "INSERT INTO registry.patient (hospital_id, patient_key, birth_year,"
-                " birth_year_band, sex, ph_group, ph_subtype, status, deceased_date, records,"
-                " batch_id) VALUES (:h, :k, :y, :band, :sex, :g, :sub, :st, :dd,"
-                " CAST(:rec AS jsonb), :b) ON CONFLICT (hospital_id, patient_key) DO UPDATE SET"
+                " birth_year_band, sex, ph_group, ph_subtype, diagnosis_year, status,"
+                " deceased_date, records, batch_id) VALUES (:h, :k, :y, :band, :sex, :g, :sub,"
+                " :dy, :st, :dd, CAST(:rec AS jsonb), :b)"
+                " ON CONFLICT (hospital_id, patient_key) DO UPDATE SET"
                 " birth_year = excluded.birth_year, birth_year_band = excluded.birth_year_band,"
                 " sex = excluded.sex, ph_group = excluded.ph_group,"
-                " ph_subtype = excluded.ph_subtype, status = excluded.status,"
-                " deceased_date = excluded.deceased_date, records = excluded.records,"
-                " batch_id = excluded.batch_id, updated_at = now()"
+                " ph_subtype = excluded.ph_subtype, diagnosis_year = excluded.diagnosis_year,"
+                " status = excluded.status, deceased_date = excluded.deceased_date,"
+                " records = excluded.records, batch_id = excluded.batch_id, updated_at = now()"
             ),
             {
                 "h": caller.hospital_id,
                 "k": p["patient_key"],
-                "y": p["birth_year"],
-                "band": body["birth_year_band"],
+                "y": qi.birth_year,
+                "band": qi.birth_year_band,
+                "dy": qi.diagnosis_year,
                 "sex": p["sex"],
                 "g": p["ph_group"],
                 "sub": p["ph_subtype"],

@@ -26,8 +26,10 @@ intervals stay exact) unless ``shift_dates`` is false. The birth year is not
 shifted. Before anything is written the export measures its k-anonymity and
 generalises (birth-year bands, group without subtype) until every patient is
 in a group of at least ``min_k``, or refuses (``registry_privacy``); the
-header says what was done. The secret comes from ``phms.registry_secret()`` (admins only, every
-read audited) or from a file the admin gives; it is never written to the export.
+header says what was done and declares the rung the values are written at
+(``generalisation``, as ``phms_schema.registry_format`` defines it). The secret
+comes from ``phms.registry_secret()`` (admins only, every read audited) or from
+a file the admin gives; it is never written to the export.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ from phms_schema.registry_format import (
     PATIENT_COLUMNS,
     STEP_FIELDS,
     WALK_FIELDS,
+    generalisation,
 )
 
 __all__ = [
@@ -74,6 +77,7 @@ __all__ = [
     "date_shift_days",
     "export_csv",
     "export_json",
+    "generalisation_header",
     "patient_document",
     "patient_key",
     "read_secret_file",
@@ -246,12 +250,14 @@ def build_export(
     ph_only: bool = False,
     shift_dates: bool = True,
     min_k: int = DEFAULT_MIN_K,
+    birth_band_at_least: int = 1,
     today: dt.date | None = None,
 ) -> RegistryExport:
     """Read everything needed (a handful of statements) and anonymise it.
 
     Raises ``registry_privacy.NotAnonymous`` (a ValueError) with the reason when
-    no generalisation puts every patient in a group of ``min_k``.
+    no generalisation puts every patient in a group of ``min_k``;
+    ``birth_band_at_least`` starts the ladder at that birth-year band.
     """
     if len(secret) < MIN_SECRET_BYTES:
         raise ValueError(f"The registry secret must be at least {MIN_SECRET_BYTES} bytes")
@@ -327,7 +333,9 @@ def build_export(
             )
         )
     out.sort(key=lambda rp: rp.patient_key)
-    protected, outcome = registry_privacy.protect(out, min_k=min_k, exact_dates=not shift_dates)
+    protected, outcome = registry_privacy.protect(
+        out, min_k=min_k, exact_dates=not shift_dates, birth_band_at_least=birth_band_at_least
+    )
     return RegistryExport(
         hospital_id=hospital_id.strip(),
         generated_on=today or dt.date.today(),
@@ -346,6 +354,11 @@ def anonymity_header(outcome: Outcome) -> dict[str, Any]:
         "quasi_identifiers": sorted(outcome.present),
         "generalised": outcome.generalised,
     }
+
+
+def generalisation_header(outcome: Outcome) -> dict[str, Any]:
+    """The generalisation the values are written at, declared as the format wants it."""
+    return generalisation(outcome.level.birth_band, outcome.level.keep_subtype)
 
 
 def _in_order(rows: Sequence[Mapping[Any, Any]], date_key: str) -> list[Mapping[Any, Any]]:
@@ -411,6 +424,7 @@ def export_json(export: RegistryExport) -> bytes:
         "generated_on": export.generated_on.isoformat(),
         "ph_only": export.ph_only,
         "dates_shifted": export.dates_shifted,
+        "generalisation": generalisation_header(export.anonymity),
         "anonymity": anonymity_header(export.anonymity),
         "patients": [patient_document(p) for p in export.patients],
     }

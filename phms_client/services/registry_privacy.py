@@ -31,7 +31,7 @@ from phms_schema.anonymity import (
 if TYPE_CHECKING:
     from phms_client.services.registry_export import RegistryPatient
 
-__all__ = ["NotAnonymous", "Outcome", "protect", "quasi_identifiers"]
+__all__ = ["NotAnonymous", "Outcome", "ladder", "protect", "quasi_identifiers"]
 
 
 def _diagnosis_year(patient: RegistryPatient) -> int | None:
@@ -49,23 +49,30 @@ def quasi_identifiers(patient: RegistryPatient, *, exact_dates: bool) -> QuasiId
     )
 
 
-def _ladder(exact_dates: bool) -> tuple[Generalisation, ...]:
-    if not exact_dates:
-        return LADDER
+def ladder(exact_dates: bool, birth_band_at_least: int = 1) -> tuple[Generalisation, ...]:
+    """The rungs this extract may use: from the first whose birth-year band is at least
+    ``birth_band_at_least`` (a site's floor); with exact dates the diagnosis year stays
+    exact (it is in the record dates)."""
     out: list[Generalisation] = []
-    for level in LADDER:  # the diagnosis year stays exact: it is in the record dates
-        fixed = dataclasses.replace(level, diagnosis_band=1)
+    for level in LADDER:
+        if level.birth_band < birth_band_at_least:
+            continue
+        fixed = dataclasses.replace(level, diagnosis_band=1) if exact_dates else level
         if fixed not in out:
             out.append(fixed)
     return tuple(out)
 
 
 def protect(
-    patients: Sequence[RegistryPatient], *, min_k: int, exact_dates: bool
+    patients: Sequence[RegistryPatient],
+    *,
+    min_k: int,
+    exact_dates: bool,
+    birth_band_at_least: int = 1,
 ) -> tuple[list[RegistryPatient], Outcome]:
     """The patients as written at the first rung reaching ``min_k``; raises NotAnonymous."""
     rows = [quasi_identifiers(p, exact_dates=exact_dates) for p in patients]
-    outcome = anonymise(rows, min_k, ladder=_ladder(exact_dates))
+    outcome = anonymise(rows, min_k, ladder=ladder(exact_dates, birth_band_at_least))
     level = outcome.level
     out = [
         dataclasses.replace(

@@ -1,9 +1,12 @@
 """Registry upload state: what changed since the last acknowledged upload (no network).
 
 ``phms-admin registry-upload`` (``phms_admin.registry_upload_cmd``) builds the
-registry export (:mod:`registry_export`), and this module decides what to send
-and remembers what the registry acknowledged, in the PHMS database
-(``phms_schema.registry_upload``):
+registry export (:mod:`registry_export`) over the whole cohort, generalised by the
+export's own ladder to the upload's k (one rung for every patient; the batch
+declares it), and this module decides what to send and remembers what the
+registry acknowledged, in the PHMS database (``phms_schema.registry_upload``);
+:mod:`registry_upload_check` cuts the batches and checks each against the
+registry's k before anything is made:
 
 - A patient is sent when the SHA-256 of their anonymised document differs from
   the one the registry last acknowledged for their key (or they are new). A key
@@ -26,22 +29,21 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from phms_client.services.registry_export import RegistryExport, patient_document
-from phms_schema.registry_format import (
-    BATCH_FORMAT,
-    BIRTH_YEAR_BANDS,
-    FORMAT,
-    canonical_json,
-    sha256_hex,
+from phms_client.services.registry_export import (
+    RegistryExport,
+    generalisation_header,
+    patient_document,
 )
+from phms_schema.anonymity import Outcome
+from phms_schema.registry_anonymity import Held, held_of
+from phms_schema.registry_format import BATCH_FORMAT, FORMAT, canonical_json, sha256_hex
 
 #: pg_advisory_lock key of a running upload ("PHMSRUPL" in ASCII).
 UPLOAD_LOCK_KEY: Final = 0x50484D5352555050 & 0x7FFFFFFFFFFFFFFF
@@ -61,8 +63,12 @@ class Plan:
     changed: tuple[Mapping[str, Any], ...]
     #: Keys the registry holds from us that today's export no longer has.
     removed: tuple[str, ...]
-    #: Smallest number of exported patients sharing birth year (band), sex and PH group.
-    smallest_group: int | None
+    #: The ladder's answer for the whole cohort: the rung, its k, what it generalised.
+    anonymity: Outcome
+    #: Patient key -> quasi-identifiers as written, for every patient of today's export.
+    written: Mapping[str, Held]
+    #: Keys acknowledged with exactly today's document: the registry holds them as written.
+    unchanged: frozenset[str]
 
     @property
     def records(self) -> int:
@@ -106,33 +112,13 @@ class UploadStatus:
 # -------------------------------------------------------------------- planning
 
 
-def banded(year: int, band: int) -> int:
-    """The first year of the ``band``-year band holding ``year`` (1: the year itself)."""
-    if band not in BIRTH_YEAR_BANDS:
-        raise ValueError(f"A birth-year band is one of {', '.join(map(str, BIRTH_YEAR_BANDS))}")
-    return year - year % band
-
-
-def documents(export: RegistryExport, birth_year_band: int = 1) -> list[dict[str, Any]]:
-    """Every patient's document, birth year generalised to the band."""
-    out = []
-    for p in export.patients:
-        doc = patient_document(p)
-        if not isinstance(p.birth_year, int):  # the upload builds its export with min_k=1
-            raise ValueError("A registry upload needs exact birth years to band them itself")
-        doc["birth_year"] = banded(p.birth_year, birth_year_band)
-        out.append(doc)
-    return out
+def documents(export: RegistryExport) -> list[dict[str, Any]]:
+    """Every patient's document, as generalised for the whole cohort."""
+    return [patient_document(p) for p in export.patients]
 
 
 def patient_hash(doc: Mapping[str, Any]) -> str:
     return sha256_hex(canonical_json(doc))
-
-
-def smallest_group(docs: Iterable[Mapping[str, Any]]) -> int | None:
-    """k of the quasi-identifiers (birth year, sex, PH group): the smallest class size."""
-    classes = Counter((d["birth_year"], d["sex"], d["ph_group"]) for d in docs)
-    return min(classes.values()) if classes else None
 
 
 def acknowledged_hashes(session: Session, hospital_id: str) -> dict[str, str]:
@@ -146,39 +132,50 @@ def acknowledged_hashes(session: Session, hospital_id: str) -> dict[str, str]:
     return {str(k): str(h) for k, h in rows}
 
 
-def plan(session: Session, export: RegistryExport, birth_year_band: int = 1) -> Plan:
-    docs = documents(export, birth_year_band)
-    known = acknowledged_hashes(session, export.hospital_id)
+def plan(session: Session, export: RegistryExport) -> Plan:
+    return plan_against(export, acknowledged_hashes(session, export.hospital_id))
+
+
+def plan_against(export: RegistryExport, known: Mapping[str, str]) -> Plan:
+    """What to send, given the document hashes the registry acknowledged (``known``)."""
+    docs = documents(export)
     changed = tuple(d for d in docs if known.get(d["patient_key"]) != patient_hash(d))
     present = {d["patient_key"] for d in docs}
     removed = tuple(sorted(k for k in known if k not in present))
+    band = export.anonymity.level.birth_band
     return Plan(
         hospital_id=export.hospital_id,
         total_patients=len(docs),
         total_records=sum(len(d["records"]) for d in docs),
         changed=changed,
         removed=removed,
-        smallest_group=smallest_group(docs),
+        anonymity=export.anonymity,
+        written={
+            d["patient_key"]: held_of(d, birth_year_band=band, dates_shifted=export.dates_shifted)
+            for d in docs
+        },
+        unchanged=frozenset(present - {d["patient_key"] for d in changed}),
     )
 
 
 # --------------------------------------------------------------------- batches
 
 
+#: One item of a batch: ("patient", document) or ("removed", patient key).
+Item = tuple[str, Any]
+
+
 def make_batches(
     session: Session,
-    plan_: Plan,
     export: RegistryExport,
+    chunks: Sequence[Sequence[Item]],
     *,
     registry_url: str,
-    birth_year_band: int = 1,
-    batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> list[Batch]:
-    """Cut the plan into batches and store them as pending (the caller commits)."""
-    if batch_size < 1:
-        raise ValueError("A batch holds at least one patient")
+    """Store the checked ``chunks`` (``registry_upload_check``) as pending batches, each
+    declaring the cohort's generalisation (the caller commits)."""
     out: list[Batch] = []
-    for chunk in _chunks(plan_, batch_size):
+    for chunk in chunks:
         batch_id = uuid.uuid4()
         sent = [v for kind, v in chunk if kind == "patient"]
         gone = [v for kind, v in chunk if kind == "removed"]
@@ -190,7 +187,7 @@ def make_batches(
             "generated_on": export.generated_on.isoformat(),
             "ph_only": export.ph_only,
             "dates_shifted": export.dates_shifted,
-            "birth_year_band": birth_year_band,
+            "generalisation": generalisation_header(export.anonymity),
             "patients": sent,
             "removed": gone,
         }
@@ -222,38 +219,6 @@ def make_batches(
         )
         out.append(batch)
     return out
-
-
-def _quasi(doc: Mapping[str, Any]) -> tuple[int, str, int]:
-    return (doc["birth_year"], doc["sex"], doc["ph_group"] or 0)
-
-
-def _chunks(plan_: Plan, batch_size: int) -> list[list[tuple[str, Any]]]:
-    """Batches of about ``batch_size`` that never split the patients sharing birth year,
-    sex and PH group: the registry judges k per batch against what it holds, so a
-    group cut in two would look smaller than it is. Removals go in the last batch."""
-    groups: dict[tuple[int, str, int], list[tuple[str, Any]]] = {}
-    for doc in sorted(plan_.changed, key=lambda d: (_quasi(d), d["patient_key"])):
-        groups.setdefault(_quasi(doc), []).append(("patient", doc))
-    chunks: list[list[tuple[str, Any]]] = []
-    current: list[tuple[str, Any]] = []
-    for group in groups.values():
-        if current and len(current) + len(group) > batch_size:
-            chunks.append(current)
-            current = []
-        current += group
-    for key in plan_.removed:
-        if len(current) >= batch_size:
-            chunks.append(current)
-            current = []
-        current.append(("removed", key))
-    if current:
-        chunks.append(current)
-    return chunks
-
-
-def batch_count(plan_: Plan, batch_size: int = DEFAULT_BATCH_SIZE) -> int:
-    return len(_chunks(plan_, batch_size))
 
 
 def pending_batches(session: Session, hospital_id: str) -> list[Batch]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,8 @@ import sqlalchemy as sa
 
 from phms_admin import embedded
 from phms_admin.cli import main
+from phms_registry.validate import SchemaError, validate
+from phms_schema.registry_format import BATCH_FORMAT, FORMAT
 from tests.db.clinical_data import insert
 from tests.db.reports_data import add_person, migrated_database
 from tests.harness import PgDatabase
@@ -67,6 +70,18 @@ def test_unique_birth_years_are_banded_to_reach_k(
     years = Counter(p["birth_year"] for p in doc["patients"])
     assert years == {"1950-1954": 5, "1955-1959": 5}
     assert not any(isinstance(p["birth_year"], int) for p in doc["patients"])
+    # The rung is declared, and the registry's own check takes the values as declared:
+    # the file's patients are a batch of the format as they stand.
+    assert doc["format"] == FORMAT
+    assert doc["generalisation"] == {"birth_year_band": 5, "ph_subtype_kept": True}
+    header = {k: doc[k] for k in ("hospital_id", "generated_on", "ph_only", "dates_shifted")}
+    batch = {"format": BATCH_FORMAT, "export_format": doc["format"], **header,
+             "batch_id": str(uuid.uuid4()), "generalisation": doc["generalisation"],
+             "patients": doc["patients"], "removed": []}  # fmt: skip
+    validate(batch)
+    batch["generalisation"] = {"birth_year_band": 10, "ph_subtype_kept": True}
+    with pytest.raises(SchemaError, match=r"patients\[0\]\.birth_year: not a 10-year band"):
+        validate(batch)
 
 
 def test_exact_dates_warn_and_count_the_year_of_diagnosis(

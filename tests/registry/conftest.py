@@ -144,13 +144,18 @@ def add_ph_patient(
     born: int,
     sex: str = "female",
     group: int | None = 1,
+    subtype: str | None = None,
     who_fc: int = 3,
     followup: bool = False,
 ) -> int:
     """A patient with a first assessment (risk at diagnosis) and a walk; with
     ``followup``, also a followup and a walk 90 days later (the four-strata risk at
     follow-up, from WHO-FC, 6MWD and NT-proBNP)."""
-    pid = int(add_person(conn, sex=sex, birth_date=dt.date(born, 6, 1), ph_group=group)["id"])
+    pid = int(
+        add_person(
+            conn, sex=sex, birth_date=dt.date(born, 6, 1), ph_group=group, ph_subtype=subtype
+        )["id"]
+    )
     visits = [("assessment", DAY), ("followup", DAY + dt.timedelta(days=90))]
     for kind, day in visits[: 2 if followup else 1]:
         insert(

@@ -2,9 +2,9 @@
 
 Each scenario of the registry-upload issue: first upload, incremental after
 edits, a replayed batch, an interrupted upload resumed, a wrong certificate,
-an expired certificate, a hospital ID mismatch, a re-identifying batch; and at
-the end of each, what the registry holds is checked (nothing lost, nothing
-doubled).
+an expired certificate, a hospital ID mismatch; and at the end of each, what
+the registry holds is checked (nothing lost, nothing doubled). Re-identifiable
+cohorts (generalised, refused here, refused there) are in test_upload_anonymity.py.
 """
 
 from __future__ import annotations
@@ -74,21 +74,24 @@ def test_first_upload_then_incremental_after_edits(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    db = hospital_db(*PAIRS, NO_PH)
+    # The 1970 men are three: when one of them leaves the selection below, the other two
+    # still share their values (k is judged over the whole cohort the registry holds).
+    db = hospital_db(*PAIRS, PAIRS[2], NO_PH)
     cfg = registry.config(tmp_path, "H-FIRST", registry.issue("H-FIRST"))
 
     argv = ["registry-upload", "--estimate", "--url", db.url_for("t_admin"),
             "--config", str(tmp_path / "registry-upload.toml")]  # fmt: skip
     assert main(argv) == 0
     out = capsys.readouterr().out
-    assert "4 new or changed patient(s)" in out and "0 removed" in out and "nothing sent" in out
-    assert "k=2" in out
+    assert "5 new or changed patient(s)" in out and "0 removed" in out and "nothing sent" in out
+    assert "asked just now: it needs k≥2" in out  # min_k is the registry's threshold
+    assert "Anonymity: k=2 over the whole cohort" in out and "nothing generalised" in out
     assert batch_count(registry, "H-FIRST") == 0  # the estimate sent nothing
 
     message = run(db, cfg)
-    assert "Sent 1 batch(es): 4 patient(s), 0 removed" in message
+    assert "Sent 1 batch(es): 5 patient(s), 0 removed" in message
     first = held(registry, "H-FIRST")
-    assert len(first) == 4  # PH diagnosis only: the fifth patient stays home
+    assert len(first) == 5  # PH diagnosis only: the sixth patient stays home
     acknowledged = local(db, "SELECT patient_key FROM phms.registry_upload_patient")
     assert {r[0] for r in acknowledged} == set(first)
     assert "Last successful upload" in status_lines(db, capsys)
@@ -125,7 +128,7 @@ def test_first_upload_then_incremental_after_edits(
 
     assert "Sent 1 batch(es): 2 patient(s), 1 removed" in run(db, cfg)
     after = held(registry, "H-FIRST")
-    assert len(after) == 3 and set(after) < set(first)
+    assert len(after) == 4 and set(after) < set(first)
     changed = [k for k in after if after[k] != first[k]]
     assert len(changed) == 2
     kinds = sorted(len(after[k]) for k in changed)
@@ -164,7 +167,7 @@ def test_interrupted_upload_is_resumed_and_replays_change_nothing(
     lossy = LoseAnswers(lose=2)
     with pytest.raises(CommandError, match="broke off"):
         run(db, cfg, send=lossy)
-    # Batches keep each pair together (k is judged per batch): three batches of two.
+    # Batches keep each pair (a group) together: three batches of two.
     # Batch 1 acknowledged; batch 2 stored by the registry but its answer lost;
     # batch 3 made and stored here, never sent.
     assert len(held(registry, "H-RESUME")) == 4
@@ -346,27 +349,3 @@ def test_batch_outside_the_format_is_refused_whole(
     assert held(registry, "H-FORMAT") == before  # not even the valid first patient changed
     with pytest.raises(rc.RegistryRefused, match="does not match its hash"):
         rc.send_batch(cfg.endpoint, context, payload, "0" * 64)
-
-
-def test_reidentifying_batch_is_refused_until_birth_years_are_banded(
-    registry: Registry, hospital_db: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    db = hospital_db(
-        {"born": 1961, "sex": "female", "group": 1},
-        {"born": 1964, "sex": "female", "group": 1},
-    )
-    issued = registry.issue("H-SMALL")
-    cfg = registry.config(tmp_path / "exact", "H-SMALL", issued)
-    with pytest.raises(CommandError, match=r"reidentifying.*k=1.*k≥2"):
-        run(db, cfg)
-    assert held(registry, "H-SMALL") == {}
-    refused = local(db, "SELECT state, answer FROM phms.registry_upload_batch")
-    assert [r.state for r in refused] == ["refused"] and "reidentifying" in refused[0].answer
-    assert "reidentifying" in status_lines(db, capsys)
-
-    banded = registry.config(tmp_path / "band", "H-SMALL", issued, birth_year_band=10)
-    assert "Sent 1 batch(es): 2 patient(s)" in run(db, banded)
-    years = registry.query(
-        "SELECT birth_year, birth_year_band FROM registry.patient WHERE hospital_id = 'H-SMALL'"
-    )
-    assert sorted(years) == [(1960, 10), (1960, 10)]

@@ -10,7 +10,6 @@ import pytest
 from phms_admin import registry_client as rc
 from phms_admin.connection import CommandError
 from phms_admin.registry_upload_cmd import load_config, read_passphrase
-from phms_client.services.registry_upload import Plan, banded, batch_count, smallest_group
 from phms_registry import pki
 
 GOOD = """registry_url = "https://registry.example.org:8443"
@@ -33,6 +32,9 @@ def test_paths_are_relative_to_the_file_and_defaults_apply(tmp_path: Path) -> No
     assert cfg.endpoint.cert_file == (tmp_path / "certs" / "rbh.crt").resolve()
     assert cfg.endpoint.host_port == ("registry.example.org", 8443)
     assert (cfg.ph_only, cfg.birth_year_band, cfg.shift_dates) == (True, 1, False)
+    assert cfg.min_k is None  # the registry's threshold, asked when connecting
+    assert cfg.asking(7).min_k == 7 and cfg.asking(None) is cfg
+    assert load_config(write(tmp_path, GOOD + "min_k = 3\n")).min_k == 3
     assert cfg.passphrase_file == (tmp_path / "rbh.pass").resolve()
 
 
@@ -41,6 +43,9 @@ def test_paths_are_relative_to_the_file_and_defaults_apply(tmp_path: Path) -> No
     [
         ('patients = "some"\n', "'patients'"),
         ("birth_year_band = 3\n", "birth_year_band"),
+        ("min_k = 0\n", "'min_k' is a whole number from 1 to 1000"),
+        ('min_k = "5"\n', "'min_k'"),
+        ("min_k = true\n", "'min_k'"),
         ("batch_size = 0\n", "batch_size"),
         ("timeout_seconds = 0\n", "timeout_seconds"),
         ('passphrase = "on the command line"\n', "unknown setting"),
@@ -80,20 +85,3 @@ def test_credentials_are_checked_before_connecting(tmp_path: Path) -> None:
         rc.check_credentials(endpoint, b"passphrase-1", "RBH", now=earlier)
     with pytest.raises(rc.RegistryError, match="must be https"):
         _ = rc.Endpoint("http://r", endpoint.ca_file, issued.cert_path, issued.key_path).host_port
-
-
-def doc(key: str, year: int, sex: str = "female", group: int | None = 1) -> dict[str, object]:
-    return {"patient_key": key, "birth_year": year, "sex": sex, "ph_group": group, "records": []}
-
-
-def test_bands_k_and_batches_that_keep_groups_whole() -> None:
-    assert [banded(1958, b) for b in (1, 5, 10)] == [1958, 1955, 1950]
-    with pytest.raises(ValueError, match="band"):
-        banded(1958, 3)
-    docs = [doc("a", 1950), doc("b", 1950), doc("c", 1950), doc("d", 1960), doc("e", 1961)]
-    assert smallest_group(docs) == 1 and smallest_group([]) is None
-    plan = Plan("RBH", 5, 0, tuple(docs), ("x" * 64, "y" * 64), 1)
-    # Three groups (3, 1, 1) and two removals, at most two per batch: the group of three
-    # stays whole (one batch of three), then {d, e}, then the removals.
-    assert batch_count(plan, 2) == 3
-    assert batch_count(plan, 500) == 1
