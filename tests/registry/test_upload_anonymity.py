@@ -105,6 +105,22 @@ def test_a_re_identifiable_cohort_is_generalised_and_accepted(
     assert "Anonymity: k=2 over the whole cohort (at least 2 asked; k=1 before" in out
     assert "generalised: birth year in 5-year bands, PH group without subtype" in out
     assert "After the upload the registry holds 4 patient(s) of this hospital: k=2" in out
+    # --min-k asks for more than this cohort can give: not sendable, and why.
+    assert main([*argv, "--min-k", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "NOT SENDABLE. Nothing was sent" in out and "fewer than 3 (k=3 asked)" in out
+    assert "ask for less with min_k = 2 (the registry's threshold" in out
+    # Without a passphrase file the estimate cannot ask the registry: it says so and
+    # assumes k≥5, which four patients cannot reach.
+    toml = tmp_path / "registry-upload.toml"
+    offline = tmp_path / "offline.toml"
+    offline.write_text(
+        "".join(line for line in toml.read_text().splitlines(True) if "passphrase" not in line)
+    )
+    assert main([*argv[:-1], str(offline)]) == 0
+    out = capsys.readouterr().out
+    assert "not asked (no passphrase_file" in out and "k≥5" in out
+    assert "NOT SENDABLE. Nothing was sent: only 4 patient(s) to send" in out
 
     message = run(db, cfg)
     assert "Sent 1 batch(es): 4 patient(s)" in message
