@@ -34,7 +34,8 @@ A value that does not match the declaration is refused, as is an undeclared one.
 ``LEGACY_FORMAT``: a top-level ``birth_year_band`` instead of ``generalisation``,
 ``birth_year`` always a number, the first year of its band, subtypes always
 kept), and stores and judges both alike (``phms_schema.registry_anonymity``). A
-sender writes only the current pair. The next version must keep accepting the
+sender writes only the current pair (a batch it stored before its upgrade and
+resends unchanged is the previous one). The next version must keep accepting the
 one before it.
 """
 
