@@ -1,9 +1,10 @@
 """Turn exceptions into messages clinic staff can act on (no Qt).
 
-:func:`classify` maps psycopg / SQLAlchemy errors (and our own :class:`SchemaMismatch`)
-to a :class:`UserError`: a kind, a short title, a plain-language message, and a
-``detail`` line for the log. ``detail`` deliberately leaves out the server's DETAIL
-field and SQLAlchemy's statement parameters, which can contain patient data.
+:func:`classify` maps psycopg / SQLAlchemy errors (and our own :class:`SchemaMismatch`
+and :class:`ClientTooOld`) to a :class:`UserError`: a kind, a short title, a
+plain-language message, and a ``detail`` line for the log. ``detail`` deliberately
+leaves out the server's DETAIL field and SQLAlchemy's statement parameters, which can
+contain patient data.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import sqlalchemy.exc as sa_exc
 from sqlalchemy.orm.exc import StaleDataError
 
 __all__ = [
+    "ClientTooOld",
     "ErrorKind",
     "InvalidInput",
     "NotStaff",
@@ -36,6 +38,8 @@ class ErrorKind(enum.Enum):
     ACCOUNT_DISABLED = "account_disabled"
     TLS = "tls"
     SCHEMA_MISMATCH = "schema_mismatch"
+    #: The database accepts only newer clients than this one (see :class:`ClientTooOld`).
+    CLIENT_TOO_OLD = "client_too_old"
     PERMISSION_DENIED = "permission_denied"
     CONFLICT = "conflict"
     INVALID_VALUE = "invalid_value"
@@ -87,6 +91,31 @@ class SchemaMismatch(Exception):
         super().__init__(
             f"database schema revision {database_revision or '(none)'} "
             f"!= client revision {client_revision}"
+        )
+
+
+class ClientTooOld(Exception):
+    """The clinic's database accepts only clients of version ``minimum`` or newer.
+
+    ``client`` is this workstation's version, ``minimum`` the oldest version the
+    database accepts (set by ``phms-admin db upgrade`` or by an admin), ``where`` the
+    clinic's own hint where to get the client (may be empty). Raised by the login's
+    compatibility check; an updater can catch it and offer ``minimum``.
+    """
+
+    def __init__(self, client: str, minimum: str, where: str = "") -> None:
+        self.client = client
+        self.minimum = minimum
+        self.where = where
+        super().__init__(f"client version {client} is older than the minimum {minimum}")
+
+    @property
+    def message(self) -> str:
+        """What to tell the person at the workstation, in one paragraph."""
+        get = f"Get it from {self.where}" if self.where else "Ask IT to install it"
+        return (
+            f"This workstation's PHMS {self.client} is older than this clinic's database "
+            f"accepts ({self.minimum} or newer). {get.rstrip('.')}. Nothing has been changed."
         )
 
 
@@ -227,6 +256,13 @@ def classify(exc: BaseException, *, address: str = "") -> UserError:
     """Map any exception to a :class:`UserError`; never raises."""
     if isinstance(exc, SchemaMismatch):
         return _schema_mismatch(exc)
+    if isinstance(exc, ClientTooOld):
+        return UserError(
+            ErrorKind.CLIENT_TOO_OLD,
+            "Newer PHMS needed",
+            exc.message,
+            f"ClientTooOld client={exc.client} minimum={exc.minimum}",
+        )
     if isinstance(exc, NotStaff):
         return UserError(
             ErrorKind.PERMISSION_DENIED,

@@ -23,6 +23,7 @@ import sqlalchemy.exc as sa_exc
 from sqlalchemy.orm.exc import StaleDataError
 
 from phms_client.db.errors import (
+    ClientTooOld,
     ErrorKind,
     SchemaMismatch,
     UserError,
@@ -448,6 +449,23 @@ def test_schema_unknown_direction_and_missing_table() -> None:
     assert classify(pge.UndefinedTable('relation "phms.x" does not exist')).kind is (
         ErrorKind.SCHEMA_MISMATCH
     )
+
+
+def test_client_too_old_says_which_version_and_where() -> None:
+    exc = ClientTooOld("0.1.0", "0.2.0", "\\\\fileserver\\phms")
+    assert (exc.client, exc.minimum, exc.where) == ("0.1.0", "0.2.0", "\\\\fileserver\\phms")
+    error = classify(exc)
+    assert error.kind is ErrorKind.CLIENT_TOO_OLD
+    assert error.message.startswith(
+        "This workstation's PHMS 0.1.0 is older than this clinic's database accepts "
+        "(0.2.0 or newer). Get it from \\\\fileserver\\phms."
+    )
+    assert "client=0.1.0 minimum=0.2.0" in error.detail
+
+
+def test_client_too_old_without_a_hint_points_to_it() -> None:
+    message = classify(ClientTooOld("0.1.0", "0.2.0")).message
+    assert "(0.2.0 or newer). Ask IT to install it." in message
 
 
 # --------------------------------------------------------------------------- fallback
