@@ -2,16 +2,16 @@
 ;
 ; 1. On Windows, build the bundle:  pyinstaller --noconfirm installer\client\phms.spec
 ;    (it lands in dist\phms\ at the top of the checkout).
-; 2. Compile this script:            iscc /DAppVersion=0.1.0 installer\client\phms.iss
-;    (the installer lands in dist\phms-setup-0.1.0.exe).
+; 2. Compile this script:            iscc /DAppVersion=0.2.0 installer\client\phms.iss
+;    (the installer lands in dist\phms-setup-0.2.0.exe).
 ;
 ; Site settings: put the server's workstation files (client.toml and root.crt, made by
 ; installer/server/setup-server.sh) in the same folder as the setup program; it copies
 ; them to C:\ProgramData\phms\, the client's site configuration folder. Unattended:
-;   phms-setup-0.1.0.exe /VERYSILENT /NORESTART
+;   phms-setup-0.2.0.exe /VERYSILENT /NORESTART
 
 #ifndef AppVersion
-  #define AppVersion "0.1.0"
+  #define AppVersion "0.2.0"
 #endif
 
 [Setup]
