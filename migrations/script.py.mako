@@ -18,6 +18,12 @@ down_revision: str | None = ${repr(down_revision)}
 branch_labels: str | Sequence[str] | None = ${repr(branch_labels)}
 depends_on: str | Sequence[str] | None = ${repr(depends_on)}
 
+#: Clients older than this release cannot work with the database once this migration
+#: ran; None when it only adds (tables, views, columns with defaults) and the clients
+#: of the revision before keep working. ``phms-admin db upgrade`` raises the
+#: database's ``min_client_version`` to it (docs/admin-guide.md, section 6).
+BREAKS_CLIENTS_BEFORE: str | None = None
+
 
 def upgrade() -> None:
     ${upgrades if upgrades else "pass"}

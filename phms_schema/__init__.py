@@ -22,9 +22,11 @@ from phms_schema.value_tally import ValueTally
 from phms_schema.vasodilator import VasodilatorChallenge, VasodilatorStep
 from phms_schema.walk import SixMinuteWalk
 
-#: The alembic revision this code was built for. The client's schema gate and
-#: ``phms-admin db check`` compare it with the database's ``alembic_version``.
-SCHEMA_REVISION = "0015"
+#: The alembic revision this code was built for (the head of migrations/versions).
+#: ``phms-admin db check`` compares it with the database's ``alembic_version``; the
+#: client accepts any revision from its ``OLDEST_SCHEMA`` on (``phms_client.version``)
+#: as long as the database accepts the client's version (``phms_schema.ddl_compat``).
+SCHEMA_REVISION = "0016"
 
 __all__ = [
     "SCHEMA",

@@ -8,6 +8,7 @@ from sqlalchemy import CheckConstraint, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from phms_schema import ddl_compat
 from phms_schema.base import Base, Str
 from phms_schema.ddl_limits import model_checks
 from phms_schema.mixins import Audited
@@ -45,4 +46,7 @@ class Setting(Audited, Base):
             name="integer_is_whole",
         ),
         *model_checks("setting"),
+        # The compatibility window's rows (0016): a release version, a bounded hint.
+        CheckConstraint(ddl_compat.VERSION_CHECK_SQL, name=ddl_compat.VERSION_CHECK),
+        CheckConstraint(ddl_compat.HINT_CHECK_SQL, name=ddl_compat.HINT_CHECK),
     )

@@ -21,10 +21,12 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import sqlalchemy as sa
+from packaging.version import Version
 from sqlalchemy.orm import Session
 
 from phms_client.clinical.patient_id import PatientIdFormat
-from phms_schema import Setting
+from phms_client.version import client_version
+from phms_schema import Setting, ddl_compat
 
 SETTING: sa.Table = Setting.__table__  # type: ignore[assignment]
 
@@ -281,6 +283,42 @@ def format_doses(doses: list[int | float]) -> str:
     return ", ".join(f"{d:g}" for d in doses)
 
 
+def check_min_client_version(value: Any) -> str:
+    """A release version, not newer than this workstation's own PHMS: an admin cannot
+    require a version nobody has yet. (Lowering it is IT's: the database refuses.)"""
+    key = ddl_compat.MIN_CLIENT_KEY
+    text = value.strip() if isinstance(value, str) else ""
+    if not ddl_compat.is_version(text):
+        raise SettingValueError(
+            key, "The oldest PHMS version accepted is a release number such as 0.2.0."
+        )
+    own = client_version()
+    if Version(text) > Version(own):
+        raise SettingValueError(
+            key,
+            f"PHMS {text} is newer than the PHMS of this workstation ({own}): no one could "
+            "log in until it is installed. Install it first; IT can also set the version "
+            "with “phms-admin db min-client-version”.",
+        )
+    return text
+
+
+def check_download_hint(value: Any) -> str:
+    key = ddl_compat.DOWNLOAD_HINT_KEY
+    if not isinstance(value, str):
+        raise SettingValueError(key, "Where to get PHMS is a text.")
+    text = value.strip()
+    if len(text) > ddl_compat.MAX_DOWNLOAD_HINT or any(
+        unicodedata.category(c) == "Cc" for c in text
+    ):
+        raise SettingValueError(
+            key,
+            f"Where to get PHMS: at most {ddl_compat.MAX_DOWNLOAD_HINT} characters on one "
+            "line (a web address or a shared folder).",
+        )
+    return text
+
+
 _CHECKS: dict[str, Any] = {
     "patient_id_format": check_patient_id_format,
     "idle_lock_minutes": check_idle_lock_minutes,
@@ -290,6 +328,8 @@ _CHECKS: dict[str, Any] = {
     "appointment_kinds": check_text_list("appointment_kinds", "Appointment kinds"),
     "pah_medicines": check_text_list("pah_medicines", "PAH medicines"),
     "vasodilator_agents": check_vasodilator_agents,
+    ddl_compat.MIN_CLIENT_KEY: check_min_client_version,
+    ddl_compat.DOWNLOAD_HINT_KEY: check_download_hint,
 }
 
 

@@ -94,6 +94,8 @@ LABELS: Final = {
     "vasodilator_agents": "Vasodilator agents",
     "ph_groups": "PH groups",
     "clinic_hours": "Clinic hours",
+    "min_client_version": "Oldest PHMS accepted",
+    "client_download_hint": "Where to get PHMS",
 }
 
 #: Labels with their Alt+letters (Save is Alt+S).
@@ -105,6 +107,8 @@ KEYED_LABELS: Final = {
     "error_check_sd": "Error check t&hreshold:",
     "ph_groups": "PH &groups:",  # (on the Other tab)
     "clinic_hours": "Clin&ic hours:",  # (on the Other tab)
+    "min_client_version": "Oldest PHMS acc&epted:",  # (on the Other tab)
+    "client_download_hint": "Where to get PH&MS:",  # (on the Other tab)
 }
 
 
