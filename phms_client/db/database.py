@@ -17,10 +17,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from phms_client.config import ClientConfig
+from phms_client.db.dialect import DRIVER_URL
 from phms_client.db.linkwatch import LinkWatch, WatchedConnection, server_answers
 from phms_client.timeouts import Timeouts
 
@@ -70,7 +72,7 @@ class Database:
             ),
         )
         self.engine = sa.create_engine(
-            "postgresql+psycopg://",
+            DRIVER_URL,  # the psycopg dialect, without round trips of its own at connect
             connect_args={**conninfo, "options": session_options(config.timeouts)},
             pool_size=pool_size,
             max_overflow=2,
@@ -122,3 +124,28 @@ class Database:
     def close(self) -> None:
         self.engine.dispose()
         self.linkwatch.close()
+
+
+@contextmanager
+def statement_alone(session: Session) -> Iterator[None]:
+    """Run the next statement as a transaction of its own if it is the first one.
+
+    A single statement is atomic by itself. When nothing has run on the session's
+    connection yet, sending it without BEGIN and COMMIT saves two round trips (200 ms
+    on a link with 50 ms each way); statements after it in the same session get their
+    own transaction as usual. Otherwise (the unit of work already did something) it
+    simply joins that transaction.
+    """
+    raw = session.connection().connection.dbapi_connection
+    if (
+        not isinstance(raw, psycopg.Connection)
+        or raw.autocommit
+        or raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+    ):
+        yield
+        return
+    raw.autocommit = True
+    try:
+        yield
+    finally:
+        raw.autocommit = False

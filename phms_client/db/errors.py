@@ -69,11 +69,13 @@ class NotStaff(Exception):
 
 
 class SchemaMismatch(Exception):
-    """The database's alembic revision is not the one this client was built for.
+    """The database's alembic revision is outside the ones this client works with.
 
-    ``database_is_older`` is True when the database revision is an ancestor of the
-    client's (or the database has no revision at all), False when the client does not
-    know the database's revision (the database is newer), None if it cannot be told.
+    ``client_revision`` is the revision the client needs: the oldest it works with when
+    the database is older, the one it was built for otherwise. ``database_is_older`` is
+    True when the database revision is older than that (or the database has no revision
+    at all), False when the database is newer and does not say it accepts this client,
+    None if it cannot be told.
     """
 
     def __init__(
@@ -349,7 +351,7 @@ def _schema_mismatch(exc: SchemaMismatch) -> UserError:
     if exc.database_is_older:
         message = (
             "The clinic database has not been upgraded for this version of PHMS yet. "
-            "IT must run the database upgrade before this program can be used. "
+            "Please ask IT to run “phms-admin db upgrade” before this program is used. "
             "Nothing has been changed."
         )
         title = "Database needs an upgrade"
