@@ -1,11 +1,12 @@
-"""phms-admin db check|upgrade: the database's schema revision."""
+"""phms-admin db check|upgrade|min-client-version: the database's schema revision and
+the client versions it accepts."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from phms_admin import backup_crypto, migrate, upgrade
+from phms_admin import backup_crypto, client_window, migrate, upgrade
 from phms_admin.connection import CommandError, connect, resolve_url
 from phms_admin.pgtools import pg_errors
 
@@ -31,7 +32,25 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--lock-timeout", default="10s", help="give up waiting for a lock after (default 10s)"
     )
     up.set_defaults(handler=cmd_upgrade)
-    for p in (check, up):
+    window = cmds.add_parser(
+        "min-client-version",
+        help="show or set the oldest PHMS version that may log in, and where to get PHMS",
+        description="Without VERSION: show the oldest PHMS version the database accepts. "
+        "With VERSION: set it (refused if newer than this phms-admin's own version, or "
+        "older than the database's migrations need, unless --force).",
+    )
+    window.add_argument("version", nargs="?", metavar="VERSION", help="e.g. 0.2.0")
+    window.add_argument(
+        "--where",
+        metavar="TEXT",
+        help="where staff get PHMS (a web address or shared folder; '' clears it), shown "
+        "to a workstation that is too old",
+    )
+    window.add_argument(
+        "--force", action="store_true", help="set VERSION even outside the sane range"
+    )
+    window.set_defaults(handler=cmd_min_client_version)
+    for p in (check, up, window):
         p.add_argument("--url", help="database URL (default: PHMS_DATABASE_URL)")
 
 
@@ -68,4 +87,18 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
     )
     with pg_errors():
         upgrade.run_upgrade(resolve_url(args.url), plan)
+    return 0
+
+
+def cmd_min_client_version(args: argparse.Namespace) -> int:
+    with connect(resolve_url(args.url)) as conn:
+        said = []
+        if args.version is not None:
+            said.append(client_window.set_minimum(conn, args.version, force=args.force))
+        elif args.force:
+            raise CommandError("--force goes with a VERSION to set.")
+        if args.where is not None:
+            said.append(client_window.set_download_hint(conn, args.where))
+        said.append(client_window.describe(client_window.read(conn)))
+    print("\n".join(said))
     return 0

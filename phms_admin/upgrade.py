@@ -17,7 +17,7 @@ import psycopg
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
-from phms_admin import backup, broadcast, migrate
+from phms_admin import backup, broadcast, client_window, migrate
 from phms_admin.connection import CommandError, describe_db_error
 from phms_admin.pgtools import Target, describe_pg_error
 
@@ -87,6 +87,7 @@ def run_upgrade(url: str, plan: Plan, *, say: Callable[[str], None] = print) -> 
     before = _revision(target)
     if before == head:
         say(f"Database is already at revision {head}; nothing to do.")
+        client_window.after_upgrade(url, say)  # (e.g. after a plain `alembic upgrade`)
         return head
     with target.connect() as conn:
         counts_before = backup.table_counts(conn)
@@ -161,4 +162,5 @@ def run_upgrade(url: str, plan: Plan, *, say: Callable[[str], None] = print) -> 
         f"Database upgraded from {before or 'empty'} to {after}; every table that existed "
         f"before still has all its rows ({len(counts_before)} tables checked)."
     )
+    client_window.after_upgrade(url, say)  # raises the oldest client version if needed
     return str(after)
