@@ -56,6 +56,8 @@ from phms_client.services.preferences import SettingRow, SettingValueError, Stal
 from phms_client.ui.admin.registry_upload_panel import RegistryUploadPanel
 from phms_client.ui.shared.context import AppContext
 from phms_client.ui.shared.notices import add_connection_notice
+from phms_client.version import client_version
+from phms_schema.ddl_compat import DOWNLOAD_HINT_KEY, MAX_DOWNLOAD_HINT, MIN_CLIENT_KEY
 
 __all__ = ["PreferencesDialog"]
 
@@ -75,6 +77,13 @@ OTHER_NOTE: Final = (
     "the reports, not here."
 )
 
+WORKSTATIONS_NOTE: Final = (
+    "A workstation whose PHMS is older than the version below cannot log in: it is told "
+    "which version it needs and where to get it. “phms-admin db upgrade” raises the "
+    "version when a change of the database needs newer workstations. You may raise it "
+    "here, up to this workstation's own version; only IT can lower it."
+)
+
 #: Settings shown on a tab of their own; everything else goes to "Other".
 GENERAL_KEYS: Final = (
     "patient_id_format",
@@ -82,6 +91,8 @@ GENERAL_KEYS: Final = (
     "remember_password_allowed",
     "password_min_length",
     "error_check_sd",
+    MIN_CLIENT_KEY,
+    DOWNLOAD_HINT_KEY,
 )
 LABELS: Final = {
     "patient_id_format": "Patient ID format",
@@ -107,8 +118,8 @@ KEYED_LABELS: Final = {
     "error_check_sd": "Error check t&hreshold:",
     "ph_groups": "PH &groups:",  # (on the Other tab)
     "clinic_hours": "Clin&ic hours:",  # (on the Other tab)
-    "min_client_version": "Oldest PHMS acc&epted:",  # (on the Other tab)
-    "client_download_hint": "Where to get PH&MS:",  # (on the Other tab)
+    "min_client_version": "&Oldest PHMS accepted:",
+    "client_download_hint": "Where to &get PHMS:",
 }
 
 
@@ -598,7 +609,29 @@ class PreferencesDialog(QDialog):
                 "trimmed mean.",
             ),
         )
+        self._add_workstations(form, tab)
         self._give_keys(form)
+
+    def _add_workstations(self, form: QFormLayout, tab: int) -> None:
+        """The compatibility window: which PHMS may log in, and where to get it."""
+        note = QLabel(WORKSTATIONS_NOTE)
+        note.setWordWrap(True)
+        note.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        note.setContentsMargins(0, 10, 0, 0)  # (apart from the settings above)
+        form.addRow(note)
+        version_edit = QLineEdit()
+        version_edit.setMaxLength(30)
+        version_edit.setValidator(QRegularExpressionValidator(r"[0-9.]*", version_edit))
+        self.min_client = self._add(TextEditor(MIN_CLIENT_KEY, version_edit), tab)
+        form.addRow(
+            f"{label_of(MIN_CLIENT_KEY)}:",
+            self._with_hint(version_edit, f"this workstation runs PHMS {client_version()}"),
+        )
+        hint_edit = QLineEdit()
+        hint_edit.setMaxLength(MAX_DOWNLOAD_HINT)
+        hint_edit.setPlaceholderText(r"e.g. https://it.clinic.example/phms or \\server\phms")
+        self.download_hint = self._add(TextEditor(DOWNLOAD_HINT_KEY, hint_edit), tab)
+        form.addRow(f"{label_of(DOWNLOAD_HINT_KEY)}:", hint_edit)
 
     def _give_keys(self, form: QFormLayout) -> None:
         """Alt+letter on each row's label, going to the setting's own input (some rows
