@@ -33,10 +33,13 @@ class Counters:
     bytes_down: int = 0
     round_trips: int = 0
     connections: int = 0
+    #: Round trips of each connection, by its number (1, 2, ... in the order accepted).
+    by_connection: dict[int, int] = field(default_factory=dict)
     _last_direction: dict[int, str] = field(default_factory=dict)
 
     def reset(self) -> None:
         self.bytes_up = self.bytes_down = self.round_trips = self.connections = 0
+        self.by_connection.clear()
         self._last_direction.clear()
 
     def seen(self, conn_id: int, direction: str, n: int) -> None:
@@ -46,6 +49,7 @@ class Counters:
             self.bytes_down += n
             if self._last_direction.get(conn_id) == "up":
                 self.round_trips += 1
+                self.by_connection[conn_id] = self.by_connection.get(conn_id, 0) + 1
         self._last_direction[conn_id] = direction
 
 

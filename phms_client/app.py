@@ -43,6 +43,11 @@ def _exit_when_shown(app: Any, window: Any) -> None:
     QTimer.singleShot(0, shown)
 
 
+def _import_main_windows() -> None:
+    import phms_client.ui.audit.window
+    import phms_client.ui.shell.main_window  # noqa: F401
+
+
 def run(server: str | None) -> int:
     """Start the GUI: log in, work, quit. Qt is imported only here."""
     from PySide6.QtWidgets import QApplication
@@ -81,6 +86,12 @@ def run(server: str | None) -> int:
     login_window = shell.start()
     if os.environ.get(EXIT_WHEN_SHOWN) == "1":
         _exit_when_shown(app, login_window)
+    else:
+        from PySide6.QtCore import QTimer
+
+        # The main windows' modules (charts, reports) take most of a second to import:
+        # import them while the person types, not after "Log in" was pressed.
+        QTimer.singleShot(0, _import_main_windows)
     try:
         return int(app.exec())
     finally:

@@ -62,8 +62,9 @@ class Listener:
         while not self._stop.is_set():
             try:
                 with psycopg.connect(**self._conninfo, autocommit=True) as conn:  # type: ignore[arg-type]
-                    for channel in self._channels:
-                        conn.execute(f"LISTEN {channel}")
+                    # One message for every channel: one round trip (no parameters, so
+                    # psycopg sends it as a simple query, which may hold several).
+                    conn.execute("; ".join(f"LISTEN {channel}" for channel in self._channels))
                     attempt = 0
                     self.connected.set()
                     self._on_state(True)

@@ -1,7 +1,8 @@
 """Appointments: the day list and its actions (no Qt).
 
-The day list is one query (appointments joined with their patients) and also
-returns the server's clock, so status marks and the database's 30-minute rule
+The day list is one statement (appointments joined with their patients, sent
+without BEGIN/COMMIT when it is the first of its unit of work) and also returns
+the server's clock, so status marks and the database's 30-minute rule
 agree even when a workstation's clock is off.
 """
 
@@ -14,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from phms_client.clinical.appointments import Mark, Status, editable, mark
+from phms_client.db.database import statement_alone
 from phms_client.services import input_rules
 from phms_schema import Appointment, Patient, limits
 
@@ -101,14 +103,17 @@ def day_list(session: Session, day: dt.date, tz: dt.tzinfo) -> DayList:
         return DayList(day, session.execute(sa.select(now)).scalar_one(), ())
     start = dt.datetime.combine(day, dt.time(0), tz)
     end = start + dt.timedelta(days=1)
-    rows = session.execute(
-        sa.select(*_ROW_COLS, now)
-        .select_from(_JOINED)
-        .where(APPOINTMENT.c.starts_at >= start, APPOINTMENT.c.starts_at < end)
-        .order_by(APPOINTMENT.c.starts_at, APPOINTMENT.c.id)
-    ).all()
-    server_now = rows[0].server_now if rows else session.execute(sa.select(now)).scalar_one()
-    return DayList(day, server_now, tuple(_row(r) for r in rows))
+    # The clock LEFT JOIN the day's appointments: one row with the clock even on an
+    # empty day, so the list is one statement (sent alone: no BEGIN/COMMIT either).
+    clock = sa.select(now).subquery("clock")
+    in_day = sa.and_(APPOINTMENT.c.starts_at >= start, APPOINTMENT.c.starts_at < end)
+    with statement_alone(session):
+        rows = session.execute(
+            sa.select(*_ROW_COLS, clock.c.server_now)
+            .select_from(clock.outerjoin(_JOINED, in_day))
+            .order_by(APPOINTMENT.c.starts_at, APPOINTMENT.c.id)
+        ).all()
+    return DayList(day, rows[0].server_now, tuple(_row(r) for r in rows if r.id is not None))
 
 
 def get(session: Session, appointment_id: int) -> AppointmentRow:
