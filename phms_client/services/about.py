@@ -8,9 +8,10 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from phms_client.db.gate import database_revision
+from phms_client.db.database import statement_alone
 from phms_client.services import input_rules
 from phms_schema import ProblemReport
+from phms_schema.ddl_compat import MIN_CLIENT_KEY
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,8 @@ class ServerFacts:
     schema_revision: str
     user: str
     database: str
+    #: The oldest client version the database accepts (None: it records none, before 0016).
+    min_client_version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -30,14 +33,18 @@ class ProblemSummary:
     client_version: str
 
 
+_FACTS = sa.text(
+    "SELECT current_setting('server_version') AS v, session_user AS u, "
+    "current_database() AS d, (SELECT version_num FROM public.alembic_version) AS r, "
+    "(SELECT s.value #>> '{}' FROM phms.setting s WHERE s.key = :min_key) AS m"
+).bindparams(min_key=MIN_CLIENT_KEY)
+
+
 def server_facts(session: Session) -> ServerFacts:
-    row = session.execute(
-        sa.text(
-            "SELECT current_setting('server_version') AS v, session_user AS u, "
-            "current_database() AS d"
-        )
-    ).one()
-    return ServerFacts(row.v, database_revision(session) or "none", row.u, row.d)
+    """One statement (a logged-in client has passed the gate: the tables are there)."""
+    with statement_alone(session):
+        row = session.execute(_FACTS).one()
+    return ServerFacts(row.v, row.r or "none", row.u, row.d, row.m)
 
 
 def report_problem(

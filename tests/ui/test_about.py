@@ -17,7 +17,7 @@ from phms_client import logbuffer
 from phms_client.ui.shell.about_dialog import AboutDialog
 from phms_client.ui.shell.app_shell import install_excepthook, unexpected_error_hook
 from phms_client.ui.shell.problem_dialog import ProblemDialog
-from phms_client.version import client_version
+from phms_client.version import OLDEST_SCHEMA, client_version
 from phms_schema import SCHEMA_REVISION
 from tests.harness import PgDatabase
 from tests.ui.shell_support import Running, logged_in_shell, server_settings, write_location
@@ -66,6 +66,8 @@ def test_about_shows_versions_server_and_user(
     assert values["database"] == db.name
     assert values["postgres"].startswith("18")
     assert values["schema"] == f"{SCHEMA_REVISION} (as this client expects)"
+    assert values["works_with"] == f"schema {OLDEST_SCHEMA} or newer"
+    assert values["accepts"] == "PHMS 0.2.0 or newer"
     assert values["user"] == "t_clerk (clerk)"
     assert "t_clerk (clerk)" in dialog.details() and values["postgres"] in dialog.details()
     dialog.copy_details()

@@ -1,4 +1,4 @@
-"""Screens of the shell, rendered for real: login error, settings, banner, lock, About.
+"""Screens of the shell, rendered for real: login errors, settings, banner, lock, About.
 
 With ``PHMS_SCREENSHOTS=DIR`` the images are written there as PNG (for docs/screenshots);
 without it, the test still renders each screen and checks the image is a real picture
@@ -7,23 +7,28 @@ without it, the test still renders each screen and checks the image is a real pi
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMainWindow
 from pytestqt.qtbot import QtBot
 
 from phms_admin.embedded import free_port
 from phms_client import logbuffer
+from phms_client.db.errors import ErrorKind
 from phms_client.ui.shared.context import AppContext
 from phms_client.ui.shared.tasks import TaskRunner
 from phms_client.ui.shell.login_dialog import LoginDialog
 from phms_client.ui.shell.problem_dialog import ProblemDialog
 from phms_client.ui.shell.settings_dialog import SettingsDialog
-from tests.harness import PgDatabase
+from phms_client.version import client_version
+from phms_schema.ddl_compat import DOWNLOAD_HINT_KEY, MIN_CLIENT_KEY
+from tests.harness import STAFF_PASSWORD, PgDatabase
 from tests.ui import screens
 from tests.ui.shell_support import (
     Running,
@@ -70,6 +75,42 @@ def test_login_unreachable(qtbot: QtBot, tasks: TaskRunner, tmp_path: Path) -> N
     wait_for_message(qtbot, dialog)
     dialog.adjustSize()
     capture(qtbot, dialog, "login-unreachable")
+
+
+def _window(admin_engine: sa.Engine, minimum: str, hint: str) -> None:
+    """Set the database's window as IT would (the superuser may also lower it)."""
+    with admin_engine.begin() as conn:
+        for key, value in ((MIN_CLIENT_KEY, minimum), (DOWNLOAD_HINT_KEY, hint)):
+            conn.execute(
+                sa.text(
+                    "UPDATE phms.setting SET value = to_jsonb(CAST(:v AS text)) WHERE key = :k"
+                ),
+                {"k": key, "v": value},
+            )
+
+
+def test_login_client_too_old(
+    qtbot: QtBot, tasks: TaskRunner, tmp_path: Path, db: PgDatabase, admin_engine: sa.Engine
+) -> None:
+    """The database accepts only a newer PHMS: the login says which, and where to get it."""
+    hint = "https://it.clinic.example/phms"
+    location = write_location(tmp_path, user=server_settings(db))
+    _window(admin_engine, "9.0", hint)
+    try:
+        dialog = LoginDialog(location, tasks)
+        qtbot.addWidget(dialog)
+        dialog.show()
+        type_login(qtbot, dialog, "t_clinician", STAFF_PASSWORD)
+        message = wait_for_message(qtbot, dialog)
+    finally:
+        _window(admin_engine, "0.2.0", "")
+    error = dialog.last_error
+    assert error is not None and error.kind is ErrorKind.CLIENT_TOO_OLD
+    assert "Newer PHMS needed" in message and html.escape(error.message) in message
+    assert f"PHMS {client_version()} is older than this clinic's database accepts" in error.message
+    assert f"(9.0 or newer). Get it from {hint}." in error.message
+    dialog.adjustSize()
+    capture(qtbot, dialog, "login-client-too-old")
 
 
 def test_settings(qtbot: QtBot, tasks: TaskRunner, tmp_path: Path, db: PgDatabase) -> None:

@@ -1,5 +1,7 @@
 """Help > About PHMS: versions of everything, the server and who is logged in.
 
+It also shows the compatibility window (``phms_client.db.gate``): the schema
+revisions this client works with, and the oldest PHMS version the database accepts.
 The server's facts are read fresh (:func:`phms_client.services.about.server_facts`)
 on the task runner; until they arrive the values from the login are shown.
 """
@@ -22,9 +24,10 @@ from PySide6.QtWidgets import (
 )
 
 from phms_client.db.errors import classify
+from phms_client.db.gate import Window
 from phms_client.services.about import ServerFacts, server_facts
 from phms_client.ui.shared.context import AppContext
-from phms_client.version import client_version
+from phms_client.version import OLDEST_SCHEMA, client_version
 from phms_schema import SCHEMA_REVISION
 
 __all__ = ["AboutDialog"]
@@ -58,6 +61,8 @@ class AboutDialog(QDialog):
             ("database", "Database", ctx.config.database),
             ("postgres", "PostgreSQL", info.server_version),
             ("schema", "Schema revision", self._schema_text(info.schema_revision)),
+            ("works_with", "Client works with", f"schema {OLDEST_SCHEMA} or newer"),
+            ("accepts", "Database accepts", self._accepts_text(self._login_minimum())),
             ("user", "Logged in as", f"{info.user} ({info.group})"),
         ]
         for key, label, value in rows:
@@ -95,7 +100,19 @@ class AboutDialog(QDialog):
     def _schema_text(revision: str) -> str:
         if revision == SCHEMA_REVISION:
             return f"{revision} (as this client expects)"
-        return f"{revision} (this client expects {SCHEMA_REVISION})"
+        if revision.isdigit() and int(revision) < int(SCHEMA_REVISION):
+            return f"{revision} (older than this client's {SCHEMA_REVISION}; it works with it)"
+        return f"{revision} (newer than this client's {SCHEMA_REVISION}; it accepts this client)"
+
+    def _login_minimum(self) -> str | None:
+        login = self._ctx.login
+        return Window.from_settings(login.schema_revision, login.settings.values).min_client_version
+
+    @staticmethod
+    def _accepts_text(minimum: str | None) -> str:
+        if minimum is None:
+            return "any PHMS (this database records no oldest version)"
+        return f"PHMS {minimum} or newer"
 
     def _load(self) -> ServerFacts:
         with self._ctx.db.session() as session:
@@ -104,6 +121,7 @@ class AboutDialog(QDialog):
     def _loaded(self, facts: ServerFacts) -> None:
         self.values["postgres"].setText(facts.server_version)
         self.values["schema"].setText(self._schema_text(facts.schema_revision))
+        self.values["accepts"].setText(self._accepts_text(facts.min_client_version))
         self.values["database"].setText(facts.database)
         self.values["user"].setText(f"{facts.user} ({self._ctx.login.group})")
         self.status_label.setVisible(False)
