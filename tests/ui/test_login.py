@@ -153,7 +153,13 @@ def test_not_a_staff_account(
     assert "Not a staff account" in text and "not a PHMS staff account" in text
 
 
-@pytest.mark.parametrize(("revision", "expected"), [("0001", "upgrade"), ("9999", "newer")])
+@pytest.mark.parametrize(
+    ("revision", "minimum", "expected"),
+    [
+        ("0001", "0.2.0", "phms-admin db upgrade"),  # older than this client works with
+        ("9999", "9.0", "(9.0 or newer)"),  # newer, and it accepts only newer clients
+    ],
+)
 def test_schema_mismatch(
     qtbot: QtBot,
     tasks: TaskRunner,
@@ -161,6 +167,7 @@ def test_schema_mismatch(
     db: PgDatabase,
     fresh_database: PgDatabase,
     revision: str,
+    minimum: str,
     expected: str,
 ) -> None:
     from phms_admin import migrate
@@ -169,11 +176,18 @@ def test_schema_mismatch(
     engine = sa.create_engine(fresh_database.admin_url, poolclass=sa.pool.NullPool)
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE alembic_version SET version_num = :r"), {"r": revision})
+        conn.execute(
+            sa.text(
+                "UPDATE phms.setting SET value = to_jsonb(CAST(:m AS text)) "
+                "WHERE key = 'min_client_version'"
+            ),
+            {"m": minimum},
+        )
     engine.dispose()
     dialog = make_dialog(qtbot, tasks, tmp_path, fresh_database)
     type_login(qtbot, dialog, "t_clerk", STAFF_PASSWORD)
     text = wait_for_message(qtbot, dialog)
-    assert expected in text.lower() and "Nothing has been changed" in text
+    assert expected in text and "Nothing has been changed" in text
 
 
 def test_empty_fields_are_asked_for(
