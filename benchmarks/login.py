@@ -2,8 +2,10 @@
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python -m benchmarks.login --dir /tmp/phms-login
 
-creates (first time) an embedded PostgreSQL server in ``--dir``/data and a database
-with the demo clinic (``phms-admin demo``: patients and today's appointments), then
+creates (first time) and starts an embedded PostgreSQL server in ``--dir``/data (it
+keeps running for the next run: ``phms-admin server stop --data-dir DIR/data``) and a
+database with the demo clinic (``phms-admin demo``: patients and today's appointments),
+then
 logs in through the real login dialog and main window (``AppShell``, offscreen), as a
 clinician, through the latency proxy at each one-way delay. It prints a Markdown
 table: round trips of the login's connection once logged in (before the main window
