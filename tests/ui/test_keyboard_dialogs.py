@@ -151,7 +151,7 @@ def test_preferences_every_tab(qtbot: QtBot, admin: Session) -> None:
         assert tabs.isAncestorOf(order[0]), tabs.tabText(i)
         assert order[-1] is dialog.close_button, tabs.tabText(i)  # (Save: once changed)
     tabs.setCurrentIndex(0)
-    assert tab_order(dialog)[0] is dialog.id_format.edit
+    assert tab_order(dialog)[0] is dialog.general.id_format.edit
     escape_closes(qtbot, dialog)
 
 

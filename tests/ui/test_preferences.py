@@ -44,19 +44,20 @@ def test_admin_edits_with_a_preview_and_saves(
 ) -> None:
     with clinic_context(qtbot, db, "t_admin") as station:
         dialog = open_dialog(qtbot, station)
-        assert dialog.id_format.edit.text() == "NNNNNNN-N"
-        assert dialog.idle.spin.value() == 15
+        assert dialog.general.id_format.edit.text() == "NNNNNNN-N"
+        assert dialog.general.idle.spin.value() == 15
         assert "inhaled nitric oxide" in dialog.agents.table.item(0, 0).text()
         assert not dialog.save_button.isEnabled()  # nothing changed yet
 
-        dialog.id_format.edit.selectAll()
-        qtbot.keyClicks(dialog.id_format.edit, "ab-nnnnn")  # upper-cased as typed
-        assert dialog.id_format.edit.text() == "AB-NNNNN"
-        assert "Example: <b>" in dialog.id_preview.text()
+        dialog.general.id_format.edit.selectAll()
+        qtbot.keyClicks(dialog.general.id_format.edit, "ab-nnnnn")  # upper-cased as typed
+        assert dialog.general.id_format.edit.text() == "AB-NNNNN"
+        assert "Example: <b>" in dialog.general.id_preview.text()
         # Existing patients keep their IDs: the window says how many would not match.
-        qtbot.waitUntil(dialog.id_warning.isVisible, timeout=5_000)
-        assert "do not match" in dialog.id_warning.text() or "matches" in dialog.id_warning.text()
-        dialog.idle.spin.setValue(9)
+        qtbot.waitUntil(dialog.general.id_warning.isVisible, timeout=5_000)
+        warning = dialog.general.id_warning.text()
+        assert "do not match" in warning or "matches" in warning
+        dialog.general.idle.spin.setValue(9)
         dialog.agents.table.item(0, 2).setText("5, 10, 20, 40")
         assert dialog.save_button.isEnabled()
         assert dialog.status_label.text() == "Changes not saved yet."
@@ -80,8 +81,8 @@ def test_invalid_values_are_named_in_the_form(qtbot: QtBot, db: PgDatabase) -> N
         assert dialog.isVisible()  # nothing sent, nothing closed
 
         dialog.agents.table.item(1, 2).setText("2, 4")
-        dialog.id_format.edit.setText("AAA")
-        assert "at least one N" in dialog.id_preview.text()
+        dialog.general.id_format.edit.setText("AAA")
+        assert "at least one N" in dialog.general.id_preview.text()
         qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
         assert "at least one N" in dialog.message_label.text()
         assert dialog.tabs.currentIndex() == 0
@@ -96,10 +97,10 @@ def test_clinician_sees_read_only_and_a_bypassed_save_is_refused(
         dialog = open_dialog(qtbot, station)
         assert dialog.read_only and dialog.note_label.text() == READ_ONLY_NOTE
         assert dialog.save_button.isHidden()
-        assert dialog.id_format.edit.isReadOnly() and dialog.idle.spin.isReadOnly()
+        assert dialog.general.id_format.edit.isReadOnly() and dialog.general.idle.spin.isReadOnly()
         assert dialog.agents.add_button.isHidden()
         # Bypass the window: force a value in and save anyway. The database refuses.
-        dialog.idle.spin.setValue(1)
+        dialog.general.idle.spin.setValue(1)
         dialog.save()
         qtbot.waitUntil(dialog.message_label.isVisible, timeout=10_000)
         assert dialog.message_label.text().startswith("Not allowed:")
@@ -117,13 +118,13 @@ def test_conflict_shows_theirs_and_lets_the_admin_choose(
     update = sa.text("UPDATE phms.setting SET value = CAST(:v AS jsonb) WHERE key = :k")
     with clinic_context(qtbot, db, "t_admin") as station:
         dialog = open_dialog(qtbot, station)
-        dialog.idle.spin.setValue(11)
+        dialog.general.idle.spin.setValue(11)
         # Another admin saves the same setting, and one this window did not touch.
         with other.begin() as conn:
             conn.execute(update, {"k": "idle_lock_minutes", "v": "22"})
             conn.execute(update, {"k": "password_min_length", "v": "13"})
-        qtbot.waitUntil(lambda: dialog.min_length.spin.value() == 13, timeout=5_000)
-        assert dialog.idle.spin.value() == 11  # what was typed here stays
+        qtbot.waitUntil(lambda: dialog.general.min_length.spin.value() == 13, timeout=5_000)
+        assert dialog.general.idle.spin.value() == 11  # what was typed here stays
         assert "was just changed by t_admin" in dialog.status_label.text()
 
         qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
@@ -133,11 +134,11 @@ def test_conflict_shows_theirs_and_lets_the_admin_choose(
         text = box.informativeText()
         assert "Lock the screen after: t_admin saved “22”" in text and "yours is “11”" in text
         qtbot.mouseClick(dialog.use_theirs_button, Qt.MouseButton.LeftButton)
-        assert dialog.idle.spin.value() == 22 and not dialog.is_dirty()
+        assert dialog.general.idle.spin.value() == 22 and not dialog.is_dirty()
         assert setting(admin_engine, "idle_lock_minutes") == 22
 
         # Again, this time keeping ours over theirs.
-        dialog.idle.spin.setValue(12)
+        dialog.general.idle.spin.setValue(12)
         with other.begin() as conn:
             conn.execute(update, {"k": "idle_lock_minutes", "v": "33"})
         qtbot.waitUntil(lambda: "was just changed" in dialog.status_label.text(), timeout=5_000)
@@ -167,8 +168,8 @@ def test_a_change_reaches_another_running_client_within_two_seconds(
         assert clerk.shell.staff_action is None  # only admins manage staff
 
         dialog = open_dialog(qtbot, admin)
-        dialog.idle.spin.setValue(3)
-        dialog.id_format.edit.setText("NNNNNN")
+        dialog.general.idle.spin.setValue(3)
+        dialog.general.id_format.edit.setText("NNNNNN")
         with qtbot.waitSignal(watch.settings_changed, timeout=2_000) as changed:
             qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
         new = changed.args[0]

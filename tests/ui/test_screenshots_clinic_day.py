@@ -195,8 +195,8 @@ def test_preferences(qtbot: QtBot, clinic: PgDatabase) -> None:
         dialog = PreferencesDialog(station.ctx, station.windows)
         dialog.show()
         qtbot.waitUntil(dialog.tabs.isEnabled, timeout=10_000)
-        dialog.id_format.edit.setText("NNNNNNN-NN")  # being edited: example and a warning
-        qtbot.waitUntil(dialog.id_warning.isVisible, timeout=5_000)
+        dialog.general.id_format.edit.setText("NNNNNNN-NN")  # being edited: example and a warning
+        qtbot.waitUntil(dialog.general.id_warning.isVisible, timeout=5_000)
         capture(qtbot, dialog, "preferences")
         dialog.tabs.setCurrentIndex(2)
         capture(qtbot, dialog, "preferences-agents")
