@@ -12,7 +12,8 @@ from pytestqt.qtbot import QtBot
 
 from phms_client.clinical.demographics import format_day
 from phms_client.services import chart
-from phms_client.ui.chart.record_forms.chart_items_panel import ChartItemsPanel, ItemsModel
+from phms_client.ui.chart.record_forms.chart_items_lists import ItemsModel
+from phms_client.ui.chart.record_forms.chart_items_panel import ChartItemsPanel
 from phms_client.ui.chart.record_forms.common import to_qdate
 from phms_client.ui.shared.record_conflict import Choice
 from tests.db.test_client_login import config_for
@@ -35,7 +36,7 @@ def open_panel(qtbot: QtBot, session: Session, patient_id: int, **kw: object) ->
 
 
 def shown(panel: ChartItemsPanel, kind: str) -> list[list[str]]:
-    model = panel.models[kind]
+    model = panel.tabs.models[kind]
     return [
         [model.data(model.index(r, c)) for c in range(model.columnCount())]
         for r in range(model.rowCount())
@@ -96,11 +97,11 @@ def test_add_stop_delete_and_history(
 
     # Stop as of the study date, with a reason; it leaves the current list.
     panel.set_kind("medication")
-    assert panel.select(panel.models["medication"].item(0).id)
+    assert panel.select(panel.tabs.models["medication"].item(0).id)
     assert panel.stop_button.isEnabled()
     panel.date_edit.setDate(to_qdate(days_ago(10)))  # the study date moves on
     qtbot.waitUntil(lambda: panel.chart is not None and panel.chart.as_of == days_ago(10))
-    assert panel.select(panel.models["medication"].item(0).id)
+    assert panel.select(panel.tabs.models["medication"].item(0).id)
     stop = panel.ask_stop()
     assert stop is not None and stop.date_edit.date() == to_qdate(days_ago(10))
     assert stop.reason == "stopped"
@@ -111,19 +112,19 @@ def test_add_stop_delete_and_history(
 
     # History: the stopped entry with its dates and reason.
     panel.history_box.setChecked(True)
-    assert panel.models["medication"].history
+    assert panel.tabs.models["medication"].history
     assert shown(panel, "medication") == [
         [
             "macitentan — ERA", "10 mg once daily", format_day(days_ago(30)),
             f"stopped {format_day(days_ago(10))} (side effects)", "t_clinician",
         ]
     ]  # fmt: skip
-    panel.views["medication"].selectRow(0)
+    panel.tabs.views["medication"].selectRow(0)
     assert not panel.stop_button.isEnabled() and panel.delete_button.isEnabled()
 
     # Del: entered in error, after asking for a reason; gone from the chart and its history.
     panel.set_kind("comorbidity")
-    panel.views["comorbidity"].selectRow(0)
+    panel.tabs.views["comorbidity"].selectRow(0)
     delete = panel.ask_delete()
     assert delete is not None and not delete.ok_button.isEnabled()
     assert "iron deficiency" in delete.text_label.text()
@@ -191,7 +192,7 @@ def test_offline_nothing_can_be_changed(qtbot: QtBot, clinician: Session) -> Non
     add_item(clinician.ctx.db, "allergy", p.id, "iodine contrast", days_ago(5))
     panel = open_panel(qtbot, clinician, p.id)
     panel.set_kind("allergy")
-    panel.views["allergy"].selectRow(0)
+    panel.tabs.views["allergy"].selectRow(0)
     assert panel.stop_button.isEnabled() and panel.delete_button.isEnabled()
     panel.set_editable(False)
     assert not (panel.add_button.isEnabled() or panel.stop_button.isEnabled())

@@ -229,7 +229,7 @@ def test_a_patients_course_through_the_windows(
     qtbot.waitUntil(lambda: items.tabs.tabText(0) == "Medications (1)", timeout=LIVE_MS)
     items.date_edit.setDate(to_qdate(day(380)))
     qtbot.waitUntil(lambda: clinical.chart.as_of == day(380), timeout=LOAD_MS)  # type: ignore[union-attr]
-    items.views["medication"].selectRow(0)
+    items.tabs.views["medication"].selectRow(0)
     stop = items.ask_stop()
     assert stop is not None and stop.stopped_on == day(380)
     stop.reason_combo.setCurrentText("changed to another medicine")

@@ -225,7 +225,7 @@ def test_items_panel_history(qtbot: QtBot, clinician: Session, db: PgDatabase) -
     with qtbot.waitSignal(panel.loaded, timeout=LOAD_MS):
         panel.show()
     panel.history_box.setChecked(True)
-    panel.views["medication"].selectRow(0)
+    panel.tabs.views["medication"].selectRow(0)
     capture(qtbot, panel, "chart-items-history")
 
 
