@@ -33,7 +33,7 @@ from phms_client.services.chart import (
 )
 from phms_client.services.patients import PatientDetails
 from phms_client.ui.chart.record_forms.base import RecordForm
-from phms_client.ui.chart.record_forms.common import DecimalField
+from phms_client.ui.chart.record_forms.fields import DecimalField
 from tests.ui.patient_env import create_patients, person, type_text, unique_family
 
 TODAY = dt.date.today()

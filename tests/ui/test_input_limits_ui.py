@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QLineEdit, QPlainTextEdit
 from pytestqt.qtbot import QtBot
 
 from phms_client.clinical.demographics import DemographicsEntry
-from phms_client.ui.chart.record_forms.common import DecimalField
+from phms_client.ui.chart.record_forms.fields import DecimalField
 from phms_client.ui.clinic_day.day_list import DayListWidget
 from phms_client.ui.patients.patient_form import PatientForm
 from phms_client.ui.shared.text_limits import limit_text

@@ -12,12 +12,8 @@ from pytestqt.qtbot import QtBot
 from phms_client.clinical.demographics import format_day
 from phms_client.clinical.ranges import HEIGHT, OXYGEN_FLOW, RAP, STOPS
 from phms_client.services import chart
-from phms_client.ui.chart.record_forms.common import (
-    DecimalField,
-    format_derived,
-    parse_decimal,
-    show_number,
-)
+from phms_client.ui.chart.record_forms.common import format_derived, parse_decimal, show_number
+from phms_client.ui.chart.record_forms.fields import DecimalField
 from phms_client.ui.chart.record_forms.launcher import RecordForms
 from phms_client.ui.chart.record_forms.walk_form import WalkForm
 from phms_client.ui.patients.patient_form import PatientForm

@@ -41,20 +41,15 @@ from phms_client.services import chart as chart_service
 from phms_client.services.chart import AssessmentInput, AssessmentRecord
 from phms_client.services.chart_risk import FOLLOWUP_SCALE
 from phms_client.ui.chart.record_forms.base import RecordForm
-from phms_client.ui.chart.record_forms.common import (
-    ROMAN,
-    DecimalField,
-    DerivedRows,
-    describe_risk,
-    format_derived,
-    nearest_walk,
-    show_number,
-)
+from phms_client.ui.chart.record_forms.common import ROMAN, format_derived, show_number
+from phms_client.ui.chart.record_forms.fields import DecimalField, DerivedRows
 from phms_client.ui.chart.record_forms.risk_preview import (
     CHOICES,
     choice_text,
+    describe_risk,
     describe_risk_at_diagnosis,
     is_at_diagnosis,
+    nearest_walk,
 )
 from phms_client.ui.shared.context import AppContext
 

@@ -1,7 +1,7 @@
 """What every record form does: the workflow header, saving, conflicts, live notes.
 
 A record form is a non-modal window. New record: the study date and patient ID
-come first (:class:`~phms_client.ui.chart.record_forms.common.StudyHeader`); the fields
+come first (:class:`~phms_client.ui.chart.record_forms.study_header.StudyHeader`); the fields
 open once the patient is loaded. Existing record: it is loaded by id, its
 patient is fixed, and the form says who entered it and who changed it last.
 
@@ -37,15 +37,10 @@ from phms_client.db.errors import ErrorKind, classify
 from phms_client.services import chart as chart_service
 from phms_client.services import clinical_rules, patients
 from phms_client.services.chart import EntryNotFound, StaleEntry, Stamp
-from phms_client.ui.chart.record_forms.common import (
-    HINT_STYLE,
-    DecimalField,
-    PatientContext,
-    ReasonDialog,
-    StudyHeader,
-    banner,
-    can_edit_clinical,
-)
+from phms_client.ui.chart.record_forms.common import HINT_STYLE, banner, can_edit_clinical
+from phms_client.ui.chart.record_forms.fields import DecimalField
+from phms_client.ui.chart.record_forms.reason_dialog import ReasonDialog
+from phms_client.ui.chart.record_forms.study_header import PatientContext, StudyHeader
 from phms_client.ui.shared.context import AppContext
 from phms_client.ui.shared.edit_window import EditWindow, lockable_layout
 from phms_client.ui.shared.record_conflict import Choice, RecordConflictDialog, changed_by

@@ -25,12 +25,8 @@ from phms_client.clinical import therapy
 from phms_client.clinical.demographics import format_day
 from phms_client.services.chart import ChartItem, ItemInput
 from phms_client.ui.chart.record_forms.chart_items_lists import KIND_LABELS
-from phms_client.ui.chart.record_forms.common import (
-    ReasonDialog,
-    ReasonRequired,
-    from_qdate,
-    to_qdate,
-)
+from phms_client.ui.chart.record_forms.common import from_qdate, to_qdate
+from phms_client.ui.chart.record_forms.reason_dialog import ReasonDialog, ReasonRequired
 from phms_client.ui.shared.dates import item_date_range, style_date_edit
 from phms_client.ui.shared.record_conflict import RecordConflictDialog
 from phms_client.ui.shared.text_limits import limit_text

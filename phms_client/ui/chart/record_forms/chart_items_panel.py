@@ -52,12 +52,12 @@ from phms_client.ui.chart.record_forms.chart_items_dialogs import (
 from phms_client.ui.chart.record_forms.chart_items_lists import ItemLists, item_status
 from phms_client.ui.chart.record_forms.common import (
     HINT_STYLE,
-    ReasonDialog,
     banner,
     can_edit_clinical,
     from_qdate,
     to_qdate,
 )
+from phms_client.ui.chart.record_forms.reason_dialog import ReasonDialog
 from phms_client.ui.shared.context import AppContext
 from phms_client.ui.shared.dates import style_date_edit
 from phms_client.ui.shared.guard import OwnedTasks

@@ -1,4 +1,5 @@
-"""Live preview of the ESC/ERS 2022 risk at diagnosis in the assessment form.
+"""Live preview of the risk in the assessment form: the ESC/ERS 2022 risk at diagnosis,
+and the COMPERA 2.0 four strata at every other visit (:func:`describe_risk`).
 
 Which scale applies is decided as the database decides it
 (``phms.assessment_risk_at_diagnosis``): an assessment is *at diagnosis* when no
@@ -12,11 +13,20 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any, Final
 
+from phms_client.clinical import risk
 from phms_client.clinical import risk_diagnosis as rd
 from phms_client.clinical.demographics import format_day
+from phms_client.clinical.matching import WALK_WINDOW_DAYS, nearest
 from phms_client.ui.chart.record_forms.common import ROMAN, show_number
+from phms_client.ui.chart.record_forms.study_header import PatientContext
 
-__all__ = ["CHOICES", "describe_risk_at_diagnosis", "is_at_diagnosis"]
+__all__ = [
+    "CHOICES",
+    "describe_risk",
+    "describe_risk_at_diagnosis",
+    "is_at_diagnosis",
+    "nearest_walk",
+]
 
 #: Column -> (label, ((text shown, stored value), ...)); the first entry is "not recorded".
 CHOICES: Final = {
@@ -149,3 +159,47 @@ def describe_risk_at_diagnosis(inputs: rd.DiagnosisInputs, walk: Any) -> tuple[s
         f"mean of {result.n_variables} grades {show_number(result.mean_grade, 2)})",
         how,
     )
+
+
+def nearest_walk(context: PatientContext, day: dt.date) -> Any:
+    """The walk the risk at ``day`` uses (nearest within 14 days; the view's rule)."""
+    walks = [e.record for e in context.chart.timeline if e.kind == "six_minute_walk"]
+    return nearest(
+        walks,
+        day,
+        WALK_WINDOW_DAYS,
+        date_of=lambda w: w.data.study_date,
+        id_of=lambda w: w.id,
+    )
+
+
+def describe_risk(
+    who_fc: int | None,
+    walk: Any,
+    bnp: Decimal | None,
+    nt_probnp: Decimal | None,
+) -> tuple[str, str]:
+    """(stratum text, how it was reached) for the live preview, COMPERA 2.0."""
+    distance = walk.data.distance_m if walk is not None else None
+    result = risk.assess(who_fc, distance, bnp, nt_probnp)
+    parts = []
+    if who_fc is not None:
+        parts.append(f"WHO-FC {ROMAN[who_fc]} → {result.fc_grade}")
+    if walk is not None:
+        parts.append(
+            f"6MWD {show_number(distance)} m ({format_day(walk.data.study_date)}) "
+            f"→ {result.walk_grade}"
+        )
+    else:
+        parts.append("no 6-minute walk within 14 days")
+    if result.peptide is not None:
+        parts.append(
+            f"{result.peptide} {show_number(result.peptide_value)} pg/mL → {result.peptide_grade}"
+        )
+    how = " · ".join(parts)
+    if result.stratum is None:
+        return (
+            f"not enough data ({result.n_variables} of WHO-FC, 6MWD, BNP/NT-proBNP; 2 needed)",
+            how,
+        )
+    return f"{result.label} (stratum {result.stratum})", how

@@ -40,10 +40,10 @@ from phms_client.ui.chart.record_forms.common import (
     ERROR_STYLE,
     HINT_STYLE,
     MAX_NUMBER_LENGTH,
-    DecimalField,
     parse_decimal,
     show_number,
 )
+from phms_client.ui.chart.record_forms.fields import DecimalField
 from phms_client.ui.shared.context import AppContext
 
 __all__ = ["Agent", "VasodilatorForm", "configured_agents", "dose_problem"]

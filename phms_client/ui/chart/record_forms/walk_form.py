@@ -32,14 +32,9 @@ from phms_client.clinical.ranges import FIELD_RANGES
 from phms_client.services import chart as chart_service
 from phms_client.services.chart import AssessmentRecord, WalkInput, WalkRecord
 from phms_client.ui.chart.record_forms.base import RecordForm
-from phms_client.ui.chart.record_forms.common import (
-    HINT_STYLE,
-    DecimalField,
-    DerivedRows,
-    PatientContext,
-    format_derived,
-    show_number,
-)
+from phms_client.ui.chart.record_forms.common import HINT_STYLE, format_derived, show_number
+from phms_client.ui.chart.record_forms.fields import DecimalField, DerivedRows
+from phms_client.ui.chart.record_forms.study_header import PatientContext
 from phms_client.ui.shared.context import AppContext
 
 __all__ = ["WalkForm", "body_assessment"]
