@@ -18,13 +18,12 @@ from phms_client.clinical.appointments import Mark, Status
 from phms_client.services import appointments
 from phms_client.services.appointments import AppointmentRow
 from phms_client.ui.clinic_day.appointment_dialog import AppointmentDialog
-from phms_client.ui.clinic_day.day_list import (
+from phms_client.ui.clinic_day.day_list import REFRESH_MS, DayListWidget
+from phms_client.ui.clinic_day.day_list_model import (
     COL_STATUS,
     COL_TIME,
     MARK_STYLE,
-    REFRESH_MS,
     DayListModel,
-    DayListWidget,
     StatusDelegate,
 )
 from tests.harness import PgDatabase

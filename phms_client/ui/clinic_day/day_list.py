@@ -1,4 +1,4 @@
-"""The appointment day list of the main window, and its Qt model.
+"""The appointment day list of the main window.
 
 One day's appointments (:func:`phms_client.services.appointments.day_list`, one
 query) with their status marks: *due*, *missed*, *arrived*, *completed* and
@@ -13,92 +13,55 @@ room) arrive as notifications and reload the day. A change refused because someo
 else changed the appointment first says who did, and reloads. The list shows only
 demographics and appointment fields, so clerks may use it; *Enter data* (clinicians
 and admins) emits :attr:`DayListWidget.enter_data` with the patient's id.
+
+Its Qt model is in :mod:`~phms_client.ui.clinic_day.day_list_model`, what can be done
+with an appointment in :mod:`~phms_client.ui.clinic_day.day_list_actions`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import time
 from typing import Any, Final
 
-from PySide6.QtCore import (
-    QAbstractTableModel,
-    QDate,
-    QModelIndex,
-    QObject,
-    QPersistentModelIndex,
-    QPoint,
-    Qt,
-    QTimer,
-    Signal,
-)
-from PySide6.QtGui import QAction, QColor, QFont, QPainter, QPalette
+from PySide6.QtCore import QDate, Qt, QTimer, Signal
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QDateEdit,
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QMenu,
     QMessageBox,
     QPushButton,
     QStackedWidget,
-    QStyle,
-    QStyledItemDelegate,
-    QStyleOptionViewItem,
     QTableView,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from phms_client.clinical.appointments import Mark, Status
+from phms_client.clinical.appointments import Status
 from phms_client.clinical.demographics import format_weekday
-from phms_client.db.errors import classify, register_constraint_messages
+from phms_client.db.errors import register_constraint_messages
 from phms_client.services import appointments
-from phms_client.services.appointments import AppointmentRow, DayList, StaleAppointment
-from phms_client.ui.clinic_day.appointment_dialog import (
-    AppointmentDialog,
-    PatientChoice,
-    clinic_zone,
+from phms_client.services.appointments import AppointmentRow, DayList
+from phms_client.ui.clinic_day.appointment_dialog import AppointmentDialog, clinic_zone
+from phms_client.ui.clinic_day.day_list_actions import AppointmentActions
+from phms_client.ui.clinic_day.day_list_model import (
+    COL_NOTE,
+    COL_PATIENT,
+    COL_STATUS,
+    DayListModel,
+    StatusDelegate,
 )
 from phms_client.ui.shared.context import AppContext
 from phms_client.ui.shared.dates import appointment_date_range, day_display, style_date_edit
 from phms_client.ui.shared.table_view import setup_list_view
 
-__all__ = [
-    "MARK_STYLE",
-    "REFRESH_MS",
-    "DayListModel",
-    "DayListWidget",
-    "clinic_zone",
-]
-
-log = logging.getLogger(__name__)
+__all__ = ["REFRESH_MS", "DayListWidget"]
 
 #: How often the marks are recomputed from the (server) clock.
 REFRESH_MS: Final = 30_000
-
-AnyIndex = QModelIndex | QPersistentModelIndex
-ROW_ROLE: Final = Qt.ItemDataRole.UserRole + 1
-MARK_ROLE: Final = Qt.ItemDataRole.UserRole + 2
-
-COL_TIME, COL_PATIENT, COL_CODE, COL_KIND, COL_DURATION, COL_STATUS, COL_NOTE = range(7)
-HEADERS: Final = ("Time", "Patient", "Patient ID", "Kind", "Duration", "Status", "Note")
-
-#: Mark → (text, background, text colour). Light backgrounds, dark text: readable
-#: in light and dark desktop themes alike.
-MARK_STYLE: Final[dict[Mark, tuple[str, str, str]]] = {
-    Mark.UPCOMING: ("upcoming", "#eef1f4", "#37474f"),
-    Mark.DUE: ("due", "#ffe8a3", "#5d4200"),
-    Mark.ARRIVED: ("arrived", "#cfe3ff", "#0d3c78"),
-    Mark.MISSED: ("missed", "#f9c9c9", "#7f1010"),
-    Mark.COMPLETED: ("completed", "#c8ebce", "#14532d"),
-    Mark.DONE: ("done", "#e8f3ea", "#4b6b52"),
-    Mark.CANCELLED: ("cancelled", "#e3e3e3", "#555555"),
-    Mark.CANCELLED_EARLIER: ("cancelled", "#efefef", "#7a7a7a"),
-}
-_GREYED: Final = frozenset({Mark.DONE, Mark.CANCELLED, Mark.CANCELLED_EARLIER})
 
 register_constraint_messages(
     {
@@ -115,183 +78,7 @@ register_constraint_messages(
 )
 
 
-# --------------------------------------------------------------------------- status cell
-
-
-class StatusDelegate(QStyledItemDelegate):
-    """The status cell keeps its colour on the selected row.
-
-    The row highlight is drawn as usual, then the status colour as a rounded badge
-    inset by :attr:`INSET` pixels, so the row reads as selected and the status
-    (missed, due, arrived …) stays visible at a glance.
-    """
-
-    INSET: Final = 3
-
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex) -> None:
-        if not option.state & QStyle.StateFlag.State_Selected:
-            super().paint(painter, option, index)
-            return
-        background = index.data(Qt.ItemDataRole.BackgroundRole)
-        foreground = index.data(Qt.ItemDataRole.ForegroundRole)
-        if not isinstance(background, QColor):
-            super().paint(painter, option, index)
-            return
-        # The highlight alone (no text), then the badge, then the text in status colours.
-        plain = QStyleOptionViewItem(option)
-        self.initStyleOption(plain, index)
-        plain.text = ""
-        style = plain.widget.style() if plain.widget is not None else None
-        if style is not None:
-            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, plain, painter, plain.widget)
-        rect = option.rect.adjusted(self.INSET, self.INSET, -self.INSET, -self.INSET)
-        painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(background)
-        painter.drawRoundedRect(rect, 3, 3)
-        painter.setPen(foreground if isinstance(foreground, QColor) else QColor("#000000"))
-        font = index.data(Qt.ItemDataRole.FontRole)
-        if isinstance(font, QFont):
-            painter.setFont(font)
-        painter.drawText(rect, int(Qt.AlignmentFlag.AlignCenter), str(index.data() or ""))
-        painter.restore()
-
-
-# --------------------------------------------------------------------------- model
-
-
-class DayListModel(QAbstractTableModel):
-    """One day's appointments as handed to it, marked at ``now``; it never queries."""
-
-    def __init__(self, zone: dt.tzinfo | None = None, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.zone = zone or clinic_zone()
-        self._rows: list[AppointmentRow] = []
-        self._now = dt.datetime.now(dt.UTC)
-        self._strike = QFont()
-        self._strike.setStrikeOut(True)
-
-    # ------------------------------------------------------------- data in
-
-    def set_rows(
-        self, rows: tuple[AppointmentRow, ...] | list[AppointmentRow], now: dt.datetime
-    ) -> None:
-        self.beginResetModel()
-        self._rows = sorted(rows, key=lambda r: (r.starts_at, r.id))
-        self._now = now
-        self.endResetModel()
-
-    def set_now(self, now: dt.datetime) -> None:
-        """Move the clock: marks (and colours) are recomputed, nothing is queried."""
-        self._now = now
-        if self._rows:
-            self.dataChanged.emit(
-                self.index(0, 0), self.index(len(self._rows) - 1, len(HEADERS) - 1)
-            )
-
-    @property
-    def now(self) -> dt.datetime:
-        return self._now
-
-    def appointment(self, row: int) -> AppointmentRow:
-        return self._rows[row]
-
-    def rows(self) -> list[AppointmentRow]:
-        return list(self._rows)
-
-    def row_of(self, appointment_id: int) -> int | None:
-        for n, row in enumerate(self._rows):
-            if row.id == appointment_id:
-                return n
-        return None
-
-    def mark(self, row: int) -> Mark:
-        return self._rows[row].mark(self._now)
-
-    # ------------------------------------------------------------- Qt
-
-    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(HEADERS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if (
-            role == Qt.ItemDataRole.DisplayRole
-            and orientation == Qt.Orientation.Horizontal
-            and 0 <= section < len(HEADERS)
-        ):
-            return HEADERS[section]
-        return None
-
-    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
-            return None
-        row = self._rows[index.row()]
-        column = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(row, column)
-        if role == ROW_ROLE:
-            return row
-        mark = row.mark(self._now)
-        if role == MARK_ROLE:
-            return mark
-        _text, background, foreground = MARK_STYLE[mark]
-        if role == Qt.ItemDataRole.BackgroundRole and column == COL_STATUS:
-            return QColor(background)
-        if role == Qt.ItemDataRole.ForegroundRole:
-            if column == COL_STATUS:
-                return QColor(foreground)
-            if mark in _GREYED:
-                return QColor("#8a8a8a")
-            return None
-        if role == Qt.ItemDataRole.FontRole and row.status is Status.CANCELLED:
-            return self._strike
-        if role == Qt.ItemDataRole.TextAlignmentRole and column in (COL_DURATION, COL_STATUS):
-            return int(Qt.AlignmentFlag.AlignCenter)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return self._tooltip(row, mark)
-        return None
-
-    def _display(self, row: AppointmentRow, column: int) -> str | None:
-        if column == COL_TIME:
-            start = row.starts_at.astimezone(self.zone)
-            end = start + dt.timedelta(minutes=row.duration_min)
-            return f"{start:%H:%M}–{end:%H:%M}"
-        if column == COL_PATIENT:
-            return row.patient_name
-        if column == COL_CODE:
-            return row.patient_code
-        if column == COL_KIND:
-            return row.kind
-        if column == COL_DURATION:
-            return f"{row.duration_min} min"
-        if column == COL_STATUS:
-            return MARK_STYLE[row.mark(self._now)][0]
-        if column == COL_NOTE:
-            return (row.note or "").replace("\n", " ")
-        return None
-
-    def _tooltip(self, row: AppointmentRow, mark: Mark) -> str:
-        parts = [f"{row.patient_name} ({row.patient_code}) — {row.kind}", f"Status: {row.status}"]
-        if row.status_changed_at is not None and row.status is not Status.BOOKED:
-            when = row.status_changed_at.astimezone(self.zone)
-            parts.append(f"{str(row.status).capitalize()} at {when:%H:%M} ({row.updated_by})")
-        if not row.editable(self._now):
-            parts.append("No longer editable.")
-        if row.note:
-            parts.append(f"Note: {row.note}")
-        return "\n".join(parts)
-
-
-# --------------------------------------------------------------------------- widget
-
-
-class DayListWidget(QWidget):
+class DayListWidget(AppointmentActions, QWidget):
     """Date navigation, the day's appointments, and what can be done with them."""
 
     enter_data = Signal(int)  # patient id
@@ -424,53 +211,6 @@ class DayListWidget(QWidget):
             for widget in (self.new_button, self.prev_button, self.next_button):
                 widget.setEnabled(False)
 
-    def _build_actions(self) -> None:
-        self.open_chart_action = QAction("Open &chart", self)
-        self.open_chart_action.triggered.connect(self.request_chart)
-        self.reschedule_action = QAction("&Reschedule…", self)
-        self.reschedule_action.triggered.connect(lambda: self.reschedule())
-        self.book_for_patient_action = QAction("&New appointment for this patient…", self)
-        self.book_for_patient_action.triggered.connect(lambda: self.book_for_current())
-        self.cancel_action = QAction("&Cancel appointment…", self)
-        self.cancel_action.triggered.connect(lambda: self.cancel())
-        self.arrived_action = QAction("Mark &arrived", self)
-        self.arrived_action.triggered.connect(lambda: self.set_status(Status.ARRIVED))
-        self.completed_action = QAction("Mark co&mpleted", self)
-        self.completed_action.triggered.connect(lambda: self.set_status(Status.COMPLETED))
-        self.enter_data_action = QAction("&Enter data", self)
-        self.enter_data_action.triggered.connect(self.request_enter_data)
-        self.enter_data_action.setVisible(self.may_enter_data)
-        self.arrived_button.clicked.connect(self.arrived_action.trigger)
-        self.completed_button.clicked.connect(self.completed_action.trigger)
-        self.reschedule_button.clicked.connect(self.reschedule_action.trigger)
-        self.cancel_button.clicked.connect(self.cancel_action.trigger)
-        self.enter_button.clicked.connect(self.enter_data_action.trigger)
-
-    def context_menu(self) -> QMenu:
-        """The menu of the selected appointment (as PHMS had it)."""
-        menu = QMenu(self)
-        menu.addAction(self.open_chart_action)
-        menu.addSeparator()
-        menu.addAction(self.reschedule_action)
-        menu.addAction(self.book_for_patient_action)
-        menu.addAction(self.cancel_action)
-        menu.addSeparator()
-        menu.addAction(self.arrived_action)
-        menu.addAction(self.completed_action)
-        if self.may_enter_data:
-            menu.addSeparator()
-            menu.addAction(self.enter_data_action)
-        return menu
-
-    def _context_menu(self, pos: QPoint) -> None:
-        index = self.table.indexAt(pos)
-        if not index.isValid():
-            return
-        self.table.selectRow(index.row())
-        menu = self.context_menu()
-        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        menu.popup(self.table.viewport().mapToGlobal(pos))
-
     # ----------------------------------------------------------------- clock and day
 
     def today(self) -> dt.date:
@@ -563,25 +303,6 @@ class DayListWidget(QWidget):
         self.status_label.setText("Not loaded")
         self._present(exc)
 
-    def _present(self, exc: BaseException) -> None:
-        """A lost connection goes to the banner; anything else gets a message."""
-        if self._ctx.connection.handle_error(exc):
-            return
-        error = classify(exc, address=self._ctx.config.display_address())
-        log.warning("day list: %s", error.detail)
-        box = QMessageBox(
-            QMessageBox.Icon.Warning,
-            f"PHMS — {error.title}",
-            error.title,
-            QMessageBox.StandardButton.Ok,
-            self,
-        )
-        box.setInformativeText(error.message)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.finished.connect(lambda _r: setattr(self, "message_box", None))
-        self.message_box = box
-        box.open()
-
     def _live_change(self, payload: dict[str, Any]) -> None:
         if payload.get("table") in ("appointment", "patient") and self.available:
             self.reload()
@@ -607,148 +328,6 @@ class DayListWidget(QWidget):
     def hide_patient_data(self, hidden: bool) -> None:
         """For the idle lock: the list names patients."""
         self.stack.setVisible(not hidden)
-
-    def _update_actions(self) -> None:
-        row = self.current()
-        usable = self._editable and self.available
-        editable = usable and row is not None and row.editable(self.now())
-        active = row is not None and row.status in (Status.BOOKED, Status.ARRIVED)
-        self.new_button.setEnabled(usable)
-        self.reschedule_action.setEnabled(editable)
-        self.book_for_patient_action.setEnabled(usable and row is not None)
-        self.cancel_action.setEnabled(editable and active)
-        self.arrived_action.setEnabled(editable and row is not None and row.status is Status.BOOKED)
-        self.completed_action.setEnabled(editable and active)
-        self.enter_data_action.setEnabled(self.may_enter_data and row is not None)
-        for button, action in (
-            (self.arrived_button, self.arrived_action),
-            (self.completed_button, self.completed_action),
-            (self.reschedule_button, self.reschedule_action),
-            (self.cancel_button, self.cancel_action),
-            (self.enter_button, self.enter_data_action),
-        ):
-            button.setEnabled(action.isEnabled())
-
-    # ----------------------------------------------------------------- actions
-
-    def book(self, patient: PatientChoice | None = None) -> AppointmentDialog | None:
-        if not (self._editable and self.available):
-            return None
-        dialog = AppointmentDialog(self._ctx, patient=patient, day=self.day, parent=self)
-        return self._open(dialog)
-
-    def book_for_current(self) -> AppointmentDialog | None:
-        row = self.current()
-        if row is None:
-            return None
-        return self.book(PatientChoice(row.patient_id, row.patient_code, row.patient_name))
-
-    def reschedule(self) -> AppointmentDialog | None:
-        row = self.current()
-        if row is None or not self.reschedule_action.isEnabled():
-            return None
-        return self._open(AppointmentDialog(self._ctx, row=row, parent=self))
-
-    def _open(self, dialog: AppointmentDialog) -> AppointmentDialog:
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.saved.connect(self._saved)
-        dialog.destroyed.connect(lambda: setattr(self, "dialog", None))
-        self.dialog = dialog
-        dialog.open()
-        return dialog
-
-    def _saved(self, row: AppointmentRow) -> None:
-        local = row.starts_at.astimezone(self.model.zone)
-        if local.date() != self.day:
-            self.set_day(local.date())
-        self.reload(select=row.id)
-
-    def cancel(self) -> QMessageBox | None:
-        row = self.current()
-        if row is None or not self.cancel_action.isEnabled():
-            return None
-        start = row.starts_at.astimezone(self.model.zone)
-        box = QMessageBox(
-            QMessageBox.Icon.Question,
-            "PHMS — Cancel appointment",
-            f"Cancel the appointment of {row.patient_name} at {start:%H:%M} ({row.kind})?",
-            QMessageBox.StandardButton.NoButton,
-            self,
-        )
-        box.setInformativeText("A cancelled appointment cannot be changed afterwards.")
-        yes = box.addButton("Cancel appointment", QMessageBox.ButtonRole.AcceptRole)
-        keep = box.addButton("Keep it", QMessageBox.ButtonRole.RejectRole)
-        box.setDefaultButton(keep)
-
-        def answered(_result: int) -> None:
-            self.message_box = None
-            if box.clickedButton() is yes:
-                self.change_status(row, Status.CANCELLED)
-            box.deleteLater()
-
-        box.finished.connect(answered)
-        self.message_box = box
-        box.open()
-        return box
-
-    def set_status(self, status: Status) -> None:
-        row = self.current()
-        if row is None:
-            return
-        self.change_status(row, status)
-
-    def change_status(self, row: AppointmentRow, status: Status) -> None:
-        """Set ``row``'s status over the version shown (stale → who changed it)."""
-        db = self._ctx.db
-
-        def change() -> AppointmentRow:
-            with db.session() as session:
-                return appointments.set_status(session, row.id, row.version, status)
-
-        self._ctx.tasks.run(
-            change,
-            on_success=lambda new: self.reload(select=new.id),
-            on_error=self._change_failed,
-        )
-
-    def _change_failed(self, exc: BaseException) -> None:
-        if isinstance(exc, StaleAppointment):
-            self.show_stale(exc.theirs)
-            return
-        self.reload()
-        self._present(exc)
-
-    def show_stale(self, theirs: AppointmentRow) -> QMessageBox:
-        """Someone changed the appointment first: say who, and show the list as it is."""
-        self.reload(select=theirs.id)
-        start = theirs.starts_at.astimezone(self.model.zone)
-        box = QMessageBox(
-            QMessageBox.Icon.Information,
-            "PHMS — Changed by someone else",
-            f"{theirs.updated_by} changed this appointment first.",
-            QMessageBox.StandardButton.Ok,
-            self,
-        )
-        box.setInformativeText(
-            f"It is now: {start:%H:%M}, {theirs.kind}, {theirs.status}.\n\n"
-            "Your change was not made. The list shows the appointment as it is now; "
-            "please check it and try again if still needed."
-        )
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.finished.connect(lambda _r: setattr(self, "message_box", None))
-        self.message_box = box
-        box.open()
-        return box
-
-    def request_chart(self) -> None:
-        row = self.current()
-        if row is not None and self.available:
-            self.chart_requested.emit(row.patient_id)
-
-    def request_enter_data(self) -> None:
-        row = self.current()
-        if row is not None and self.may_enter_data:
-            self.enter_data.emit(row.patient_id)
 
     def apply_settings(self, _settings: object) -> None:
         """Site settings changed (appointment kinds are read when a dialog opens)."""
