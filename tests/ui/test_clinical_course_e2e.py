@@ -154,10 +154,10 @@ def test_a_patients_course_through_the_windows(
     qtbot.waitUntil(form.header.new_patient_button.isVisible, timeout=LOAD_MS)
     form.header.new_patient_button.click()
     patient_form = next(w for w in window.record_forms.windows() if isinstance(w, PatientForm))
-    type_text(qtbot, patient_form.family_edit, "Lindqvist")
-    type_text(qtbot, patient_form.given_edit, "Maja")
-    patient_form.sex_combo.setCurrentIndex(patient_form.sex_combo.findData("female"))
-    type_text(qtbot, patient_form.birth_edit, "12.04.1968")
+    type_text(qtbot, patient_form.fields.family_edit, "Lindqvist")
+    type_text(qtbot, patient_form.fields.given_edit, "Maja")
+    patient_form.fields.sex_combo.setCurrentIndex(patient_form.fields.sex_combo.findData("female"))
+    type_text(qtbot, patient_form.fields.birth_edit, "12.04.1968")
     with qtbot.waitSignal(form.header.patient_loaded, timeout=LOAD_MS):
         patient_form.save_button.click()
     pid = form.patient.patient_id  # type: ignore[union-attr]

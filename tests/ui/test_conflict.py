@@ -131,13 +131,13 @@ def test_two_sessions_cancel_compare_overwrite(
     mine = open_form(qtbot, clerk, p.id)  # the clerk's workstation
     theirs = open_form(qtbot, clinician, p.id)  # the clinician's workstation
 
-    theirs.phone_edit.setText("+44 20 7000 0002")
+    theirs.fields.phone_edit.setText("+44 20 7000 0002")
     with qtbot.waitSignal(theirs.saved, timeout=5_000):
         theirs.save_button.click()
     saved_by_them = current(clerk, p.id)
     assert saved_by_them.version == 2 and saved_by_them.updated_by == "t_clinician"
 
-    mine.address_edit.setPlainText("2 New Road")
+    mine.fields.address_edit.setPlainText("2 New Road")
     dialog = conflict_dialog(qtbot, mine)
     assert "Changed by t_clinician on " in dialog.message.text()
     assert dialog.theirs.version == 2
@@ -148,7 +148,7 @@ def test_two_sessions_cancel_compare_overwrite(
     dialog.cancel_button.click()
     qtbot.waitUntil(lambda: mine.conflict_dialog is None)
     assert current(clerk, p.id) == saved_by_them
-    assert mine.address_edit.toPlainText() == "2 New Road" and mine.isVisible()
+    assert mine.fields.address_edit.toPlainText() == "2 New Road" and mine.isVisible()
     assert "Not saved. Changed by t_clinician" in mine.change_banner.text()
 
     # Saving again asks again (never silently), then Overwrite saves mine on theirs.
@@ -171,7 +171,7 @@ def test_overwrite_asks_again_if_a_third_save_slipped_in(
         second = patients.update(
             s, p.id, p.version, PatientInput(**{**p.as_input().__dict__, "phone": "2"})
         )
-    mine.phone_edit.setText("999")
+    mine.fields.phone_edit.setText("999")
     dialog = conflict_dialog(qtbot, mine)
     assert dialog.theirs.version == second.version
     with clinician.ctx.db.session() as s:  # yet another save while the dialog is open

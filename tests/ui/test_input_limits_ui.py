@@ -100,7 +100,7 @@ def test_patient_form_refuses_nonsense_next_to_the_field(
         parent=clerk_session.windows,
     )
     form.show()
-    assert form.family_edit.maxLength() == 100 and form.email_edit.maxLength() == 254
+    assert form.fields.family_edit.maxLength() == 100 and form.fields.email_edit.maxLength() == 254
     form.save_button.click()
     assert form.field_error(field).startswith(message)
     if field == "family_name" and value == "\u200f":

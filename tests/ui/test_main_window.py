@@ -284,7 +284,7 @@ def test_ctrl_n_offers_new_patient_with_unknown_id(
     qtbot.keyClick(window.search_box, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: bool(window.forms()), timeout=2_000)
     form = window.forms()[0]
-    assert isinstance(form, PatientForm) and form.code_edit.text() == code
+    assert isinstance(form, PatientForm) and form.fields.code_edit.text() == code
     assert not form.is_dirty()  # a prefill is not the user's change
 
 
@@ -324,7 +324,7 @@ def test_list_refreshes_when_another_workstation_changes_patients(
 def test_closing_with_an_unsaved_form_asks_first(qtbot: QtBot, window: MainWindow) -> None:
     form = window.open_new_patient()
     assert form is not None
-    form.family_edit.setText("Typed but not saved")
+    form.fields.family_edit.setText("Typed but not saved")
     assert window.has_unsaved_changes()
     window.close()
     assert window.isVisible() and form.isVisible() and form.discard_box is not None
@@ -341,7 +341,7 @@ def test_a_date_with_no_patients_is_not_taken_for_an_id(qtbot: QtBot, window: Ma
     qtbot.keyClick(window.search_box, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: bool(window.forms()), timeout=2_000)
     form = window.forms()[0]
-    assert form.birth_edit.text() == "15.06.1880" and form.code_edit.text() == ""
+    assert form.fields.birth_edit.text() == "15.06.1880" and form.fields.code_edit.text() == ""
 
 
 @pytest.mark.parametrize(

@@ -76,7 +76,7 @@ def valid_entry(family: str, **changes: object) -> DemographicsEntry:
 
 def places(form: PatientForm) -> list[tuple[int, int, int, int]]:
     """Where the fields and buttons are in the window, and their sizes."""
-    widgets = [form.code_edit, form.email_edit, form.save_button, form.cancel_button]
+    widgets = [form.fields.code_edit, form.fields.email_edit, form.save_button, form.cancel_button]
     return [
         (w.mapTo(form, w.rect().topLeft()).x(), w.mapTo(form, w.rect().topLeft()).y(),
          w.width(), w.height())
@@ -106,7 +106,7 @@ def test_every_required_field_is_named_before_any_database_call(
     qtbot: QtBot, session: Session
 ) -> None:
     form = new_form(qtbot, session)
-    assert form.code_hint.text().startswith("Format NNNNNNN-N: N is a digit, e.g. ")
+    assert form.fields.code_hint.text().startswith("Format NNNNNNN-N: N is a digit, e.g. ")
     form.save_button.click()
     assert session.ctx.tasks.pending == 0 and not form.saving  # nothing was sent
     assert form.field_error("patient_code") == "Enter the patient ID (format NNNNNNN-N)."
@@ -115,16 +115,16 @@ def test_every_required_field_is_named_before_any_database_call(
     assert form.field_error("sex") == "Choose the sex (“Unknown” if it is not known)."
     assert form.field_error("birth_date") == "Enter the date of birth, e.g. 17.05.1960."
     assert form.field_error("phone") == ""
-    assert form.focusWidget() is form.code_edit  # the first problem has the focus
+    assert form.focusWidget() is form.fields.code_edit  # the first problem has the focus
 
 
 def test_patient_id_is_normalised_and_checked(qtbot: QtBot, session: Session) -> None:
     form = new_form(qtbot, session)
-    form.code_edit.setFocus()
-    qtbot.keyClicks(form.code_edit, "12345678")
-    form.code_edit.editingFinished.emit()
-    assert form.code_edit.text() == "1234567-8"
-    form.code_edit.setText("12-34")
+    form.fields.code_edit.setFocus()
+    qtbot.keyClicks(form.fields.code_edit, "12345678")
+    form.fields.code_edit.editingFinished.emit()
+    assert form.fields.code_edit.text() == "1234567-8"
+    form.fields.code_edit.setText("12-34")
     form.save_button.click()
     message = form.field_error("patient_code")
     assert message == "“12-34” is not a valid patient ID (format NNNNNNN-N)."
@@ -160,7 +160,7 @@ def test_field_messages(
     form.fill(valid_entry("Anyone", **changes))
     form.save_button.click()
     assert message in form.field_error(field)
-    others = [n for n in form.errors if n != field and form.field_error(n)]
+    others = [n for n in form.fields.errors if n != field and form.field_error(n)]
     assert others == []
     assert session.ctx.tasks.pending == 0
     assert form.entry().family_name == "Anyone"  # what was typed stays
@@ -172,25 +172,25 @@ def test_messages_follow_the_field_as_it_is_corrected(qtbot: QtBot, session: Ses
     form.save_button.click()
     assert "is not a valid patient ID" in form.field_error("patient_code")
     assert "email address" in form.field_error("email")
-    form.code_edit.setFocus()
-    form.code_edit.clear()
-    qtbot.keyClicks(form.code_edit, "12")
+    form.fields.code_edit.setFocus()
+    form.fields.code_edit.clear()
+    qtbot.keyClicks(form.fields.code_edit, "12")
     # Still wrong, and says so about what is there now.
     assert form.field_error("patient_code") == "“12” is not a valid patient ID (format NNNNNNN-N)."
-    form.code_edit.setText(unique_code())
+    form.fields.code_edit.setText(unique_code())
     assert form.field_error("patient_code") == ""  # fixed: the message goes at once
     assert "email address" in form.field_error("email")  # others are untouched
-    form.phone_edit.setText("call me")  # no message of its own until the next Save
+    form.fields.phone_edit.setText("call me")  # no message of its own until the next Save
     assert form.field_error("phone") == ""
-    form.email_edit.setText("maria@example.org")
+    form.fields.email_edit.setText("maria@example.org")
     assert form.field_error("email") == ""
 
 
 def test_dates_are_shown_unambiguously(qtbot: QtBot, session: Session) -> None:
     form = new_form(qtbot, session)
-    form.birth_edit.setText("3/2/1951")
-    form.birth_edit.editingFinished.emit()
-    assert form.birth_edit.text() == "03.02.1951"
+    form.fields.birth_edit.setText("3/2/1951")
+    form.fields.birth_edit.editingFinished.emit()
+    assert form.fields.birth_edit.text() == "03.02.1951"
 
 
 # --------------------------------------------------------------------------- creating
@@ -337,11 +337,11 @@ def test_edit_loads_and_saves_with_the_version(qtbot: QtBot, session: Session) -
     (p,) = create_patients(session.ctx.db, person(family, phone="111", ph_group=4))
     form = edit_form(qtbot, session, p.id)
     assert form.entry().phone == "111" and form.entry().birth_date == "17.05.1960"
-    assert form.group_combo.currentData() == 4
+    assert form.fields.group_combo.currentData() == 4
     assert not form.is_dirty() and form.windowTitle().endswith(f"({p.patient_code})")
-    form.phone_edit.setText("+44 1632 960000")
-    form.status_combo.setCurrentIndex(form.status_combo.findData("deceased"))
-    form.deceased_edit.setText("01.06.2024")
+    form.fields.phone_edit.setText("+44 1632 960000")
+    form.fields.status_combo.setCurrentIndex(form.fields.status_combo.findData("deceased"))
+    form.fields.deceased_edit.setText("01.06.2024")
     assert form.is_dirty()
     with qtbot.waitSignal(form.saved, timeout=5_000) as saved:
         form.save_button.click()
@@ -366,7 +366,7 @@ def test_offline_disables_save_and_keeps_the_entries(qtbot: QtBot, session: Sess
     assert places(form) == before and form.height() > height  # grown below, nothing moved
     form.save()
     assert session.ctx.tasks.pending == 0
-    form.given_edit.setText("Ingrid")  # typing goes on while offline
+    form.fields.given_edit.setText("Ingrid")  # typing goes on while offline
     session.ctx.connection.online_changed.emit(True)
     assert form.save_button.isEnabled() and not form.connection_banner.isVisible()
     assert places(form) == before and form.height() == height  # no gap left behind
@@ -378,7 +378,7 @@ def test_live_change_never_overwrites_typing(
 ) -> None:
     (p,) = create_patients(session.ctx.db, person(unique_family("Dubois"), phone="111"))
     form = edit_form(qtbot, session, p.id)
-    form.email_edit.setText("mine@example.org")  # unsaved typing
+    form.fields.email_edit.setText("mine@example.org")  # unsaved typing
     qtbot.waitExposed(form)
     before = places(form)
     with staff_database(db, "t_clinician") as other, other.session() as s:
@@ -388,7 +388,10 @@ def test_live_change_never_overwrites_typing(
     qtbot.waitUntil(form.change_banner.isVisible, timeout=LIVE_TIMEOUT_MS)
     text = form.change_banner.text()
     assert text.startswith("Changed by t_clinician on ") and "you will be asked" in text
-    assert form.email_edit.text() == "mine@example.org" and form.phone_edit.text() == "111"
+    assert (
+        form.fields.email_edit.text() == "mine@example.org"
+        and form.fields.phone_edit.text() == "111"
+    )
     assert form.reload_button.isVisible()
     qtbot.waitUntil(lambda: places(form) == before, timeout=2_000)
     # Nothing the person is typing in or reaching for has moved or shrunk.
@@ -404,10 +407,10 @@ def test_live_change_refreshes_an_untouched_form(
         patients.update(
             s, p.id, p.version, PatientInput(**{**p.as_input().__dict__, "phone": "222"})
         )
-    qtbot.waitUntil(lambda: form.phone_edit.text() == "222", timeout=LIVE_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: form.fields.phone_edit.text() == "222", timeout=LIVE_TIMEOUT_MS)
     assert not form.is_dirty() and form.change_banner.text().startswith("Updated: Changed by")
     # Saving now uses the new version: no conflict.
-    form.phone_edit.setText("333")
+    form.fields.phone_edit.setText("333")
     with qtbot.waitSignal(form.saved, timeout=5_000):
         form.save_button.click()
     assert form.conflict_dialog is None
@@ -417,12 +420,12 @@ def test_live_change_refreshes_an_untouched_form(
 
 def test_closing_a_changed_form_asks_first(qtbot: QtBot, session: Session) -> None:
     form = new_form(qtbot, session)
-    form.family_edit.setText("Typed")
+    form.fields.family_edit.setText("Typed")
     form.cancel_button.click()
     box = form.discard_box
     assert box is not None and form.isVisible()
     box.button(QMessageBox.StandardButton.Cancel).click()
-    assert form.isVisible() and form.family_edit.text() == "Typed"
+    assert form.isVisible() and form.fields.family_edit.text() == "Typed"
     qtbot.keyClick(form, Qt.Key.Key_Escape)
     box = form.discard_box
     assert box is not None
@@ -446,8 +449,8 @@ def test_unsaved_form_survives_a_server_outage(qtbot: QtBot, own_server: PgDatab
     with app_context(qtbot, config_for(own_server), "t_clerk", live=False) as session:
         monitor = session.ctx.connection
         form = new_form(qtbot, session)
-        qtbot.keyClicks(form.code_edit, "76543210")
-        form.code_edit.editingFinished.emit()
+        qtbot.keyClicks(form.fields.code_edit, "76543210")
+        form.fields.code_edit.editingFinished.emit()
         entry = valid_entry("Nguyen", patient_code="7654321-0", given_name="Thi Mai")
         form.fill(entry)
 
@@ -487,15 +490,16 @@ def test_keyboard_and_screen_reader(qtbot: QtBot, session: Session) -> None:
     form = new_form(qtbot, session)
     qtbot.waitExposed(form)
     assert problems(form) == []
+    fields = form.fields
     expected = [
-        form.code_edit, form.family_edit, form.given_edit, form.sex_combo, form.birth_edit,
-        form.phone_edit, form.email_edit, form.address_edit, form.group_combo,
-        form.subtype_combo, form.status_combo, form.deceased_edit,
+        fields.code_edit, fields.family_edit, fields.given_edit, fields.sex_combo,
+        fields.birth_edit, fields.phone_edit, fields.email_edit, fields.address_edit,
+        fields.group_combo, fields.subtype_combo, fields.status_combo, fields.deceased_edit,
         form.cancel_button, form.save_button,
     ]  # fmt: skip
     assert tab_order(form) == expected
-    assert accessible_name(form.code_edit) == "Patient ID"
-    qtbot.keyClick(form.code_edit, Qt.Key.Key_Escape)  # nothing typed: closes at once
+    assert accessible_name(form.fields.code_edit) == "Patient ID"
+    qtbot.keyClick(form.fields.code_edit, Qt.Key.Key_Escape)  # nothing typed: closes at once
     assert closed(form)
 
 
@@ -512,7 +516,7 @@ def test_duplicate_warning_on_edit_when_name_or_birth_date_change(
     form = edit_form(qtbot, session, edited.id)
 
     # Another field only: no warning, saved at once (the patient is not their own duplicate).
-    form.phone_edit.setText("+44 1632 960001")
+    form.fields.phone_edit.setText("+44 1632 960001")
     with qtbot.waitSignal(form.saved, timeout=5_000):
         form.save_button.click()
     assert form.duplicate_dialog is None
@@ -520,8 +524,8 @@ def test_duplicate_warning_on_edit_when_name_or_birth_date_change(
     # The birth date corrected to the other patient's and the name too: the warning,
     # listing the other patient only, not the one being edited.
     form = edit_form(qtbot, session, edited.id)
-    form.family_edit.setText(family)
-    form.birth_edit.setText("09.04.1970")
+    form.fields.family_edit.setText(family)
+    form.fields.birth_edit.setText("09.04.1970")
     save_and_wait(qtbot, form)
     dialog = form.duplicate_dialog
     assert dialog is not None and dialog.isVisible() and dialog.editing

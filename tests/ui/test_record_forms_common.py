@@ -206,11 +206,11 @@ def test_unknown_id_offers_new_patient_and_continues_with_it(
     patient_forms = [w for w in forms.windows() if isinstance(w, PatientForm)]
     assert len(patient_forms) == 1
     patient_form = patient_forms[0]
-    assert patient_form.code_edit.text() == code  # prefilled with the ID typed
-    type_text(qtbot, patient_form.family_edit, "Nováková")
-    type_text(qtbot, patient_form.given_edit, "Eva")
-    patient_form.sex_combo.setCurrentIndex(patient_form.sex_combo.findData("female"))
-    type_text(qtbot, patient_form.birth_edit, "03.04.1971")
+    assert patient_form.fields.code_edit.text() == code  # prefilled with the ID typed
+    type_text(qtbot, patient_form.fields.family_edit, "Nováková")
+    type_text(qtbot, patient_form.fields.given_edit, "Eva")
+    patient_form.fields.sex_combo.setCurrentIndex(patient_form.fields.sex_combo.findData("female"))
+    type_text(qtbot, patient_form.fields.birth_edit, "03.04.1971")
     with qtbot.waitSignal(form.header.patient_loaded, timeout=LOAD_MS):
         patient_form.save_button.click()
     # The record form goes on with the patient just registered.

@@ -141,8 +141,8 @@ def test_patient_screens(qtbot: QtBot, session: Session, clinic: PgDatabase) -> 
             theirs.as_input(), phone="+44 20 7352 8121", address="Sydney Street\nLondon SW3 6NP"
         )
         patients.update(s, jurgen, theirs.version, changed)
-    edit.phone_edit.setText("+44 7700 900123")
-    edit.email_edit.setText("j.muller@example.org")
+    edit.fields.phone_edit.setText("+44 7700 900123")
+    edit.fields.email_edit.setText("j.muller@example.org")
     edit.save_button.click()
     qtbot.waitUntil(lambda: edit.conflict_dialog is not None, timeout=5_000)
     dialog = edit.conflict_dialog

@@ -106,7 +106,7 @@ def test_ctrl_q_with_unsaved_work_asks_first(qtbot: QtBot, clinician: Running) -
     window.new_patient_action.trigger()
     (form,) = window.forms()
     qtbot.waitExposed(form)
-    form.family_edit.setText("Not saved yet")
+    form.fields.family_edit.setText("Not saved yet")
     assert form.is_dirty()
     press_ctrl_q(qtbot, window)
     qtbot.waitUntil(lambda: form.discard_box is not None, timeout=5_000)
@@ -115,7 +115,7 @@ def test_ctrl_q_with_unsaved_work_asks_first(qtbot: QtBot, clinician: Running) -
     box = form.discard_box
     assert box is not None
     box.button(QMessageBox.StandardButton.Cancel).click()
-    assert form.isVisible() and form.family_edit.text() == "Not saved yet"
+    assert form.isVisible() and form.fields.family_edit.text() == "Not saved yet"
     assert clinician.exit_codes == []
 
 
