@@ -18,7 +18,9 @@ from pytestqt.qtbot import QtBot
 
 from phms_client.db.login import login
 from phms_client.services.staff import StaffMember
-from phms_client.ui.admin.staff_window import AccountDialog, GroupDialog, StaffModel, StaffWindow
+from phms_client.ui.admin.staff_dialogs import AccountDialog, GroupDialog
+from phms_client.ui.admin.staff_model import StaffModel
+from phms_client.ui.admin.staff_window import StaffWindow
 from tests.db.test_client_login import config_for
 from tests.harness import PgDatabase
 from tests.ui.clinic_support import (
