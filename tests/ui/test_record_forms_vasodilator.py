@@ -12,11 +12,8 @@ from pytestqt.qtbot import QtBot
 from phms_client.clinical.demographics import format_day
 from phms_client.services import chart
 from phms_client.services.chart import ChallengeRecord, StepInput
-from phms_client.ui.chart.record_forms.vasodilator_form import (
-    Agent,
-    VasodilatorForm,
-    configured_agents,
-)
+from phms_client.ui.chart.record_forms.vasodilator_form import VasodilatorForm
+from phms_client.ui.chart.record_forms.vasodilator_steps import Agent, configured_agents
 from tests.db.test_client_login import config_for
 from tests.harness import PgDatabase
 from tests.ui.clinical_env import (

@@ -11,14 +11,11 @@ A challenge needs an assessment of the same patient on or before its date.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from decimal import Decimal
+from collections.abc import Mapping
 from typing import Any, Final
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QComboBox,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
@@ -29,174 +26,31 @@ from PySide6.QtWidgets import (
 )
 
 from phms_client.clinical import vasoreactivity
-from phms_client.clinical.consistency import pressure_problems
 from phms_client.clinical.demographics import format_day
-from phms_client.clinical.ranges import FIELD_RANGES
 from phms_client.services import chart as chart_service
 from phms_client.services.chart import ChallengeInput, ChallengeRecord, StepInput
-from phms_client.services.input_rules import limits
 from phms_client.ui.chart.record_forms.base import RecordForm
-from phms_client.ui.chart.record_forms.common import (
-    ERROR_STYLE,
-    HINT_STYLE,
-    MAX_NUMBER_LENGTH,
-    parse_decimal,
-    show_number,
+from phms_client.ui.chart.record_forms.common import ERROR_STYLE, HINT_STYLE, plain_number
+from phms_client.ui.chart.record_forms.vasodilator_steps import (
+    STEP_COLUMNS,
+    Agent,
+    StepRow,
+    configured_agents,
+    describe_step,
+    dose_problem,
+    missing_text,
+    order_problem,
+    step_response,
 )
-from phms_client.ui.chart.record_forms.fields import DecimalField
 from phms_client.ui.shared.context import AppContext
 
-__all__ = ["Agent", "VasodilatorForm", "configured_agents", "dose_problem"]
+__all__ = ["VasodilatorForm"]
 
-_RANGES = FIELD_RANGES["vasodilator_step"]
-#: Haemodynamic columns of a step, in the order shown.
-STEP_COLUMNS: Final = (
-    ("mpap_mmhg", "mPAP", "mmHg"),
-    ("pawp_mmhg", "PAWP", "mmHg"),
-    ("co_l_min", "CO", "L/min"),
-    ("spap_mmhg", "sPAP", "mmHg"),
-    ("dpap_mmhg", "dPAP", "mmHg"),
-    ("heart_rate_bpm", "HR", "/min"),
-    ("svo2_pct", "SvO2", "%"),
-)
 CRITERION: Final = (
     "Positive (ESC/ERS) when mPAP falls by ≥ 10 mmHg to ≤ 40 mmHg with cardiac output "
     "unchanged or higher, at any step compared with the baseline."
 )
 MAX_STEPS: Final = 12
-
-
-@dataclass(frozen=True)
-class Agent:
-    name: str
-    unit: str
-    doses: tuple[Decimal, ...]
-
-
-def configured_agents(setting: Any) -> list[Agent]:
-    """The agents of the ``vasodilator_agents`` setting (malformed entries skipped)."""
-    agents = []
-    for entry in setting if isinstance(setting, list) else []:
-        if not isinstance(entry, Mapping) or not entry.get("name"):
-            continue
-        doses = tuple(
-            Decimal(str(d)) for d in entry.get("doses") or () if isinstance(d, (int, float, str))
-        )
-        agents.append(Agent(str(entry["name"]), str(entry.get("unit") or ""), doses))
-    return agents
-
-
-def dose_problem(agent: Agent, dose: Decimal) -> str | None:
-    """The database's dose rules (0011) in words: None when ``dose`` is acceptable."""
-    highest = max(agent.doses, default=None)
-    if highest is not None and dose > limits.DOSE_HEADROOM * highest:
-        return (
-            f"a dose of {_plain(dose)} {agent.unit} is more than {limits.DOSE_HEADROOM} times "
-            f"the highest dose step of {agent.name} ({_plain(highest)} {agent.unit})."
-        )
-    if dose > limits.DOSE_MAX:
-        return f"a dose cannot be more than {limits.DOSE_MAX:,}."
-    exponent = dose.as_tuple().exponent
-    if isinstance(exponent, int) and -exponent > limits.MAX_DECIMALS:
-        return f"a dose may have at most {limits.MAX_DECIMALS} decimal places."
-    return None
-
-
-def _plain(value: Decimal) -> str:
-    return format(value.normalize(), "f") if value == value.to_integral() else format(value, "f")
-
-
-class StepRow:
-    """One row of the steps grid: the widgets of step ``number`` (0 = baseline)."""
-
-    def __init__(self, form: VasodilatorForm, number: int):
-        self.number = number
-        self.label = QLabel("Baseline" if number == 0 else f"Step {number}")
-        self.agent_combo: QComboBox | None = None
-        self.dose_combo: QComboBox | None = None
-        self.unit_label = QLabel("")
-        self.unit_label.setStyleSheet(HINT_STYLE)
-        if number > 0:
-            self.agent_combo = QComboBox()
-            self.agent_combo.setObjectName(f"step{number}_agent")
-            for agent in form.agents:
-                self.agent_combo.addItem(agent.name, agent)
-            self.dose_combo = QComboBox()
-            self.dose_combo.setObjectName(f"step{number}_dose")
-            self.dose_combo.setEditable(True)
-            self.dose_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
-            dose_line = self.dose_combo.lineEdit()
-            assert dose_line is not None
-            dose_line.setMaxLength(MAX_NUMBER_LENGTH)
-            self.dose_combo.setMinimumWidth(
-                self.dose_combo.fontMetrics().horizontalAdvance("0000") + 40
-            )
-            self.agent_combo.currentIndexChanged.connect(lambda _: self._agent_changed(form))
-            self.dose_combo.currentTextChanged.connect(lambda _: form.update_derived())
-        self.fields: dict[str, DecimalField] = {}
-        for column, _, _ in STEP_COLUMNS:
-            field = DecimalField(_RANGES[column], compact=True, required=column == "mpap_mmhg")
-            field.setObjectName(f"step{number}_{column}")
-            self.fields[column] = field
-        self.response = QLabel("—")
-        self.response.setObjectName(f"step{number}_response")
-        self.response.setWordWrap(True)
-        if self.agent_combo is not None:
-            self._agent_changed(form)
-
-    def widgets(self) -> list[QWidget]:
-        return [
-            self.label,
-            *(w for w in (self.agent_combo, self.dose_combo) if w is not None),
-            self.unit_label,
-            *self.fields.values(),
-            self.response,
-        ]
-
-    @property
-    def agent(self) -> Agent | None:
-        return None if self.agent_combo is None else self.agent_combo.currentData()
-
-    def _agent_changed(self, form: VasodilatorForm) -> None:
-        agent = self.agent
-        assert self.dose_combo is not None
-        text = self.dose_combo.currentText()
-        self.dose_combo.clear()
-        if agent is not None:
-            self.dose_combo.addItems([_plain(d) for d in agent.doses])
-            self.unit_label.setText(agent.unit)
-        self.dose_combo.setCurrentText(text)
-        form.update_derived()
-
-    def dose_text(self) -> str:
-        return "" if self.dose_combo is None else self.dose_combo.currentText().strip()
-
-    def dose(self) -> Decimal | None:
-        return parse_decimal(self.dose_text())
-
-    def snapshot(self) -> tuple[object, ...]:
-        agent = self.agent
-        return (
-            None if agent is None else agent.name,
-            self.dose_text(),
-            *(f.text().strip() for f in self.fields.values()),
-        )
-
-    def values(self) -> StepInput | None:
-        """The step as typed, if its mPAP is there (otherwise it cannot be compared)."""
-        mpap = self.fields["mpap_mmhg"].value()
-        if mpap is None:
-            return None
-        agent = self.agent
-        extra = {c: f.value() for c, f in self.fields.items() if c != "mpap_mmhg"}
-        return StepInput(
-            step_no=self.number,
-            mpap_mmhg=mpap,
-            agent=None if agent is None else agent.name,
-            dose=None if agent is None else self.dose(),
-            dose_unit=None if agent is None else (self.unit_label.text() or None),
-            **extra,
-        )
 
 
 class VasodilatorForm(RecordForm):
@@ -281,7 +135,7 @@ class VasodilatorForm(RecordForm):
         self.rows[0].fields["mpap_mmhg"].edit.setFocus()
 
     def _append_row(self) -> StepRow:
-        row = StepRow(self, len(self.rows))
+        row = StepRow(len(self.rows), self.agents, self.update_derived)
         if row.number > 1:
             self._continue_from(self.rows[-1], row)
         self.rows.append(row)
@@ -308,7 +162,7 @@ class VasodilatorForm(RecordForm):
         row.agent_combo.setCurrentIndex(max(0, row.agent_combo.findText(agent.name)))
         dose = previous.dose()
         later = [d for d in agent.doses if dose is None or d > dose]
-        row.dose_combo.setCurrentText(_plain(later[0]) if later else "")
+        row.dose_combo.setCurrentText(plain_number(later[0]) if later else "")
 
     def add_step(self) -> StepRow | None:
         if not self.agents or len(self.rows) > MAX_STEPS:
@@ -359,7 +213,7 @@ class VasodilatorForm(RecordForm):
                     index = row.agent_combo.count() - 1
                 row.agent_combo.setCurrentIndex(index)
                 row.unit_label.setText(step.dose_unit or "")
-                row.dose_combo.setCurrentText("" if step.dose is None else _plain(step.dose))
+                row.dose_combo.setCurrentText("" if step.dose is None else plain_number(step.dose))
             for column, field in row.fields.items():
                 field.set_value(getattr(step, column))
         self.update_derived()
@@ -393,7 +247,7 @@ class VasodilatorForm(RecordForm):
                     problem = dose_problem(row.agent, dose)
                     if problem:
                         problems[f"step{row.number}.dose"] = f"{prefix}: {problem}"
-            order = self._order_problem(row)
+            order = order_problem(row)
             if order:
                 problems.setdefault(f"step{row.number}.mpap_mmhg", f"{prefix}: {order}")
         self.steps_error.setText("\n".join(problems.values()))
@@ -407,19 +261,6 @@ class VasodilatorForm(RecordForm):
     def clear_errors(self) -> None:
         super().clear_errors()
         self.steps_error.hide()
-
-    @staticmethod
-    def _order_problem(row: StepRow) -> str | None:
-        """The first consistency rule the step breaks (``clinical.consistency``), if any."""
-        v = {c: f.value() for c, f in row.fields.items()}
-        problems = pressure_problems(
-            spap=v["spap_mmhg"], dpap=v["dpap_mmhg"], mpap=v["mpap_mmhg"], pawp=v["pawp_mmhg"]
-        )
-        for column in ("mpap_mmhg", "dpap_mmhg", "pawp_mmhg"):
-            if column in problems:
-                text = problems[column]
-                return text[0].lower() + text[1:] if text.startswith("The ") else text
-        return None
 
     def prerequisite_problem(self) -> str | None:
         context = self.patient
@@ -456,7 +297,7 @@ class VasodilatorForm(RecordForm):
                 continue
             current = vasoreactivity.StepValues(row.number, step.mpap_mmhg, step.co_l_min)
             values.append(current)
-            row.response.setText(self._step_response(baseline, current))
+            row.response.setText(step_response(baseline, current))
         self.rows[0].response.setText("reference" if baseline else "enter the baseline mPAP")
         result = vasoreactivity.assess(baseline, values)
         if result.result == vasoreactivity.POSITIVE:
@@ -464,35 +305,8 @@ class VasodilatorForm(RecordForm):
         elif result.result == vasoreactivity.NEGATIVE:
             text = "Negative"
         else:
-            text = "Insufficient data" + self._missing(baseline, values)
+            text = "Insufficient data" + missing_text(baseline, values)
         self.result_label.setText(text)
-
-    @staticmethod
-    def _missing(
-        baseline: vasoreactivity.StepValues | None, steps: Sequence[vasoreactivity.StepValues]
-    ) -> str:
-        if baseline is None:
-            return ": the baseline mPAP is missing"
-        if not steps:
-            return ": no step with an mPAP yet"
-        return ": a cardiac output is missing where the pressure criteria are met"
-
-    @staticmethod
-    def _step_response(
-        baseline: vasoreactivity.StepValues | None, step: vasoreactivity.StepValues
-    ) -> str:
-        if baseline is None:
-            return "—"
-        mpap = Decimal(str(step.mpap_mmhg))
-        fall = Decimal(str(baseline.mpap_mmhg)) - mpap
-        text = f"mPAP {show_number(-fall, 1).removesuffix('.0')} to {_plain(mpap)}"
-        verdict = vasoreactivity.assess(baseline, [step])
-        if verdict.result == vasoreactivity.POSITIVE:
-            return text + ", CO kept: meets criteria"
-        if verdict.result == vasoreactivity.INSUFFICIENT:
-            return text + ": CO needed"
-        pressure = fall >= vasoreactivity.MIN_FALL and mpap <= vasoreactivity.MAX_MPAP
-        return text + (", CO fell: not met" if pressure else ": not met")
 
     # ----------------------------------------------------------------- service
 
@@ -506,8 +320,8 @@ class VasodilatorForm(RecordForm):
             rows.append(
                 (
                     "Baseline" if number == 0 else f"Step {number}",
-                    _describe_step(a.get(number)),
-                    _describe_step(b.get(number)),
+                    describe_step(a.get(number)),
+                    describe_step(b.get(number)),
                 )
             )
         return rows
@@ -522,17 +336,3 @@ class VasodilatorForm(RecordForm):
         self, session: Any, record_id: int, version: int, data: ChallengeInput
     ) -> ChallengeRecord:
         return chart_service.update_challenge(session, record_id, version, data)
-
-
-def _describe_step(step: StepInput | None) -> str:
-    if step is None:
-        return "—"
-    parts = []
-    if step.agent:
-        dose = "" if step.dose is None else f" {_plain(step.dose)} {step.dose_unit or ''}".rstrip()
-        parts.append(f"{step.agent}{dose}")
-    for column, label, unit in STEP_COLUMNS:
-        value = getattr(step, column)
-        if value is not None:
-            parts.append(f"{label} {_plain(value)} {unit}")
-    return " · ".join(parts)
