@@ -54,7 +54,7 @@ def run(server: str | None) -> int:
 
     from phms_client import logbuffer
     from phms_client.ui.shell.app_shell import AppShell, install_excepthook
-    from phms_client.ui.shell.settings_dialog import ConfigLocation
+    from phms_client.ui.shell.settings_values import ConfigLocation
 
     logbuffer.install()
     console = logging.StreamHandler()  # for whoever started PHMS from a terminal

@@ -22,7 +22,7 @@ from phms_client.db.errors import UserError
 from phms_client.ui.shared.context import AppContext
 from phms_client.ui.shell.app_shell import AppShell, WindowFactory
 from phms_client.ui.shell.login_dialog import LoginDialog
-from phms_client.ui.shell.settings_dialog import ConfigLocation
+from phms_client.ui.shell.settings_values import ConfigLocation
 from tests.harness import STAFF_PASSWORD, PgDatabase
 
 #: Reconnect quickly in tests; the production pauses are ui.connection.RETRY_MS.

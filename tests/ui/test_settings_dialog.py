@@ -13,7 +13,8 @@ from pytestqt.qtbot import QtBot
 
 from phms_admin.embedded import free_port
 from phms_client.ui.shared.tasks import TaskRunner
-from phms_client.ui.shell.settings_dialog import CHANGED, ConfigLocation, SettingsDialog
+from phms_client.ui.shell.settings_dialog import CHANGED, SettingsDialog
+from phms_client.ui.shell.settings_values import ConfigLocation
 from tests.harness import PgDatabase
 from tests.ui.shell_support import server_settings, write_location
 

@@ -12,7 +12,8 @@ from pytestqt.qtbot import QtBot
 from phms_client.config import ClientConfig
 from phms_client.ui.shared.tasks import TaskRunner
 from phms_client.ui.shell.login_dialog import LoginDialog
-from phms_client.ui.shell.settings_dialog import ConfigLocation, SettingsDialog
+from phms_client.ui.shell.settings_dialog import SettingsDialog
+from phms_client.ui.shell.settings_values import ConfigLocation
 from tests.ui.screens import capture
 from tests.ui.shell_support import write_location
 

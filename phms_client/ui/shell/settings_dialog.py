@@ -5,19 +5,16 @@ IT manages, the user's file, an environment variable or the command line). Only 
 the person changes is written to the user file, so an unchanged value keeps following
 the site file when IT changes it. "Test connection" makes a real connection attempt
 with the values on screen, without a password (:func:`phms_client.db.probe.probe_server`).
+What the values mean for the settings files, without the window, is in
+:mod:`~phms_client.ui.shell.settings_values`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import html
 import logging
-import os
-import tempfile
-from collections.abc import Mapping
 from pathlib import Path
 
-import tomli_w
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
@@ -35,24 +32,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from phms_client.config import (
-    ClientConfig,
-    ConfigError,
-    load_config,
-    parse_server,
-    save_user_config,
-)
-
-# The config module's own path rules and file reader, so the dialog cannot disagree
-# with load_config about which files are meant.
-from phms_client.config import _read_file as read_config_file
-from phms_client.config_paths import site_path_for, user_path_for
+from phms_client.config import ClientConfig, ConfigError, parse_server, save_user_config
 from phms_client.config_tls import default_sslmode
 from phms_client.db.errors import classify
 from phms_client.db.probe import ProbeResult, probe_server
 from phms_client.ui.shared.tasks import TaskRunner
+from phms_client.ui.shell.settings_values import (
+    FIELD_LABELS,
+    ConfigLocation,
+    candidate_config,
+    describe_source,
+    text_of,
+    user_changes,
+)
 
-__all__ = ["CHANGED", "ConfigLocation", "SettingsDialog", "describe_source"]
+# ConfigLocation is what the dialog is opened with: importable from here too.
+__all__ = ["CHANGED", "ConfigLocation", "SettingsDialog"]
 
 log = logging.getLogger(__name__)
 
@@ -65,17 +60,7 @@ SSLMODE_TEXT = {
     "disable": "disable — not encrypted (this computer's own server only)",
 }
 
-FIELD_LABELS = {
-    "hosts": "Server",
-    "port": "Port",
-    "database": "Database",
-    "sslmode": "Encryption (TLS)",
-    "sslrootcert": "CA certificate",
-    "connect_timeout": "Connect timeout (s)",
-    "hospital_id": "Hospital ID",
-}
-
-#: The same labels with their Alt+letters (the dialog's buttons: B, T, R, S).
+#: The settings' labels with their Alt+letters (the dialog's buttons: B, T, R, S).
 KEYED_LABELS = {
     "hosts": "Ser&ver",
     "port": "&Port",
@@ -91,63 +76,6 @@ CHANGED = "changed — to be saved"
 
 _OK_STYLE = "color: #1b5e20;"
 _BAD_STYLE = "color: #b71c1c;"
-
-
-@dataclasses.dataclass(frozen=True)
-class ConfigLocation:
-    """Where the configuration layers come from (files, environment, ``--server``)."""
-
-    server: str | None = None
-    site_path: Path | None = None
-    user_path: Path | None = None
-    environ: Mapping[str, str] | None = None
-
-    def _env(self) -> Mapping[str, str]:
-        return os.environ if self.environ is None else self.environ
-
-    @property
-    def site_file(self) -> Path:
-        return site_path_for(self._env(), self.site_path)
-
-    @property
-    def user_file(self) -> Path:
-        return user_path_for(self._env(), self.user_path)
-
-    def load(self, *, user_file: Path | None = None) -> ClientConfig:
-        """The effective configuration; raises ConfigError.
-
-        ``user_file`` stands in for the user's file (a trial copy, or none); messages
-        still name the user's real file, which is what the person knows.
-        """
-        return load_config(
-            server=self.server,
-            site_path=self.site_file,
-            user_path=user_file or self.user_file,
-            environ=self._env(),
-            user_label=f"user file {self.user_file}",
-        )
-
-
-def describe_source(source: str) -> tuple[str, bool]:
-    """A short text for where a value comes from, and whether it beats this form."""
-    if source.startswith("site file"):
-        return "site file (managed by IT)", False
-    if source.startswith("user file"):
-        return "your settings", False
-    if source.startswith("environment"):
-        return f"environment variable {source.split()[-1]} — overrides this form", True
-    if source == "command line":
-        return "command line --server — overrides this form", True
-    return "built-in default", False
-
-
-def _text_of(config: ClientConfig, name: str) -> str:
-    value = getattr(config, name)
-    if name == "hosts":
-        return ", ".join(value)
-    if value is None:
-        return ""
-    return str(value)
 
 
 class SettingsDialog(QDialog):
@@ -176,7 +104,7 @@ class SettingsDialog(QDialog):
             load_error = str(exc)
             config = self._fallback_config()
         self._config = config
-        self._initial = {name: _text_of(config, name) for name in FIELD_LABELS}
+        self._initial = {name: text_of(config, name) for name in FIELD_LABELS}
 
         intro = QLabel(
             "Where PHMS finds the clinic's database server. What you save here applies "
@@ -354,58 +282,11 @@ class SettingsDialog(QDialog):
 
     def changes(self) -> dict[str, object]:
         """What to write to the user file (None removes a key); raises ConfigError."""
-        out: dict[str, object] = {}
-        server_port: int | None = None
-        for name in FIELD_LABELS:
-            text = self.value(name)
-            if text == self._initial[name]:
-                continue  # unchanged: keep following the site file / default
-            if not text:
-                out[name] = None
-            elif name in ("port", "connect_timeout"):
-                out[name] = self._whole_number(name, text)
-            elif name == "hosts":
-                out["hosts"], server_port = parse_server(text, where="Server")
-            elif name == "sslrootcert":
-                out[name] = Path(text).expanduser()
-            else:
-                out[name] = text
-        if server_port is not None:
-            typed = out.get("port")
-            if typed is not None and typed != server_port:
-                raise ConfigError(
-                    f"Server: “{self.value('hosts')}” says port {server_port} but the Port "
-                    f"field says {typed}; give the port in one place."
-                )
-            out["port"] = server_port
-        return out
-
-    @staticmethod
-    def _whole_number(name: str, text: str) -> int:
-        label = FIELD_LABELS[name]
-        try:
-            number = int(text)
-        except ValueError:
-            raise ConfigError(f"{label}: “{text}” is not a whole number.") from None
-        if name == "port" and not 1 <= number <= 65535:
-            raise ConfigError(f"{label}: {number} is not a port number (1 to 65535).")
-        if name == "connect_timeout" and number <= 0:
-            raise ConfigError(f"{label}: give a number of seconds above 0.")
-        return number
+        return user_changes({name: self.value(name) for name in FIELD_LABELS}, self._initial)
 
     def candidate_config(self) -> ClientConfig:
         """The configuration these values would give, checked across all layers."""
-        changes = self.changes()
-        user_file = self._location.user_file
-        raw = dict(read_config_file(user_file, f"user file {user_file}"))
-        cert = raw.get("sslrootcert")
-        if isinstance(cert, str) and not Path(cert).expanduser().is_absolute():
-            raw["sslrootcert"] = str(user_file.parent / cert)  # as load_config reads it
-        with tempfile.TemporaryDirectory(prefix="phms-settings-") as folder:
-            trial = Path(folder) / "client.toml"
-            trial.write_bytes(tomli_w.dumps(raw).encode())
-            save_user_config(changes, trial)
-            return self._location.load(user_file=trial)
+        return candidate_config(self._location, self.changes())
 
     # ----------------------------------------------------------------- actions
 
