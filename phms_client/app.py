@@ -80,6 +80,10 @@ def run(server: str | None) -> int:
     # The shell decides when the session is over (the login dialog closes before
     # the main window opens, and the lock screen can end the session).
     app.setQuitOnLastWindowClosed(False)
+    from phms_client.ui.shared.gc_guard import GuiThreadCollector
+
+    # Cycles of Qt objects must be freed on the GUI thread, never in a worker.
+    collector = GuiThreadCollector(app)
     previous_hook = install_excepthook()
     shell = AppShell(ConfigLocation(server=server))
     shell.finished.connect(app.exit)
@@ -96,5 +100,6 @@ def run(server: str | None) -> int:
         return int(app.exec())
     finally:
         shell.shutdown()
+        collector.stop()
         sys.excepthook = previous_hook
         logging.getLogger().removeHandler(console)
