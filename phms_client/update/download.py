@@ -44,7 +44,12 @@ def receive(
                 "was installed."
             )
         digest.update(chunk)
-        out.write(chunk)
+        try:
+            out.write(chunk)
+        except OSError as exc:
+            raise UpdateError(
+                f"The download could not be saved ({exc.strerror or exc}); nothing was installed."
+            ) from exc
         if progress is not None:
             progress(received, manifest.size)
     if received != manifest.size:
@@ -73,12 +78,13 @@ def fetch_and_install(
     with tempfile.TemporaryDirectory(prefix="phms-update-") as scratch:
         archive = Path(scratch) / manifest.filename
         try:
-            with archive.open("wb") as out:
-                receive(chunks, manifest, out, progress=progress, cancelled=cancelled)
+            out = archive.open("wb")
         except OSError as exc:
             raise UpdateError(
                 f"The download could not be saved ({exc.strerror or exc}); nothing was installed."
             ) from exc
+        with out:
+            receive(chunks, manifest, out, progress=progress, cancelled=cancelled)
         if cancelled is not None and cancelled.is_set():
             raise UpdateCancelled()
         return folder.install(archive, manifest, keep=keep)
