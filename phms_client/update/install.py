@@ -31,6 +31,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -210,7 +211,7 @@ def launch(command: Sequence[str]) -> subprocess.Popen[bytes]:
         subprocess, "CREATE_NEW_PROCESS_GROUP", 0x200
     )
     try:
-        return subprocess.Popen(
+        process = subprocess.Popen(
             list(command),
             cwd=program.parent,
             env=child_environment(),
@@ -227,3 +228,6 @@ def launch(command: Sequence[str]) -> subprocess.Popen[bytes]:
             f"The new version is installed but could not be started ({exc.strerror or exc}). "
             "Start PHMS again yourself."
         ) from exc
+    # Collect its exit status if it ends while this program still runs (no zombie).
+    threading.Thread(target=process.wait, name="phms-restarted", daemon=True).start()
+    return process
