@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 import tarfile
 import zipfile
 from pathlib import Path
@@ -20,11 +21,25 @@ echo "PHMS {version} started: $*" > "$here/started.txt"
 """
 
 
+def program_bytes(version: str, windows: bool) -> bytes:
+    """The bundle's program: a shell script; for Windows on Windows a real program
+    (``cmd.exe``, which :data:`WINDOWS_ARGS` make write ``started.txt``)."""
+    if windows and sys.platform == "win32":
+        return (
+            Path(os.environ.get("SYSTEMROOT", "C:\\Windows")) / "System32" / "cmd.exe"
+        ).read_bytes()
+    return PROGRAM.format(version=version).encode()
+
+
+#: Arguments that make the Windows test program (cmd.exe) write ``started.txt`` beside itself.
+WINDOWS_ARGS = ["/c", "echo started> started.txt"]
+
+
 def bundle_files(version: str, *, windows: bool = False, padding: int = 0) -> dict[str, bytes]:
     """Files of a bundle (path inside the archive -> bytes); ``padding`` random bytes more."""
     program = "phms.exe" if windows else "phms"
     files = {
-        f"phms/{program}": PROGRAM.format(version=version).encode(),
+        f"phms/{program}": program_bytes(version, windows),
         f"phms/_internal/phms-{version}.dist-info/METADATA": (
             f"Metadata-Version: 2.1\nName: phms\nVersion: {version}\n"
         ).encode(),

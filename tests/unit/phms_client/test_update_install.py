@@ -29,7 +29,7 @@ from phms_client.update.install import (
 )
 from phms_client.update.launcher import newer_update
 from phms_client.update.manifest import Manifest, notes_digest
-from tests.bundles import bundle_files, write_bundle
+from tests.bundles import WINDOWS_ARGS, bundle_files, write_bundle
 
 LINUX = "linux-x86_64"
 
@@ -260,18 +260,23 @@ def test_child_environment_is_the_one_this_program_was_started_with() -> None:
     assert env["PYINSTALLER_RESET_ENVIRONMENT"] == "1"
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="the test bundle's program is a shell script")
-def test_restart_runs_the_new_program_with_the_same_arguments(
-    installed_020: VersionsFolder, tmp_path: Path
-) -> None:
-    bundle = write_bundle(tmp_path / "in", "0.3.0")
-    done = fetch_and_install(pieces(bundle), manifest_of(bundle, "0.3.0"), installed_020)
-    command = restart_command(done, ["--server", "db.clinic.local"])
-    assert command == [str(installed_020.root / "0.3.0" / "phms"), "--server", "db.clinic.local"]
+def test_restart_runs_the_new_program_with_the_same_arguments(tmp_path: Path) -> None:
+    """On this computer's own platform: Linux runs the bundle's script, Windows a real
+    ``phms.exe`` (a copy of cmd.exe) started detached."""
+    windows = sys.platform == "win32"
+    folder = VersionsFolder(tmp_path / "versions")  # this computer's platform
+    bundle = write_bundle(
+        tmp_path / "in", "0.3.0", kind="zip" if windows else "tar", windows=windows
+    )
+    done = fetch_and_install(pieces(bundle), manifest_of(bundle, "0.3.0", folder.platform), folder)
+    args = WINDOWS_ARGS if windows else ["--server", "db.clinic.local"]
+    command = restart_command(done, args)
+    assert command == [str(folder.root / "0.3.0" / folder.executable_name), *args]
     process = launch(command)
     assert process.wait(timeout=30) == 0
     marker = done.folder / "started.txt"
     deadline = time.monotonic() + 10
     while not marker.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert marker.read_text() == "PHMS 0.3.0 started: --server db.clinic.local\n"
+    expected = "started" if windows else "PHMS 0.3.0 started: --server db.clinic.local"
+    assert marker.read_text().strip() == expected
