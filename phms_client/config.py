@@ -25,9 +25,6 @@ with function arguments. A file is flat TOML::
 The timeouts (``phms_client.timeouts``) are read from the files only; they are
 IT's business, not the Settings dialog's.
 
-The update keys (``release_public_key``, ``release_share``, ``update_folder``) belong to
-the site file only (:mod:`phms_client.config_release`).
-
 An ``sslmode`` belongs to the hosts of its layer, and the site file sets the weakest
 mode allowed for a network server (:mod:`phms_client.config_tls`).
 
