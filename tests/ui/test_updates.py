@@ -248,6 +248,9 @@ def test_too_old_updates_from_the_login_dialog(
         # The gate's refusal (phms_client.db.gate) when the database needs 0.3.0:
         dialog._login_failed(ClientTooOld(client_version(), "0.3.0"))
         assert dialog.login_update.button.isVisible()
+        assert "Update now fetches the newer PHMS" in dialog.message_label.text()
+        dialog.adjustSize()
+        capture(qtbot, dialog, "login-update-now")
         qtbot.mouseClick(dialog.login_update.button, Qt.MouseButton.LeftButton)
         text = wait_for_message(qtbot, dialog)
         assert "No release on the server is new enough (PHMS 0.3.0 or newer" in text
