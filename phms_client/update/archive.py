@@ -92,8 +92,13 @@ def _check_bounds(path: Path, members: list[Member]) -> str:
         raise UpdateError(f"{path.name} unpacks to more than {MAX_UNPACKED_BYTES >> 30} GB.")
     tops = set()
     for member in members:
+        if "\\" in member.name:
+            raise UpdateError(
+                f"{path.name} writes \\ in its file names ({member.name!r}), as PowerShell 5's "
+                "Compress-Archive does; make the archive with tar (admin guide)."
+            )
         parts = PurePosixPath(member.name).parts
-        if not parts or member.name.startswith(("/", "\\")) or ".." in parts or "\\" in member.name:
+        if not parts or member.name.startswith("/") or ".." in parts:
             raise UpdateError(f"{path.name} contains a file outside its folder ({member.name!r}).")
         tops.add(parts[0])
     if len(tops) != 1:

@@ -147,6 +147,13 @@ def test_unsafe_or_odd_bundles_are_refused(
     assert list(into.iterdir()) == []
 
 
+def test_backslashes_in_zip_names_are_explained(tmp_path: Path) -> None:
+    files = {name.replace("/", "\\"): data for name, data in bundle_files("0.3.0").items()}
+    bundle = write_bundle(tmp_path, "0.3.0", kind="zip", files=files)
+    with pytest.raises(UpdateError, match="Compress-Archive does; make the archive with tar"):
+        archive.bundle_facts(bundle)
+
+
 def test_a_bundle_must_say_its_version_and_have_its_program(tmp_path: Path) -> None:
     files = bundle_files("0.3.0")
     no_metadata = {k: v for k, v in files.items() if "dist-info" not in k}
