@@ -16,9 +16,11 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg.errors
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -87,9 +89,28 @@ _NOTES = sa.text(
 _CHUNK = sa.text("SELECT data FROM phms.client_release_chunk WHERE release_id = :r AND seq = :n")
 
 
+#: A database before revision 0018 (the client works from ``OLDEST_SCHEMA`` on).
+NOT_KEPT_YET = (
+    "This clinic's database does not keep client releases yet (it needs "
+    "'phms-admin db upgrade'); please ask IT."
+)
+
+
+@contextmanager
+def _releases_kept() -> Iterator[None]:
+    """An older database without the release tables: UpdateError, said in words."""
+    try:
+        yield
+    except sa.exc.ProgrammingError as exc:
+        if isinstance(exc.orig, psycopg.errors.UndefinedTable):
+            raise UpdateError(NOT_KEPT_YET) from None
+        raise
+
+
 def newest_release(session: Session, platform: str) -> Release | None:
     """The recommended release for ``platform``: the newest one not withdrawn."""
-    rows = session.execute(_CANDIDATES, {"p": platform}).all()
+    with _releases_kept():
+        rows = session.execute(_CANDIDATES, {"p": platform}).all()
     if not rows:
         return None
     best = max(rows, key=lambda r: version_key(r.version))
@@ -118,13 +139,15 @@ def update_offer(session: Session, client: str, platform: str) -> Release | None
 
 def notes_once(session: Session, version: str, platform: str) -> ReleaseNotes | None:
     """``version``'s notes if this login has not been shown them yet (now it has)."""
-    row = session.execute(_NOTES_ONCE, {"v": version, "p": platform}).first()
+    with _releases_kept():
+        row = session.execute(_NOTES_ONCE, {"v": version, "p": platform}).first()
     return None if row is None else ReleaseNotes(row.version, row.notes)
 
 
 def notes_for(session: Session, version: str, platform: str) -> ReleaseNotes | None:
     """``version``'s notes (Help > What's new), seen or not."""
-    row = session.execute(_NOTES, {"v": version, "p": platform}).first()
+    with _releases_kept():
+        row = session.execute(_NOTES, {"v": version, "p": platform}).first()
     return None if row is None else ReleaseNotes(row.version, row.notes)
 
 

@@ -18,13 +18,14 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from phms_admin import cli
+from phms_admin import cli, migrate
 from phms_client.config import ClientConfig
 from phms_client.config_release import ReleaseSettings
 from phms_client.db.database import Credentials, Database
 from phms_client.services import updates
 from phms_client.update.errors import UpdateError
 from phms_client.update.install import POINTER, VersionsFolder, launch, restart_command
+from phms_client.version import OLDEST_SCHEMA
 from phms_schema.client_release import CHUNK_BYTES
 from tests.bundles import make_key, write_bundle
 from tests.harness import STAFF_PASSWORD, PgDatabase
@@ -399,5 +400,21 @@ def test_a_release_on_the_share(
         assert not folder.root.exists() or POINTER not in os.listdir(folder.root)
         stored.write_bytes(bundle.read_bytes())
         assert install(database, release, folder) == folder.current()
+    finally:
+        database.close()
+
+
+def test_a_database_before_releases_says_so(
+    db: PgDatabase, fresh_database: PgDatabase, keys: tuple[Path, Path, str]
+) -> None:
+    """This client works from OLDEST_SCHEMA on; there the release tables do not exist yet,
+    and updates and notes say why instead of failing. (``db`` made the logins.)"""
+    migrate.upgrade(fresh_database.admin_url, OLDEST_SCHEMA)
+    database = workstation(fresh_database, keys[2])
+    try:
+        with database.session() as s, pytest.raises(UpdateError, match="does not keep client"):
+            updates.after_login(s, client="0.1.0", platform=LINUX, offer=True)
+        with database.session() as s, pytest.raises(UpdateError, match="phms-admin db upgrade"):
+            updates.notes_for(s, "0.1.0", LINUX)
     finally:
         database.close()

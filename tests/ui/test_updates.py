@@ -34,7 +34,7 @@ from phms_client.ui.shell.whats_new import WhatsNewDialog
 from phms_client.update.install import POINTER
 from phms_client.version import client_version
 from tests.bundles import make_key, write_bundle
-from tests.harness import STAFF_PASSWORD, PgDatabase
+from tests.harness import STAFF_PASSWORD, PgDatabase, settings_restored
 from tests.ui import screens
 from tests.ui.shell_support import (
     StandInWindow,
@@ -233,27 +233,40 @@ def test_whats_new_screenshot(qtbot: QtBot) -> None:
 # --------------------------------------------------------------------------- too old
 
 
+@pytest.fixture
+def minimum_030(admin_engine: sa.Engine) -> Iterator[None]:
+    """The clinic's database accepts only PHMS 0.3.0 and newer (migration 0016's setting)."""
+    with settings_restored(admin_engine):
+        with admin_engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "UPDATE phms.setting SET value = to_jsonb(CAST('0.3.0' AS text)) "
+                    "WHERE key = 'min_client_version'"
+                )
+            )
+        yield
+
+
 def test_too_old_updates_from_the_login_dialog(
-    qtbot: QtBot, db: PgDatabase, site: tuple[ConfigLocation, Path, Path]
+    qtbot: QtBot, db: PgDatabase, site: tuple[ConfigLocation, Path, Path], minimum_030: None
 ) -> None:
     location, keys, versions = site
-    publish(db, keys, "0.2.0")
+    publish(db, keys, "0.2.9")
     tasks = TaskRunner(presenter=lambda error: pytest.fail(f"unexpected {error}"))
     dialog = LoginDialog(location, tasks)
     qtbot.addWidget(dialog)
     dialog.show()
     try:
-        dialog.user_edit.setText("t_clinician")
-        dialog.password_edit.setText(STAFF_PASSWORD)
-        # The gate's refusal (phms_client.db.gate) when the database needs 0.3.0:
-        dialog._login_failed(ClientTooOld(client_version(), "0.3.0"))
-        assert dialog.login_update.button.isVisible()
+        type_login(qtbot, dialog, "t_clinician", STAFF_PASSWORD)  # the gate refuses
+        qtbot.waitUntil(dialog.login_update.button.isVisible, timeout=15_000)
         assert "Update now fetches the newer PHMS" in dialog.message_label.text()
+        assert "(0.3.0 or newer)" in dialog.message_label.text()
         dialog.adjustSize()
         capture(qtbot, dialog, "login-update-now")
         qtbot.mouseClick(dialog.login_update.button, Qt.MouseButton.LeftButton)
         text = wait_for_message(qtbot, dialog)
         assert "No release on the server is new enough (PHMS 0.3.0 or newer" in text
+        assert "the newest published is 0.2.9" in text
         assert not (versions / POINTER).exists()
 
         publish(db, keys, "0.3.0")

@@ -177,20 +177,23 @@ class UpdateHook(QObject):
         """Help > What's new: this version's notes, seen before or not."""
         db, platform, version = self.ctx.db, self.platform, client_version()
 
-        def read() -> ReleaseNotes | None:
-            with db.session() as session:
-                return updates.notes_for(session, version, platform)
+        def read() -> tuple[ReleaseNotes | None, str]:
+            try:
+                with db.session() as session:
+                    return updates.notes_for(session, version, platform), ""
+            except UpdateError as exc:  # (other errors: the usual message)
+                return None, str(exc)
 
-        self.ctx.tasks.run(read, on_success=self._notes_read)
+        self.ctx.tasks.run(read, on_success=lambda found: self._notes_read(*found))
 
-    def _notes_read(self, notes: ReleaseNotes | None) -> None:
+    def _notes_read(self, notes: ReleaseNotes | None, why: str = "") -> None:
         if notes is not None:
             self.show_notes(notes)
             return
         box = QMessageBox(
             QMessageBox.Icon.Information,
             "PHMS — What's new",
-            f"No release notes were published with PHMS {client_version()}.",
+            why or f"No release notes were published with PHMS {client_version()}.",
             QMessageBox.StandardButton.Ok,
             self.window,
         )
