@@ -16,6 +16,7 @@ from phms_admin import (
     problems_cmd,
     registry_cmd,
     registry_upload_cmd,
+    release_cmd,
     server_cmd,
     user_cmd,
 )
@@ -38,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
         problems_cmd,
         registry_cmd,
         registry_upload_cmd,
+        release_cmd,
         demo,
     ):
         module.add_parser(sub)

@@ -21,6 +21,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if getattr(sys, "frozen", False):  # the installed program: a newer update runs instead
+        from phms_client.update.launcher import start_newest
+
+        if start_newest(sys.argv[1:] if argv is None else argv):
+            return 0
     args = parse_args(argv)
     if args.version:
         print(f"PHMS {client_version()}")

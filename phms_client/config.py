@@ -57,6 +57,7 @@ from phms_client.config_paths import (
     site_path_for,
     user_path_for,
 )
+from phms_client.config_release import ReleaseSettings, refuse_site_only, take_release_settings
 from phms_client.config_tls import (
     SSLMODE_ORDER,
     TlsFloor,
@@ -133,6 +134,8 @@ class ClientConfig:
     connect_timeout: int = DEFAULT_CONNECT_TIMEOUT
     hospital_id: str = ""
     timeouts: Timeouts = field(default_factory=Timeouts)
+    #: Client updates (site file only, :mod:`phms_client.config_release`).
+    release: ReleaseSettings = field(default_factory=ReleaseSettings)
     sources: Mapping[str, str] = field(
         default_factory=lambda: MappingProxyType(dict.fromkeys(FIELDS, "default")),
         compare=False,
@@ -362,9 +365,15 @@ def _read_file(path: Path, label: str) -> dict[str, Any]:
 Layer = tuple[dict[str, Any], dict[str, str]]  # values, and where each came from
 
 
-def _file_layer(path: Path, label: str) -> Layer:
-    values = _parse_layer(_read_file(path, label), label, base_dir=path.parent)
-    return values, dict.fromkeys(values, label)
+def _file_layer(path: Path, label: str, *, site: bool = False) -> tuple[Layer, ReleaseSettings]:
+    raw = _read_file(path, label)
+    try:
+        release = take_release_settings(raw, label, path.parent) if site else ReleaseSettings()
+        refuse_site_only(raw, label)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    values = _parse_layer(raw, label, base_dir=path.parent)
+    return (values, dict.fromkeys(values, label)), release
 
 
 def _env_layer(env: Mapping[str, str]) -> Layer:
@@ -413,11 +422,8 @@ def load_config(
     site = site_path_for(env, site_path)
     site_label = f"site file {site}"
     user = user_path_for(env, user_path)
-    layers = [
-        _file_layer(site, site_label),
-        _file_layer(user, user_label or f"user file {user}"),
-        _env_layer(env),
-    ]
+    site_layer, release = _file_layer(site, site_label, site=True)
+    layers = [site_layer, _file_layer(user, user_label or f"user file {user}")[0], _env_layer(env)]
     if server is not None and server.strip():
         cli = _parse_layer({"server": server}, "command line --server")
         layers.append((cli, dict.fromkeys(cli, "command line")))
@@ -451,7 +457,9 @@ def load_config(
         if problem is not None:
             raise ConfigError(problem)
     timeouts = Timeouts(**{k: values.pop(k) for k in TIMEOUT_KEYS & values.keys()})
-    return ClientConfig(**values, timeouts=timeouts, sources=MappingProxyType(sources))
+    return ClientConfig(
+        **values, timeouts=timeouts, release=release, sources=MappingProxyType(sources)
+    )
 
 
 def save_user_config(values: Mapping[str, object], path: Path | str | None = None) -> Path:

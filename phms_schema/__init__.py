@@ -7,6 +7,7 @@ from phms_schema.appointment import Appointment
 from phms_schema.assessment import Assessment
 from phms_schema.base import SCHEMA, Base
 from phms_schema.chart_items import Allergy, Comorbidity, Medication
+from phms_schema.client_release import ClientRelease, ClientReleaseChunk, ReleaseNotesSeen
 from phms_schema.patient import Patient
 from phms_schema.problem_report import ProblemReport
 from phms_schema.registry_upload import (
@@ -26,7 +27,7 @@ from phms_schema.walk import SixMinuteWalk
 #: ``phms-admin db check`` compares it with the database's ``alembic_version``; the
 #: client accepts any revision from its ``OLDEST_SCHEMA`` on (``phms_client.version``)
 #: as long as the database accepts the client's version (``phms_schema.ddl_compat``).
-SCHEMA_REVISION = "0016"
+SCHEMA_REVISION = "0018"
 
 __all__ = [
     "SCHEMA",
@@ -35,6 +36,8 @@ __all__ = [
     "Appointment",
     "Assessment",
     "Base",
+    "ClientRelease",
+    "ClientReleaseChunk",
     "Comorbidity",
     "Medication",
     "Patient",
@@ -42,6 +45,7 @@ __all__ = [
     "RegistryUploadBatch",
     "RegistryUploadPatient",
     "RegistryUploadRun",
+    "ReleaseNotesSeen",
     "ReportTemplate",
     "Setting",
     "SiteSecret",

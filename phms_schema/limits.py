@@ -161,6 +161,22 @@ TEXT_LIMITS: Final[MappingProxyType[str, MappingProxyType[str, TextLimit]]] = Ma
                 "run_by": _t("Run by", ROLE_NAME, STAMP, since="0013"),
                 "message": _t("The message", 2000, STAMP, since="0013"),
             },
+            # 0018: client releases, written by phms-admin (notes also refuse control
+            # characters, ck_client_release_notes_characters) and the notes seen.
+            "client_release": {
+                "version": _t("The version", 40, STAMP, since="0018"),
+                "platform": _t("The platform", 40, STAMP, since="0018"),
+                "filename": _t("The file name", 200, STAMP, since="0018"),
+                "sha256": _t("The checksum", 64, STAMP, since="0018"),
+                "manifest": _t("The signed manifest", 2000, STAMP, since="0018"),
+                "notes": _t("The release notes", 20_000, STAMP, since="0018"),
+                "storage": _t("The storage", 20, STAMP, since="0018"),
+                "published_by": _t("Published by", ROLE_NAME, STAMP, since="0018"),
+            },
+            "release_notes_seen": {
+                "login": _t("The login", ROLE_NAME, STAMP, since="0018"),
+                "version": _t("The version", 40, STAMP, since="0018"),
+            },
             "setting": {
                 "key": _t("The setting name", 100),
                 "value_type": _t("The value type", 20),

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
+import tarfile
 import time
 from pathlib import Path
 
 import pytest
 from PyInstaller.archive.readers import CArchiveReader
 
+from phms_client.update.archive import bundle_facts
+from phms_client.update.download import fetch_and_install
+from phms_client.update.install import Installed, VersionsFolder
+from phms_client.update.manifest import Manifest, notes_digest
+from phms_client.update.platforms import this_platform
 from phms_client.version import client_version
+from tests.bundles import write_bundle
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC = REPO / "installer" / "client" / "phms.spec"
@@ -108,3 +116,51 @@ def test_linux_install_puts_it_in_opt_with_a_menu_entry(bundle: Path, tmp_path: 
         [str(root / "opt/phms/phms"), "--version"], capture_output=True, text=True, check=False
     )
     assert installed.stdout.strip() == f"PHMS {client_version()}"
+
+
+# --------------------------------------------------------------------------- updates
+
+
+def _install_update(archive: Path, versions: Path) -> Installed:
+    data = archive.read_bytes()
+    facts = bundle_facts(archive)
+    manifest = Manifest(
+        facts.version, this_platform(), "phms.tar.gz", len(data),
+        hashlib.sha256(data).hexdigest(), notes_digest(""),
+    )  # fmt: skip
+    return fetch_and_install([data], manifest, VersionsFolder(versions))
+
+
+def test_the_bundle_installs_as_an_update_and_runs(bundle: Path, tmp_path: Path) -> None:
+    """The real bundle, archived as IT publishes it, unpacks beside others and starts."""
+    archive = tmp_path / "phms.tar.gz"
+    with tarfile.open(archive, "w:gz", compresslevel=1) as tf:
+        tf.add(bundle, arcname="phms")  # keeps PyInstaller's symbolic links
+    installed = _install_update(archive, tmp_path / "versions")
+    assert installed.version == client_version()
+    done = subprocess.run(
+        [str(installed.executable), "--version"],
+        env=_env(tmp_path), capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.stdout.strip() == f"PHMS {client_version()}", done.stderr
+
+
+def test_the_installed_program_hands_over_to_a_newer_update(bundle: Path, tmp_path: Path) -> None:
+    """Menus start the installed program; it runs the newest update instead, with the same
+    arguments, and never an older one."""
+    versions = tmp_path / "versions"
+    env = _env(tmp_path)
+    Path(env["PHMS_SITE_CONFIG"]).write_text(f'update_folder = "{versions}"\n')
+    newer = _install_update(write_bundle(tmp_path / "b9", "9.9.0"), versions)
+    done = subprocess.run(
+        [str(bundle / "phms"), "--version"],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (newer.folder / "started.txt").read_text() == "PHMS 9.9.0 started: --version\n"
+    _install_update(write_bundle(tmp_path / "b0", "0.0.1"), versions)  # older than the program
+    done = subprocess.run(
+        [str(bundle / "phms"), "--version"],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.stdout.strip() == f"PHMS {client_version()}"

@@ -38,6 +38,7 @@ def test_menus_carry_the_shell_actions(running: Running) -> None:
     assert running.shell.about_action in help_actions
     assert running.shell.problem_action in help_actions
     assert [a.text() for a in help_actions if not a.isSeparator()] == [
+        "&What's new…",
         "&Report a problem…",
         "&About PHMS",
     ]

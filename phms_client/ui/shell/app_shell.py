@@ -57,6 +57,7 @@ from phms_client.ui.shell.own_password import ChangePasswordEntry, add_change_pa
 from phms_client.ui.shell.problem_dialog import ProblemDialog
 from phms_client.ui.shell.settings_dialog import ConfigLocation, SettingsDialog
 from phms_client.ui.shell.site_settings import SiteSettingsWatch
+from phms_client.ui.shell.updates import UpdateHook
 
 __all__ = [
     "AppShell",
@@ -121,6 +122,7 @@ class AppShell(QObject):
         self.window: QMainWindow | None = None
         self.banner: BannerArea | None = None
         self.idle: IdleLock | None = None
+        self.updates: UpdateHook | None = None  # What's new, Update now
         self.settings_action: QAction | None = None
         self.preferences_action: QAction | None = None
         self.staff_action: QAction | None = None
@@ -205,6 +207,7 @@ class AppShell(QObject):
         window.show()
         window.installEventFilter(self)
         self.idle = self._make_idle_lock(ctx, window)
+        self.updates = UpdateHook(ctx, window, server=self.location.server, parent=self)
         if outcome.notice:
             window.statusBar().showMessage(outcome.notice, 20_000)
         self.main_window_opened.emit(window)
@@ -435,6 +438,8 @@ class AppShell(QObject):
             self.idle.stop()
         if self.settings_watch is not None:
             self.settings_watch.stop()
+        if self.updates is not None:
+            self.updates.stop()
         if self.password_dialog is not None:
             self.password_dialog.reject()  # logs out: closes its connection
         if self.window is not None:

@@ -38,10 +38,11 @@ from PySide6.QtWidgets import (
 from phms_client import credentials
 from phms_client.config import ClientConfig, ConfigError
 from phms_client.db.database import Database
-from phms_client.db.errors import ErrorKind, UserError, classify
+from phms_client.db.errors import ClientTooOld, ErrorKind, UserError, classify
 from phms_client.db.login import LoginInfo, login
 from phms_client.ui.shared.tasks import TaskRunner
 from phms_client.ui.shell.settings_dialog import ConfigLocation, SettingsDialog
+from phms_client.ui.shell.update_login import LoginUpdate
 
 __all__ = ["LoginDialog", "LoginOutcome"]
 
@@ -150,10 +151,13 @@ class LoginDialog(QDialog):
         self.login_button = QPushButton("&Log in")
         self.login_button.setDefault(True)
         self.login_button.clicked.connect(self.submit)
+        #: Update now, when the database accepts only a newer client.
+        self.login_update = LoginUpdate(self, tasks, server=location.server)
         buttons = QHBoxLayout()
         buttons.addWidget(self.settings_button)
         buttons.addStretch(1)
         buttons.addWidget(self.quit_button)
+        buttons.addWidget(self.login_update.button)
         buttons.addWidget(self.login_button)
 
         layout = QVBoxLayout(self)
@@ -239,6 +243,7 @@ class LoginDialog(QDialog):
         self.message_frame.setVisible(False)
         self.message_label.clear()
         self.login_button.setText("&Log in")
+        self.login_update.reset()
 
     def _set_busy(self, busy: bool, text: str = "") -> None:
         self.busy_label.setText(text)
@@ -335,6 +340,8 @@ class LoginDialog(QDialog):
             self.password_edit.setFocus()
         else:
             self.login_button.setFocus()
+        if isinstance(exc, ClientTooOld):
+            self.login_update.refused(exc)
 
     def _forget_stored(self, key: str, user: str) -> None:
         def forget() -> None:
