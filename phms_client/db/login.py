@@ -2,9 +2,9 @@
 
 Everything the login needs from the server after connecting (who, the server's
 version, the schema revision, the staff group, whether the password must be
-changed, the site settings with the compatibility window) comes from **one**
-statement, sent without BEGIN/COMMIT: one round trip after the connection is set
-up (docs/client-session.md, "Logging in"). It needs only objects that every
+changed, the site settings with the compatibility window, whether the database is a
+staging copy) comes from **one** statement, sent without BEGIN/COMMIT: one round
+trip after the connection is set up (docs/client-session.md, "Logging in"). It needs only objects that every
 revision from ``OLDEST_SCHEMA`` on has. When it fails for want of an object or a
 right (an empty or very old database, a login that is no staff account), the
 login asks again step by step, so that the refusal says exactly what is wrong.
@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from phms_client.config import ClientConfig
 from phms_client.db.database import Credentials, Database, statement_alone
+from phms_client.db.environment import is_staging
 from phms_client.db.errors import NotStaff
 from phms_client.db.gate import (
     ClientRelease,
@@ -31,6 +32,7 @@ from phms_client.db.gate import (
     this_release,
 )
 from phms_client.db.site_settings import SiteSettings, load_settings
+from phms_schema.environment import IS_STAGING_SQL
 from phms_schema.roles import GROUPS
 
 
@@ -45,6 +47,8 @@ class LoginInfo:
     settings: SiteSettings
     #: New account, or an admin reset the password: choose a new one before working.
     must_change_password: bool = False
+    #: The database is a staging copy (phms_schema.environment): every window says so.
+    staging: bool = False
 
 
 _GROUP_NAMES = ", ".join(f"'{g}'" for g in GROUPS.values())
@@ -64,7 +68,8 @@ LOGIN_STATEMENT = sa.text(
     " (SELECT version_num FROM public.alembic_version) AS revision,"
     f" ARRAY(SELECT g.rolname::text {_DIRECT_GROUPS_FROM}) AS groups,"
     " phms.must_change_password() AS must_change,"
-    " (SELECT json_object_agg(s.key, s.value) FROM phms.setting s) AS settings"
+    " (SELECT json_object_agg(s.key, s.value) FROM phms.setting s) AS settings,"
+    f" {IS_STAGING_SQL} AS staging"
 )
 
 
@@ -107,6 +112,7 @@ def open_session(db: Database, release: ClientRelease | None = None) -> LoginInf
         revision,
         settings,
         bool(row.must_change),
+        bool(row.staging),
     )
 
 
@@ -122,7 +128,8 @@ def _open_step_by_step(db: Database, release: ClientRelease) -> LoginInfo:
         check_window(Window.from_settings(revision, settings.values), release)
         version = str(s.execute(sa.text("SHOW server_version")).scalar())
         must_change = bool(s.execute(sa.text("SELECT phms.must_change_password()")).scalar())
-    return LoginInfo(user, group, version, str(revision), settings, must_change)
+        staging = is_staging(s)
+    return LoginInfo(user, group, version, str(revision), settings, must_change, staging)
 
 
 def login(
