@@ -39,7 +39,7 @@ import psycopg
 from cryptography.fernet import Fernet
 from psycopg import sql
 
-from phms_admin import backup_crypto, embedded
+from phms_admin import backup_crypto, embedded, staging_mark
 from phms_admin.connection import CommandError
 from phms_admin.pgtools import (
     Target,
@@ -304,6 +304,12 @@ def run_backup(
     conn = target.connect()
     try:
         require_superuser(conn, "A backup")
+        staging_mark.refuse_on_staging(
+            conn,
+            "A backup",
+            "A staging copy is made from a backup of the live database, and can be made "
+            "again from one at any time ('phms-admin staging create --replace').",
+        )
         major = server_major(conn)
         bin_dir = find_bin_dir("pg_dump", at_least=major, explicit=pg_bin)
         created = utc_now()

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from phms_admin.connection import CommandError, connect, resolve_url
 from phms_client.config import ConfigError, load_config
+from phms_client.db.environment import OnStaging, refuse_on_staging
 from phms_client.services import registry_export
 from phms_schema.anonymity import DEFAULT_MIN_K, NotAnonymous
 
@@ -121,6 +122,10 @@ def cmd_registry_export(args: argparse.Namespace) -> int:
     if args.exact_dates:
         print(EXACT_DATES_WARNING, file=sys.stderr)
     with connect(resolve_url(args.url)) as conn, Session(bind=conn) as session:
+        try:
+            refuse_on_staging(session, "The registry export")
+        except OnStaging as exc:
+            raise CommandError(str(exc)) from None
         if secret is None:
             secret = registry_export.registry_secret(session)
         try:

@@ -43,6 +43,7 @@ from phms_admin.registry_upload_config import (
     min_k_argument,
     read_passphrase,
 )
+from phms_client.db.environment import OnStaging, refuse_on_staging
 from phms_client.services import registry_export, registry_upload
 from phms_client.services import registry_upload_check as precheck
 from phms_schema.anonymity import DEFAULT_MIN_K, NotAnonymous
@@ -73,6 +74,15 @@ def _situation(cfg: UploadConfig, threshold: int | None) -> precheck.Situation:
 
 
 def _export(
+    session: Session, cfg: UploadConfig, situation: precheck.Situation
+) -> registry_export.RegistryExport:
+    try:
+        return _build(session, cfg, situation)
+    except OnStaging as exc:  # a staging copy's patients never reach the registry
+        raise CommandError(str(exc)) from None
+
+
+def _build(
     session: Session, cfg: UploadConfig, situation: precheck.Situation
 ) -> registry_export.RegistryExport:
     if cfg.secret_file is not None:
@@ -311,6 +321,20 @@ def _log_run(
 # ------------------------------------------------------------------------ CLI
 
 
+def refuse_on_staging_copy(url: str) -> None:
+    """Nothing of a staging copy is ever sent to (or estimated for) the registry."""
+    engine = _engine(url)
+    try:
+        with engine.connect() as conn:
+            refuse_on_staging(conn, "The registry upload")
+    except OnStaging as exc:
+        raise CommandError(str(exc)) from None
+    except sa.exc.DBAPIError as exc:
+        raise CommandError(describe_db_error(exc)) from exc
+    finally:
+        engine.dispose()
+
+
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "registry-upload",
@@ -358,6 +382,7 @@ def cmd_registry_upload(args: argparse.Namespace) -> int:
             engine.dispose()
         print("\n".join(lines))
         return 0
+    refuse_on_staging_copy(url)
     path = args.config or Path(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
     cfg = load_config(path).asking(args.min_k)
     if args.estimate:

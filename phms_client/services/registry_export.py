@@ -54,6 +54,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from phms_client.clinical import therapy
+from phms_client.db.environment import refuse_on_staging
 from phms_client.services import registry_privacy
 from phms_schema.anonymity import DEFAULT_MIN_K, Outcome
 from phms_schema.registry_format import (
@@ -153,7 +154,8 @@ class RegistryExport:
 
 
 def registry_secret(session: Session) -> bytes:
-    """The site's registry key (admins only; the read is audited)."""
+    """The site's registry key (admins only; the read is audited). Never on a staging copy."""
+    refuse_on_staging(session, "The registry export")
     value = session.execute(sa.text("SELECT phms.registry_secret()")).scalar()
     if not isinstance(value, bytes | memoryview) or len(bytes(value)) < MIN_SECRET_BYTES:
         raise RuntimeError("The site has no registry export key; run 'phms-admin db upgrade'.")
@@ -261,6 +263,8 @@ def build_export(
     """
     if len(secret) < MIN_SECRET_BYTES:
         raise ValueError(f"The registry secret must be at least {MIN_SECRET_BYTES} bytes")
+    # A staging copy's patients must never reach the registry (raises OnStaging).
+    refuse_on_staging(session, "The registry export")
     if not hospital_id.strip():
         raise ValueError("A hospital ID is needed for the registry export")
     where = "WHERE p.ph_group IS NOT NULL" if ph_only else ""

@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from phms_client.db.environment import OnStaging
 from phms_client.db.errors import classify
 from phms_client.services import registry_export
 from phms_client.ui.admin.template_manager import TemplateManager, may_manage_templates
@@ -284,6 +285,8 @@ class RegistryExportDialog(QDialog):
             text = f"Could not write the file: {exc.strerror or exc}"
         elif isinstance(exc, NotAnonymous):
             text = f"Not anonymous enough, nothing written. {exc}"
+        elif isinstance(exc, OnStaging):
+            text = f"Nothing written. {exc}"
         else:
             error = classify(exc, address=self.ctx.db.address)
             text = f"{error.title}. {error.message}"
