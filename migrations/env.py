@@ -71,6 +71,7 @@ def run_migrations_online() -> None:
             "tcp_user_timeout": 30_000,
         },
     )
+    clock = config.attributes.get("step_clock")
     with engine.connect() as connection:
         lock_timeout = str(config.attributes.get("lock_timeout", "10s"))
         connection.execute(
@@ -87,9 +88,13 @@ def run_migrations_online() -> None:
             compare_type=True,
             compare_server_default=True,
             transaction_per_migration=False,
+            # phms-admin db upgrade times each migration (phms_admin.upgrade_report).
+            on_version_apply=clock,
         )
         with context.begin_transaction():
             connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
+            if clock is not None:
+                clock.start()  # after the lock: waiting for it is no migration's time
             context.run_migrations()
     engine.dispose()
 

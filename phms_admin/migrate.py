@@ -13,11 +13,13 @@ import migrations
 from phms_schema import SCHEMA_REVISION
 
 
-def alembic_config(url: str, *, lock_timeout: str = "10s") -> Config:
+def alembic_config(url: str, *, lock_timeout: str = "10s", step_clock: object = None) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(migrations.__file__).parent))
     cfg.attributes["url"] = url
     cfg.attributes["lock_timeout"] = lock_timeout
+    if step_clock is not None:
+        cfg.attributes["step_clock"] = step_clock
     return cfg
 
 
@@ -27,8 +29,13 @@ def head_revision() -> str:
     return head
 
 
-def upgrade(url: str, revision: str = "head", *, lock_timeout: str = "10s") -> None:
-    command.upgrade(alembic_config(url, lock_timeout=lock_timeout), revision)
+def upgrade(
+    url: str, revision: str = "head", *, lock_timeout: str = "10s", step_clock: object = None
+) -> None:
+    """``step_clock``: started once the migration lock is held, then called by alembic
+    after each migration (``on_version_apply``): see :class:`phms_admin.upgrade_report.StepClock`.
+    """
+    command.upgrade(alembic_config(url, lock_timeout=lock_timeout, step_clock=step_clock), revision)
 
 
 def check(url: str) -> None:

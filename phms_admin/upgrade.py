@@ -8,6 +8,7 @@ restores the backup taken just before.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ import psycopg
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
-from phms_admin import backup, broadcast, client_window, migrate
+from phms_admin import backup, broadcast, client_window, migrate, staging_mark, upgrade_report
 from phms_admin.connection import CommandError, describe_db_error
 from phms_admin.pgtools import Target, describe_pg_error
 
@@ -91,10 +92,16 @@ def run_upgrade(url: str, plan: Plan, *, say: Callable[[str], None] = print) -> 
         return head
     with target.connect() as conn:
         counts_before = backup.table_counts(conn)
+        on_staging = staging_mark.is_staging(conn)
 
     taken: Path | None = None
     if before is None:
         say("The database has no PHMS schema yet: nothing to back up.")
+    elif on_staging:
+        say(
+            "This is a staging copy: no backup is taken (backups refuse staging copies; "
+            "make the copy again from a backup with 'phms-admin staging create --replace')."
+        )
     elif plan.no_backup:
         say("WARNING: upgrading without a backup (--no-backup).")
     else:
@@ -116,8 +123,10 @@ def run_upgrade(url: str, plan: Plan, *, say: Callable[[str], None] = print) -> 
             f"PHMS maintenance: the database is being upgraded now (revision {before} to "
             f"{head}). Please save your work; PHMS may pause for a few minutes.",
         )
+    clock = upgrade_report.StepClock()
+    started = time.monotonic()
     try:
-        migrate.upgrade(url, lock_timeout=plan.lock_timeout)
+        migrate.upgrade(url, lock_timeout=plan.lock_timeout, step_clock=clock)
     except Exception as exc:
         try:
             now = _revision(target)
@@ -143,10 +152,14 @@ def run_upgrade(url: str, plan: Plan, *, say: Callable[[str], None] = print) -> 
             + _restore_hint(taken, target, plan)
         ) from exc
 
+    migrated = time.monotonic()
     after = _revision(target)
     with target.connect() as conn:
         counts_after = backup.table_counts(conn)
     lost = lost_rows(counts_before, counts_after)
+    upgrade_report.report(
+        say, clock, migrated - started, migrated, counts_before, counts_after, lost, MAY_SHRINK
+    )
     if lost:
         raise CommandError(
             f"The database is now at revision {after}, but rows are missing after the "
