@@ -18,6 +18,7 @@ from phms_admin import (
     registry_upload_cmd,
     release_cmd,
     server_cmd,
+    staging_cmd,
     user_cmd,
 )
 from phms_admin.connection import CommandError, describe_db_error
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
         registry_cmd,
         registry_upload_cmd,
         release_cmd,
+        staging_cmd,
         demo,
     ):
         module.add_parser(sub)

@@ -19,6 +19,10 @@ from phms_admin.cli import main
         ["backup", "keygen"],
         ["db", "upgrade"],
         ["broadcast"],
+        ["staging"],
+        ["staging", "create"],
+        ["staging", "drop"],
+        ["staging", "list"],
     ],
 )
 def test_help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
