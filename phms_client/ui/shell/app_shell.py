@@ -57,6 +57,7 @@ from phms_client.ui.shell.own_password import ChangePasswordEntry, add_change_pa
 from phms_client.ui.shell.problem_dialog import ProblemDialog
 from phms_client.ui.shell.settings_dialog import ConfigLocation, SettingsDialog
 from phms_client.ui.shell.site_settings import SiteSettingsWatch
+from phms_client.ui.shell.staging_band import mark_application
 from phms_client.ui.shell.updates import UpdateHook
 
 __all__ = [
@@ -152,6 +153,7 @@ class AppShell(QObject):
         return ""
 
     def _logged_in(self, outcome: LoginOutcome) -> None:
+        mark_application(outcome.info.staging)  # a STAGING band on every window
         if outcome.info.must_change_password:
             self._choose_password(outcome)
         else:
