@@ -85,6 +85,13 @@ def backup_key(path: Path, given: Fernet | None, log: Log) -> Fernet | None:
     return None  # restore says it needs --encrypt-key-file
 
 
+def default_name(live: str) -> str:
+    """``<live>_staging`` (the name setup-server.sh lets the workstations reach)."""
+    if live in _SYSTEM or "staging" in live or not _NAME.match(f"{live}_staging"):
+        return DEFAULT_DATABASE
+    return f"{live}_staging"
+
+
 def check_name(name: str, live: str, manifest: dict[str, Any]) -> None:
     """A staging copy's name says "staging" and is never the live database's."""
     if not _NAME.match(name):

@@ -1,7 +1,7 @@
 """phms-admin staging create|drop|list: a copy of the clinic to try things on.
 
     phms-admin staging create (--from-backup PATH | --latest [--backup-dir DIR])
-                              [--database phms_staging] [--replace] [--de-identify]
+                              [--database NAME] [--replace] [--de-identify]
                               [--encrypt-key-file FILE] [--pg-bin DIR]
                               [--url URL | --server-dir DIR]
 
@@ -51,8 +51,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     create.add_argument(
         "--database",
-        default=staging.DEFAULT_DATABASE,
-        help="name of the copy; must contain 'staging' (default %(default)s)",
+        help="name of the copy; must contain 'staging' (default: the live database's name "
+        f"with _staging, e.g. {staging.DEFAULT_DATABASE})",
     )
     create.add_argument(
         "--replace", action="store_true", help="make an existing staging copy again"
@@ -75,7 +75,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     create.set_defaults(handler=cmd_create)
 
     drop = cmds.add_parser("drop", help="drop a staging copy (never a database without the mark)")
-    drop.add_argument("--database", default=staging.DEFAULT_DATABASE)
+    drop.add_argument(
+        "--database", help=f"the copy (default {staging.DEFAULT_DATABASE}, as for create)"
+    )
     drop.set_defaults(handler=cmd_drop)
 
     lst = cmds.add_parser("list", help="list the staging copies on the server")
@@ -131,7 +133,7 @@ def cmd_create(args: argparse.Namespace) -> int:
             target,
             staging.Request(
                 backup=path,
-                database=args.database,
+                database=args.database or staging.default_name(target.dbname),
                 replace=args.replace,
                 de_identify=args.de_identify,
                 key=key,
@@ -162,8 +164,10 @@ def cmd_create(args: argparse.Namespace) -> int:
 
 def cmd_drop(args: argparse.Namespace) -> int:
     with pg_errors():
-        staging.drop(_server(args), args.database)
-    print(f"Staging copy {args.database!r} dropped.")
+        target = _server(args)
+        name = args.database or staging.default_name(target.dbname)
+        staging.drop(target, name)
+    print(f"Staging copy {name!r} dropped.")
     return 0
 
 

@@ -308,6 +308,10 @@ groups="+phms_clerk,+phms_clinician,+phms_admin,+phms_auditor"
     for net in "${allow[@]}"; do
         echo "hostssl  $database  $groups  $net  scram-sha-256"
     done
+    echo "# ...and to the staging copy (phms-admin staging create; same logins, same rights):"
+    for net in "${allow[@]}"; do
+        echo "hostssl  ${database}_staging  $groups  $net  scram-sha-256"
+    done
     for net in "${replicas[@]}"; do
         echo "hostssl  replication  phms_replicator  $net  scram-sha-256"
     done

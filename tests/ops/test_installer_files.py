@@ -109,6 +109,9 @@ def test_installer_pg_hba_rejects_superuser_and_plain_tcp_before_any_staff_line(
     staff = [line for line in lines if line[0] == "hostssl" and line[1] == "phms"]
     assert [line[3] for line in staff] == ["samenet", "10.1.0.0/16"]
     assert all(line[2] == "+phms_clerk,+phms_clinician,+phms_admin,+phms_auditor" for line in staff)
+    # The staging copy's default name is reachable by the same staff, the same way.
+    copy = [line for line in lines if line[0] == "hostssl" and line[1] == "phms_staging"]
+    assert [line[2:] for line in copy] == [line[2:] for line in staff]
     assert lines[-1] == ["host", "all", "all", "all", "reject"]
 
 

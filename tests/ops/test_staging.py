@@ -195,3 +195,10 @@ def test_backups_and_registry_exports_refuse_a_staging_copy(
         capsys,
     )
     assert code == 0, err
+
+
+def test_the_default_name_is_the_live_one_with_staging() -> None:
+    assert staging.default_name("phms") == "phms_staging"  # what setup-server.sh allows
+    assert staging.default_name("clinic") == "clinic_staging"
+    assert staging.default_name("postgres") == "phms_staging"  # a server, not a clinic
+    assert staging.default_name("phms_staging") == "phms_staging"
