@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,7 @@ from phms_admin.deidentify_plan import (
     audit_keys,
     columns,
 )
+from phms_admin.pgtools import describe_pg_error
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 Log = Callable[[str], None]
@@ -41,6 +43,8 @@ Log = Callable[[str], None]
 #: The most rounds of drawing patient IDs before giving up (each round only redraws
 #: the IDs that collided; even a format 90 % full needs far fewer).
 MAX_ID_ROUNDS = 500
+#: The same for made-up names that happen to be a real patient's name (rare).
+MAX_NAME_ROUNDS = 16
 
 #: Neutral street and town names for made-up addresses (no person's name among them).
 STREETS = (
@@ -67,6 +71,8 @@ class Summary:
     free_text_rows: int
     audit_rows: int
     seconds: float
+    #: (step, seconds) in order: names, ids, patients, free_text, secrets, audit, commit.
+    steps: tuple[tuple[str, float], ...] = ()
 
 
 _FUNCTIONS = [
@@ -75,12 +81,18 @@ _FUNCTIONS = [
   LANGUAGE sql IMMUTABLE STRICT
   RETURN sha256(convert_to(p_salt || chr(30) || p_kind || chr(30) || p_value, 'UTF8'))""",
     # A pronounceable made-up name: 2-3 consonant-vowel syllables, maybe a final letter.
+    # One expression without a subquery, so the planner inlines it.
     """CREATE FUNCTION pg_temp.fake_name(p_h bytea) RETURNS text
   LANGUAGE sql IMMUTABLE STRICT
   RETURN initcap(
-    (SELECT string_agg(substr('bdfgklmnprstvz', 1 + get_byte(p_h, 2 * i) % 14, 1)
-                       || substr('aeiou', 1 + get_byte(p_h, 2 * i + 1) % 5, 1), '' ORDER BY i)
-       FROM generate_series(0, 1 + get_byte(p_h, 29) % 2) AS i)
+    substr('bdfgklmnprstvz', 1 + get_byte(p_h, 0) % 14, 1)
+    || substr('aeiou', 1 + get_byte(p_h, 1) % 5, 1)
+    || substr('bdfgklmnprstvz', 1 + get_byte(p_h, 2) % 14, 1)
+    || substr('aeiou', 1 + get_byte(p_h, 3) % 5, 1)
+    || CASE WHEN get_byte(p_h, 29) % 2 = 1
+            THEN substr('bdfgklmnprstvz', 1 + get_byte(p_h, 4) % 14, 1)
+                 || substr('aeiou', 1 + get_byte(p_h, 5) % 5, 1)
+            ELSE '' END
     || substr('nrsl', 1 + get_byte(p_h, 30) % 5, 1))""",
     # 112 bits of the hash as a number.
     """CREATE FUNCTION pg_temp.hnum(p_h bytea) RETURNS numeric
@@ -140,17 +152,6 @@ BEGIN
   END IF;
   RETURN btrim(result);
 END $$""",
-    # Audit values: the listed keys become "[removed]" (a JSON null stays null).
-    f"""CREATE FUNCTION pg_temp.redact(p_values jsonb, p_keys text[]) RETURNS jsonb
-  LANGUAGE sql IMMUTABLE
-  RETURN CASE
-    WHEN p_values IS NULL OR jsonb_typeof(p_values) <> 'object' OR NOT p_values ?| p_keys
-      THEN p_values
-    ELSE (p_values - p_keys) || (
-      SELECT jsonb_object_agg(k, CASE WHEN p_values -> k = 'null'::jsonb THEN 'null'::jsonb
-                                      ELSE to_jsonb('{REMOVED}'::text) END)
-        FROM unnest(p_keys) AS k WHERE p_values ? k)
-  END""",
     # Filters of the audit review: every value but numbers, booleans and nulls.
     f"""CREATE FUNCTION pg_temp.redact_all(p_values jsonb) RETURNS jsonb
   LANGUAGE sql IMMUTABLE STRICT
@@ -164,6 +165,29 @@ END $$""",
 def _count(conn: Conn, query: str, params: dict[str, Any] | None = None) -> int:
     row = conn.execute(query, params).fetchone()
     return int(row[0]) if row and row[0] is not None else 0
+
+
+@contextmanager
+def _indexes_dropped(conn: Conn, table: str) -> Iterator[None]:
+    """Drop ``table``'s secondary indexes for a mass update and build them again after
+    (much faster than updating a trigram index a million times). Indexes of constraints
+    (primary key, unique) stay. All inside the caller's transaction."""
+    rows = conn.execute(
+        """SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
+             FROM pg_index i
+            WHERE i.indrelid = %s::regclass
+              AND NOT EXISTS (SELECT FROM pg_constraint c WHERE c.conindid = i.indexrelid)""",
+        (table,),
+    ).fetchall()
+    for name, _ in rows:
+        conn.execute(sql.SQL("DROP INDEX {}").format(sql.SQL(name)))
+    yield
+    for _, definition in rows:
+        conn.execute(definition)
+
+
+_CLASH = """SELECT count(*) FROM deid_name m
+              WHERE EXISTS (SELECT FROM deid_real_name r WHERE r.n = lower(m.fake))"""
 
 
 def _names(conn: Conn, salt: str) -> int:
@@ -181,23 +205,27 @@ def _names(conn: Conn, salt: str) -> int:
              UNION ALL
              SELECT 'given', given_name, NULL FROM phms.patient GROUP BY given_name"""
     )
-    conn.execute(
-        """UPDATE deid_name m SET fake = (
-             SELECT c.fake
-               FROM generate_series(0, 15) AS a,
-                    LATERAL (SELECT pg_temp.fake_name(pg_temp.h(
-                               %(salt)s, m.kind || a, lower(btrim(m.original)))) AS fake) c
-              WHERE NOT EXISTS (SELECT FROM deid_real_name r WHERE r.n = lower(c.fake))
-              ORDER BY a LIMIT 1)""",
-        {"salt": salt},
-    )
-    conn.execute("CREATE UNIQUE INDEX ON deid_name (kind, original)")
-    if _count(conn, "SELECT count(*) FROM deid_name WHERE fake IS NULL"):
+    # In rounds: every name draws once; only the few that hit a real name draw again.
+    for attempt in range(MAX_NAME_ROUNDS):
+        conn.execute(
+            """UPDATE deid_name SET fake = pg_temp.fake_name(pg_temp.h(
+                      %(salt)s, kind || %(attempt)s::text, lower(btrim(original))))
+                WHERE fake IS NULL"""
+            if attempt == 0
+            else """UPDATE deid_name m SET fake = pg_temp.fake_name(pg_temp.h(
+                      %(salt)s, kind || %(attempt)s::text, lower(btrim(original))))
+                     WHERE EXISTS (SELECT FROM deid_real_name r WHERE r.n = lower(m.fake))""",
+            {"salt": salt, "attempt": attempt},
+        )
+        if not _count(conn, _CLASH):
+            break
+    else:
         raise CommandError("Could not make up names that differ from every real name.")
+    conn.execute("CREATE UNIQUE INDEX ON deid_name (kind, original)")
     return _count(conn, "SELECT count(*) FROM deid_name")
 
 
-def _codes(conn: Conn, salt: str, log: Log) -> None:
+def _codes(conn: Conn, salt: str) -> int:
     """deid_code: patient id -> a made-up ID, unique, never any patient's real ID."""
     conn.execute(
         """CREATE TEMP TABLE deid_code ON COMMIT DROP AS
@@ -241,8 +269,7 @@ def _codes(conn: Conn, salt: str, log: Log) -> None:
         )
         left = _count(conn, "SELECT count(*) FROM deid_code WHERE pending")
         if not left:
-            log(f"  patient IDs drawn in {rounds} round(s)")
-            return
+            return rounds
     raise CommandError(
         f"Could not draw free patient IDs for {left} patients in {MAX_ID_ROUNDS} rounds: "
         "the ID format is nearly full."
@@ -278,7 +305,8 @@ def _patients(conn: Conn, salt: str) -> int:
             AND g.kind = 'given' AND g.original = p.given_name
             AND c.id = p.id"""
     ).format(streets=streets, towns=towns, ns=sql.Literal(len(STREETS)), nt=sql.Literal(len(TOWNS)))
-    cur = conn.execute(query, {"salt": salt})
+    with _indexes_dropped(conn, "phms.patient"):
+        cur = conn.execute(query, {"salt": salt})
     return cur.rowcount
 
 
@@ -310,21 +338,49 @@ def _free_text(conn: Conn) -> int:
     return changed
 
 
+def _redacted(column: str, keys: list[str]) -> sql.Composable:
+    """``column`` with each of ``keys`` that it has set to "[removed]" (nulls stay null):
+    nested jsonb_set, plain function calls that need no subquery per row."""
+    expr: sql.Composable = sql.Identifier(column)
+    for key in keys:
+        expr = sql.SQL(
+            "jsonb_set({e}, {path}, CASE WHEN {c} -> {k} = 'null'::jsonb THEN 'null'::jsonb "
+            "ELSE to_jsonb({r}::text) END, false)"
+        ).format(
+            e=expr,
+            path=sql.Literal("{" + key + "}"),
+            c=sql.Identifier(column),
+            k=sql.Literal(key),
+            r=sql.Literal(REMOVED),
+        )
+    return expr
+
+
 def _audit(conn: Conn) -> int:
+    """Redact the trail in one pass: per audited table, its own keys."""
     keys = audit_keys()
-    rows = sql.SQL(", ").join(
-        sql.SQL("({}, {}::text[])").format(sql.Literal(t), sql.Literal(k)) for t, k in keys.items()
+
+    def per_table(column: str) -> sql.Composable:
+        return sql.SQL("CASE table_name {cases} ELSE {c} END").format(
+            cases=sql.SQL(" ").join(
+                sql.SQL("WHEN {t} THEN {e}").format(t=sql.Literal(t), e=_redacted(column, k))
+                for t, k in keys.items()
+            ),
+            c=sql.Identifier(column),
+        )
+
+    where = sql.SQL(" OR ").join(
+        sql.SQL("(table_name = {t} AND (old_values ?| {k} OR new_values ?| {k}))").format(
+            t=sql.Literal(t), k=sql.Literal(k)
+        )
+        for t, k in keys.items()
     )
-    cur = conn.execute(
-        sql.SQL(
-            """UPDATE audit.event e
-                  SET old_values = pg_temp.redact(e.old_values, k.keys),
-                      new_values = pg_temp.redact(e.new_values, k.keys)
-                 FROM (VALUES {rows}) AS k (table_name, keys)
-                WHERE e.table_name = k.table_name
-                  AND (e.old_values ?| k.keys OR e.new_values ?| k.keys)"""
-        ).format(rows=rows)
-    )
+    with _indexes_dropped(conn, "audit.event"):
+        cur = conn.execute(
+            sql.SQL("UPDATE audit.event SET old_values = {o}, new_values = {n} WHERE {w}").format(
+                o=per_table("old_values"), n=per_table("new_values"), w=where
+            )
+        )
     redacted = cur.rowcount
     conn.execute(
         """UPDATE audit.review_log SET filters = pg_temp.redact_all(filters)
@@ -332,6 +388,34 @@ def _audit(conn: Conn) -> int:
                            WHERE jsonb_typeof(value) NOT IN ('number', 'boolean', 'null'))"""
     )
     return redacted
+
+
+def _secrets(conn: Conn, salt: str) -> None:
+    for table in PLAN:
+        for col in columns(table, Action.SECRET):
+            conn.execute(
+                sql.SQL(
+                    "UPDATE {t} SET {c} = sha256(convert_to(%(salt)s || 'secret' || name, 'UTF8'))"
+                ).format(t=sql.Identifier(*table.split(".", 1)), c=sql.Identifier(col)),
+                {"salt": salt},
+            )
+    for table in EMPTIED:
+        conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(*table.split(".", 1))))
+
+
+class _Steps:
+    """Each step's time, logged as it ends."""
+
+    def __init__(self, log: Log) -> None:
+        self.log = log
+        self.times: list[tuple[str, float]] = []
+        self._last = time.monotonic()
+
+    def done(self, name: str, text: str) -> None:
+        now = time.monotonic()
+        self.times.append((name, now - self._last))
+        self.log(f"  {text} ({now - self._last:.1f} s)")
+        self._last = now
 
 
 def deidentify(
@@ -350,31 +434,26 @@ def deidentify(
     """
     started = time.monotonic()
     salt = salt or secrets.token_hex(32)
+    steps = _Steps(log)
     try:
         with conn.transaction():
             conn.execute("SET LOCAL session_replication_role = replica")
             conn.execute("SET LOCAL statement_timeout = 0")
+            conn.execute("SET LOCAL maintenance_work_mem = '256MB'")  # index builds
             for statement in _FUNCTIONS:
                 conn.execute(statement)
             names = _names(conn, salt)
-            _codes(conn, salt, log)
+            steps.done("names", f"{names} distinct names given made-up ones")
+            rounds = _codes(conn, salt)
+            steps.done("ids", f"made-up patient IDs drawn in {rounds} round(s)")
             patients = _patients(conn, salt)
-            log(f"  {patients} patients: names, IDs and contact details replaced")
+            steps.done("patients", f"{patients} patients: names, IDs and contact details replaced")
             free = _free_text(conn)
-            log(f"  {free} rows with free text (notes, details, reasons, reports) emptied")
-            for table in EMPTIED:
-                conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(*table.split(".", 1))))
-            for table in PLAN:
-                for col in columns(table, Action.SECRET):
-                    conn.execute(
-                        sql.SQL(
-                            "UPDATE {t} SET {c} = sha256(convert_to(%(salt)s || 'secret' || "
-                            "name, 'UTF8'))"
-                        ).format(t=sql.Identifier(*table.split(".", 1)), c=sql.Identifier(col)),
-                        {"salt": salt},
-                    )
+            steps.done("free_text", f"{free} rows of notes, details, reasons and reports emptied")
+            _secrets(conn, salt)
+            steps.done("secrets", "a new registry key; the registry upload record emptied")
             audit = _audit(conn)
-            log(f"  {audit} audit events redacted")
+            steps.done("audit", f"{audit} audit events redacted")
             conn.execute(
                 """INSERT INTO audit.event (table_name, row_key, operation, new_values)
                    VALUES ('database', %(db)s, 'DE-IDENTIFY', jsonb_build_object(
@@ -384,8 +463,7 @@ def deidentify(
                 {"db": database, "source": source, "patients": patients},
             )
             conn.execute("ANALYZE phms.patient")
+        steps.done("commit", "committed")
     except psycopg.Error as exc:
-        from phms_admin.pgtools import describe_pg_error
-
         raise CommandError(f"De-identifying the copy failed: {describe_pg_error(exc)}") from exc
-    return Summary(patients, names, free, audit, time.monotonic() - started)
+    return Summary(patients, names, free, audit, time.monotonic() - started, tuple(steps.times))
