@@ -186,6 +186,47 @@ def _indexes_dropped(conn: Conn, table: str) -> Iterator[None]:
         conn.execute(definition)
 
 
+#: Types whose columns the plan must cover (as information_schema names them).
+PLANNED_TYPES = ["text", "character varying", "character", "jsonb", "json", "bytea", "ARRAY"]
+
+Present = frozenset[tuple[str, str]]
+
+
+def present_columns(conn: Conn) -> Present:
+    """("schema.table", column) of every text, JSON and binary column of the copy."""
+    rows = conn.execute(
+        """SELECT c.table_schema || '.' || c.table_name, c.column_name
+             FROM information_schema.columns c
+             JOIN information_schema.tables t USING (table_schema, table_name)
+            WHERE t.table_type = 'BASE TABLE'
+              AND c.table_schema NOT IN ('pg_catalog', 'information_schema')
+              AND c.data_type = ANY(%s)""",
+        (PLANNED_TYPES,),
+    ).fetchall()
+    return frozenset((str(t), str(c)) for t, c in rows)
+
+
+def check_plan(present: Present) -> None:
+    """Refuse a copy with a column nobody decided on (a backup of a newer or an older
+    schema than this PHMS knows): it would be copied as it is."""
+    unknown = sorted(f"{t}.{c}" for t, c in present if c not in PLAN.get(t, {}))
+    if unknown:
+        raise CommandError(
+            "This version of PHMS does not know what to do with "
+            + ", ".join(unknown)
+            + " in a de-identified copy. Use the PHMS version whose schema revision matches "
+            "the backup's, or make the copy without --de-identify."
+        )
+
+
+def _cols(present: Present, table: str, *actions: Action) -> list[str]:
+    return [c for c in columns(table, *actions) if (table, c) in present]
+
+
+def _has_table(present: Present, table: str) -> bool:
+    return any(t == table for t, _ in present)
+
+
 _CLASH = """SELECT count(*) FROM deid_name m
               WHERE EXISTS (SELECT FROM deid_real_name r WHERE r.n = lower(m.fake))"""
 
@@ -310,10 +351,10 @@ def _patients(conn: Conn, salt: str) -> int:
     return cur.rowcount
 
 
-def _free_text(conn: Conn) -> int:
+def _free_text(conn: Conn, present: Present) -> int:
     changed = 0
     for table in PLAN:
-        cols = columns(table, Action.FREE_TEXT)
+        cols = _cols(present, table, Action.FREE_TEXT)
         if not cols or table in EMPTIED:
             continue
         schema, name = table.split(".", 1)
@@ -356,7 +397,7 @@ def _redacted(column: str, keys: list[str]) -> sql.Composable:
     return expr
 
 
-def _audit(conn: Conn) -> int:
+def _audit(conn: Conn, present: Present) -> int:
     """Redact the trail in one pass: per audited table, its own keys."""
     keys = audit_keys()
 
@@ -382,6 +423,8 @@ def _audit(conn: Conn) -> int:
             )
         )
     redacted = cur.rowcount
+    if not _has_table(present, "audit.review_log"):
+        return redacted
     conn.execute(
         """UPDATE audit.review_log SET filters = pg_temp.redact_all(filters)
             WHERE EXISTS (SELECT FROM jsonb_each(filters)
@@ -390,16 +433,16 @@ def _audit(conn: Conn) -> int:
     return redacted
 
 
-def _secrets(conn: Conn, salt: str) -> None:
+def _secrets(conn: Conn, salt: str, present: Present) -> None:
     for table in PLAN:
-        for col in columns(table, Action.SECRET):
+        for col in _cols(present, table, Action.SECRET):
             conn.execute(
                 sql.SQL(
                     "UPDATE {t} SET {c} = sha256(convert_to(%(salt)s || 'secret' || name, 'UTF8'))"
                 ).format(t=sql.Identifier(*table.split(".", 1)), c=sql.Identifier(col)),
                 {"salt": salt},
             )
-    for table in EMPTIED:
+    for table in (t for t in EMPTIED if _has_table(present, t)):
         conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(*table.split(".", 1))))
 
 
@@ -440,6 +483,8 @@ def deidentify(
             conn.execute("SET LOCAL session_replication_role = replica")
             conn.execute("SET LOCAL statement_timeout = 0")
             conn.execute("SET LOCAL maintenance_work_mem = '256MB'")  # index builds
+            present = present_columns(conn)
+            check_plan(present)
             for statement in _FUNCTIONS:
                 conn.execute(statement)
             names = _names(conn, salt)
@@ -448,11 +493,11 @@ def deidentify(
             steps.done("ids", f"made-up patient IDs drawn in {rounds} round(s)")
             patients = _patients(conn, salt)
             steps.done("patients", f"{patients} patients: names, IDs and contact details replaced")
-            free = _free_text(conn)
+            free = _free_text(conn, present)
             steps.done("free_text", f"{free} rows of notes, details, reasons and reports emptied")
-            _secrets(conn, salt)
+            _secrets(conn, salt, present)
             steps.done("secrets", "a new registry key; the registry upload record emptied")
-            audit = _audit(conn)
+            audit = _audit(conn, present)
             steps.done("audit", f"{audit} audit events redacted")
             conn.execute(
                 """INSERT INTO audit.event (table_name, row_key, operation, new_values)

@@ -63,9 +63,13 @@ def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]], right: set[
     return [line(header), line(tuple("-" * w for w in widths)), *(line(r) for r in rows)]
 
 
+def _short(text: str, width: int = 60) -> str:
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+
+
 def migrations_table(steps: list[Step], total: float, commit: float | None) -> list[str]:
     """One line per migration with its time, then the commit and the whole run."""
-    rows = [(s.revision, s.description[:60], seconds(s.seconds)) for s in steps]
+    rows = [(s.revision, _short(s.description), seconds(s.seconds)) for s in steps]
     if commit is not None:
         rows.append(("", "commit (all migrations are one transaction)", seconds(commit)))
     rows.append(("", "total, with connecting and waiting for the lock", seconds(total)))

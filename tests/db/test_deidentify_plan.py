@@ -6,36 +6,28 @@ de-identified staging copy does with it (phms_admin/deidentify_plan.py).
 
 from __future__ import annotations
 
-import sqlalchemy as sa
+import pytest
 
+from phms_admin.connection import CommandError
+from phms_admin.deidentify import check_plan, present_columns
 from phms_admin.deidentify_plan import EMPTIED, PLAN, audit_keys
+from phms_admin.pgtools import Target
 from tests.harness import PgDatabase
-
-_TYPES = ["text", "character varying", "character", "jsonb", "json", "bytea", "ARRAY"]
 
 
 def test_plan_names_every_text_json_and_binary_column(db: PgDatabase) -> None:
-    engine = sa.create_engine(db.admin_url, poolclass=sa.pool.NullPool)
-    with engine.connect() as conn:
-        found = {
-            (f"{r.table_schema}.{r.table_name}", r.column_name)
-            for r in conn.execute(
-                sa.text(
-                    """SELECT c.table_schema, c.table_name, c.column_name
-                         FROM information_schema.columns c
-                         JOIN information_schema.tables t USING (table_schema, table_name)
-                        WHERE t.table_type = 'BASE TABLE'
-                          AND c.table_schema IN ('phms', 'audit', 'public')
-                          AND c.data_type = ANY(:types)"""
-                ),
-                {"types": _TYPES},
-            )
-        }
-    engine.dispose()
+    with Target.from_url(db.admin_url).connect() as conn:
+        found = present_columns(conn)
     planned = {(table, column) for table, cols in PLAN.items() for column in cols}
     assert sorted(found - planned) == [], "columns without a de-identification decision"
     assert sorted(planned - found) == [], "planned columns that do not exist"
     assert set(EMPTIED) <= set(PLAN)
+    check_plan(found)
+
+
+def test_a_copy_with_a_column_nobody_decided_on_is_refused() -> None:
+    with pytest.raises(CommandError, match=r"phms\.patient\.nickname"):
+        check_plan(frozenset({("phms.patient", "family_name"), ("phms.patient", "nickname")}))
 
 
 def test_audit_values_lose_every_replaced_column_of_their_table() -> None:

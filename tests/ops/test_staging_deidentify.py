@@ -140,8 +140,8 @@ def previous_revision() -> str:
 def test_trying_a_release_on_staging_reports_each_migration_and_the_row_checks(
     fresh_database: PgDatabase, copy_name: str, tmp_path: Path, capsys: Capsys
 ) -> None:
-    """IT's rehearsal: the live database one release behind, its backup made a staging
-    copy, and the new release's `db upgrade` run on the copy."""
+    """IT's rehearsal: the live database one release behind, its backup made a
+    (de-identified) staging copy, and the new release's `db upgrade` run on the copy."""
     live = fresh_database
     old = previous_revision()
     migrate.upgrade(live.admin_url, old)
@@ -157,6 +157,7 @@ def test_trying_a_release_on_staging_reports_each_migration_and_the_row_checks(
             str(path),
             "--database",
             copy_name,
+            "--de-identify",  # of the older schema the backup has
         ],
         capsys,
     )
