@@ -6,6 +6,10 @@ databases of the test server, dropped afterwards.
 
 from __future__ import annotations
 
+import io
+import shutil
+import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from phms_admin import staging
+from phms_admin import embedded, staging
 from phms_admin.connection import CommandError
 from phms_admin.pgtools import Target
 from phms_client.db.environment import OnStaging, is_staging
@@ -202,3 +206,77 @@ def test_the_default_name_is_the_live_one_with_staging() -> None:
     assert staging.default_name("clinic") == "clinic_staging"
     assert staging.default_name("postgres") == "phms_staging"  # a server, not a clinic
     assert staging.default_name("phms_staging") == "phms_staging"
+
+
+def test_a_copy_on_a_separate_server_has_logins_of_its_own(
+    db: PgDatabase,
+    clinic: PgDatabase,
+    tmp_path: Path,
+    capsys: Capsys,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The admin guide's way for a vendor or a trainee: a second embedded server, a
+    de-identified copy there, and a login that exists only on that server."""
+    path = take_backup(clinic, tmp_path / "backups", capsys)
+    # Not under tmp_path, which pytest keeps private (tests.harness.embedded_server).
+    folder = Path(tempfile.mkdtemp(prefix="phms-staging-server-"))
+    monkeypatch.setenv("PHMS_ADMIN_PASSWORD", "trainer-password-2026")
+    port = str(embedded.free_port())
+    try:
+        code, _, err = run(
+            [
+                "server",
+                "init",
+                "--data-dir",
+                str(folder / "data"),
+                "--port",
+                port,
+                "--admin",
+                "trainer",
+            ],
+            capsys,
+        )
+        assert code == 0, err
+        code, out, err = run(
+            [
+                "staging",
+                "create",
+                "--server-dir",
+                str(folder / "data"),
+                "--from-backup",
+                str(path),
+                "--de-identify",
+            ],
+            capsys,
+        )
+        assert code == 0, err
+        assert "'phms_staging' is ready" in out
+        copy = f"postgresql://trainer:trainer-password-2026@127.0.0.1:{port}/phms_staging"
+        monkeypatch.setattr(sys, "stdin", io.StringIO("trainee-password-2026\n"))
+        code, _, err = run(
+            ["user", "add", "trainee1", "--role", "clinician", "--password-stdin", "--url", copy],
+            capsys,
+        )
+        assert code == 0, err
+        trainee = sa.create_engine(
+            f"postgresql+psycopg://trainee1:trainee-password-2026@127.0.0.1:{port}/phms_staging",
+            poolclass=sa.pool.NullPool,
+        )
+        with trainee.connect() as conn:
+            assert is_staging(conn)
+            assert conn.execute(sa.text("SELECT count(*) FROM phms.patient")).scalar_one() == 40
+        trainee.dispose()
+        # The live server's logins were not brought along, and the trainee is not there.
+        with Target.from_url(copy).connect() as conn:
+            roles = {r[0] for r in conn.execute("SELECT rolname FROM pg_roles").fetchall()}
+        assert "t_clinician" not in roles and "trainee1" in roles
+        live_roles = database_roles(clinic)
+        assert "trainee1" not in live_roles and "t_clinician" in live_roles
+    finally:
+        run(["server", "stop", "--data-dir", str(folder / "data")], capsys)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def database_roles(database: PgDatabase) -> set[str]:
+    with Target.from_url(database.admin_url).connect() as conn:
+        return {r[0] for r in conn.execute("SELECT rolname FROM pg_roles").fetchall()}
