@@ -25,6 +25,7 @@ from pytestqt.qtbot import QtBot
 
 from phms_admin import deidentify, demo, migrate, staging_mark
 from phms_admin.pgtools import Target
+from phms_client.ui.reports.report_actions import RegistryExportDialog
 from phms_client.ui.shell.main_window import MainWindow
 from phms_client.ui.shell.staging_band import (
     StagingBand,
@@ -126,7 +127,17 @@ def test_every_window_of_a_staging_copy_says_so(
         qtbot.waitExposed(box)
         _assert_marked(box)
         box.close()
-        for w in (chart, form, about):
+        # The registry export refuses, in the dialog, and writes nothing.
+        export = RegistryExportDialog(shell.context, window)
+        export.show()
+        _assert_marked(export)
+        export.path.setText(str(tmp_path / "registry.json"))
+        export.hospital_id.setText("RBH")
+        export.export_button.click()
+        qtbot.waitUntil(lambda: "refused" in export.status.text(), timeout=10_000)
+        assert "STAGING copy" in export.status.text()
+        assert not (tmp_path / "registry.json").exists()
+        for w in (chart, form, about, export):
             w.close()
         qtbot.keyClicks(main.search_box, str(family)[:2])
         qtbot.waitUntil(lambda: main.model.rowCount() >= 1, timeout=5_000)
