@@ -22,6 +22,7 @@ from psycopg import sql
 from phms_admin import backup, deidentify, staging_mark
 from phms_admin.connection import CommandError
 from phms_admin.pgtools import Target, require_superuser
+from phms_admin.staging_mark import Conn
 from phms_schema.roles import GROUPS, OWNER
 
 DEFAULT_DATABASE = "phms_staging"
@@ -112,12 +113,12 @@ def check_name(name: str, live: str, manifest: dict[str, Any]) -> None:
         )
 
 
-def _exists(conn: Any, name: str) -> bool:
+def _exists(conn: Conn, name: str) -> bool:
     row = conn.execute("SELECT FROM pg_database WHERE datname = %s", (name,)).fetchone()
     return row is not None
 
 
-def _drop(conn: Any, name: str) -> None:
+def _drop(conn: Conn, name: str) -> None:
     conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
@@ -125,7 +126,7 @@ def _work_name(name: str) -> str:
     return f"{name}_new_{backup.utc_now().strftime('%Y%m%d%H%M%S')}"[:63]
 
 
-def _require_groups(conn: Any) -> None:
+def _require_groups(conn: Conn) -> None:
     """Without the backup's logins the server must have PHMS's own roles already."""
     names = [OWNER, *GROUPS.values()]
     rows = conn.execute("SELECT rolname FROM pg_roles WHERE rolname = ANY(%s)", (names,))
