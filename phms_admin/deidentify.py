@@ -82,8 +82,9 @@ _FUNCTIONS = [
   RETURN sha256(convert_to(p_salt || chr(30) || p_kind || chr(30) || p_value, 'UTF8'))""",
     # A pronounceable made-up name: 2-3 consonant-vowel syllables, maybe a final letter.
     # One expression without a subquery, so the planner inlines it.
+    # (Not STRICT: a STRICT function with a CASE inside is not inlined.)
     """CREATE FUNCTION pg_temp.fake_name(p_h bytea) RETURNS text
-  LANGUAGE sql IMMUTABLE STRICT
+  LANGUAGE sql IMMUTABLE
   RETURN initcap(
     substr('bdfgklmnprstvz', 1 + get_byte(p_h, 0) % 14, 1)
     || substr('aeiou', 1 + get_byte(p_h, 1) % 5, 1)
@@ -94,12 +95,18 @@ _FUNCTIONS = [
                  || substr('aeiou', 1 + get_byte(p_h, 5) % 5, 1)
             ELSE '' END
     || substr('nrsl', 1 + get_byte(p_h, 30) % 5, 1))""",
-    # 112 bits of the hash as a number.
-    """CREATE FUNCTION pg_temp.hnum(p_h bytea) RETURNS numeric
-  LANGUAGE sql IMMUTABLE STRICT
-  RETURN ('x' || encode(substring(p_h FROM 1 FOR 7), 'hex'))::bit(56)::bigint::numeric
-         * 72057594037927936
-         + ('x' || encode(substring(p_h FROM 8 FOR 7), 'hex'))::bit(56)::bigint""",
+    # A number below p_cap drawn from the hash: 56 bits in integer arithmetic when the
+    # format has fewer IDs than that (any usual one), else 112 bits in numeric.
+    """CREATE FUNCTION pg_temp.draw(p_h bytea, p_cap numeric) RETURNS numeric
+  LANGUAGE sql IMMUTABLE
+  RETURN CASE
+    WHEN p_cap <= 72057594037927936 THEN
+      (('x' || encode(substring(p_h FROM 1 FOR 7), 'hex'))::bit(56)::bigint
+       % p_cap::bigint)::numeric
+    ELSE mod(('x' || encode(substring(p_h FROM 1 FOR 7), 'hex'))::bit(56)::bigint::numeric
+             * 72057594037927936
+             + ('x' || encode(substring(p_h FROM 8 FOR 7), 'hex'))::bit(56)::bigint, p_cap)
+  END""",
     # The shape of an ID that does not match the site format: digit -> N, letter -> A.
     """CREATE FUNCTION pg_temp.shape_of(p_code text) RETURNS text
   LANGUAGE sql IMMUTABLE STRICT
@@ -113,23 +120,22 @@ _FUNCTIONS = [
     """CREATE FUNCTION pg_temp.code_of(p_shape text, p_n numeric) RETURNS text
   LANGUAGE plpgsql IMMUTABLE STRICT AS $$
 DECLARE
-  result text := '';
-  ch text;
+  chars text[] := string_to_array(p_shape, NULL);
+  small boolean := p_n < 4611686018427387904;
+  b bigint := CASE WHEN p_n < 4611686018427387904 THEN p_n::bigint ELSE 0 END;
   n numeric := p_n;
+  d integer;
 BEGIN
-  FOR i IN REVERSE length(p_shape)..1 LOOP
-    ch := substr(p_shape, i, 1);
-    IF ch = 'N' THEN
-      result := chr(48 + mod(n, 10)::integer) || result;
-      n := div(n, 10);
-    ELSIF ch = 'A' THEN
-      result := chr(65 + mod(n, 26)::integer) || result;
-      n := div(n, 26);
-    ELSE
-      result := ch || result;
+  FOR i IN REVERSE array_length(chars, 1)..1 LOOP
+    IF chars[i] = 'N' THEN
+      IF small THEN d := b % 10; b := b / 10; ELSE d := mod(n, 10); n := div(n, 10); END IF;
+      chars[i] := chr(48 + d);
+    ELSIF chars[i] = 'A' THEN
+      IF small THEN d := b % 26; b := b / 26; ELSE d := mod(n, 26); n := div(n, 26); END IF;
+      chars[i] := chr(65 + d);
     END IF;
   END LOOP;
-  RETURN result;
+  RETURN array_to_string(chars, '');
 END $$""",
     # A phone number of the same layout: every digit made up, letters dropped.
     f"""CREATE FUNCTION pg_temp.fake_phone(p_value text, p_h bytea) RETURNS text
@@ -139,11 +145,11 @@ DECLARE
   ch text;
   digits integer := 0;
 BEGIN
-  FOREACH ch IN ARRAY regexp_split_to_array(p_value, '') LOOP
-    IF ch ~ '^[0-9]$' THEN
-      result := result || (get_byte(p_h, digits % 32) % 10)::text;
+  FOREACH ch IN ARRAY string_to_array(p_value, NULL) LOOP
+    IF ascii(ch) BETWEEN 48 AND 57 THEN
+      result := result || chr(48 + get_byte(p_h, digits % 32) % 10);
       digits := digits + 1;
-    ELSIF ch ~ '^[ +()./-]$' THEN
+    ELSIF strpos(' +()./-', ch) > 0 THEN
       result := result || ch;
     END IF;
   END LOOP;
@@ -266,19 +272,33 @@ def _names(conn: Conn, salt: str) -> int:
     return _count(conn, "SELECT count(*) FROM deid_name")
 
 
+_CODE_CLASH = """
+  SELECT d.id FROM deid_code d JOIN phms.patient p ON p.patient_code = d.fake
+  UNION
+  SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY fake ORDER BY id) AS n
+                    FROM deid_code) r
+   WHERE n > 1"""
+
+
 def _codes(conn: Conn, salt: str) -> int:
-    """deid_code: patient id -> a made-up ID, unique, never any patient's real ID."""
+    """deid_code: patient id -> a made-up ID, unique, never any patient's real ID.
+
+    Every patient draws once; then, round by round, only the IDs that are a real
+    patient's or drawn twice draw again (a few percent, then a few, then none)."""
     conn.execute(
         """CREATE TEMP TABLE deid_code ON COMMIT DROP AS
-             SELECT p.id, s.shape, pg_temp.capacity(s.shape) AS cap, NULL::text AS fake,
-                    0 AS attempt, true AS pending
-               FROM phms.patient p
-               CROSS JOIN (SELECT coalesce((SELECT value #>> '{}' FROM phms.setting
-                                             WHERE key = 'patient_id_format'), 'NNNNNNN-N')
-                                  AS fmt) f
-               CROSS JOIN LATERAL (SELECT CASE
-                   WHEN p.patient_code ~ phms.patient_code_pattern(f.fmt) THEN f.fmt
-                   ELSE pg_temp.shape_of(p.patient_code) END AS shape) s"""
+             SELECT x.id, x.shape, x.cap, 0 AS attempt,
+                    pg_temp.code_of(x.shape, pg_temp.draw(
+                      pg_temp.h(%(salt)s, 'id0', x.id::text), x.cap)) AS fake
+               FROM (SELECT p.id, s.shape, pg_temp.capacity(s.shape) AS cap
+                       FROM phms.patient p
+                       CROSS JOIN (SELECT coalesce((SELECT value #>> '{}' FROM phms.setting
+                                                     WHERE key = 'patient_id_format'),
+                                                   'NNNNNNN-N') AS fmt) f
+                       CROSS JOIN LATERAL (SELECT CASE
+                           WHEN p.patient_code ~ phms.patient_code_pattern(f.fmt) THEN f.fmt
+                           ELSE pg_temp.shape_of(p.patient_code) END AS shape) s) x""",
+        {"salt": salt},
     )
     tight = conn.execute(
         """SELECT shape, count(*), min(cap) FROM deid_code GROUP BY shape
@@ -291,26 +311,19 @@ def _codes(conn: Conn, salt: str) -> int:
             f"ID that is no real patient's: {shapes}."
         )
     conn.execute("ALTER TABLE deid_code ADD PRIMARY KEY (id)")
-    conn.execute("CREATE INDEX ON deid_code (fake)")
     for rounds in range(1, MAX_ID_ROUNDS + 1):
-        conn.execute(
-            """UPDATE deid_code
-                  SET fake = pg_temp.code_of(shape, mod(pg_temp.hnum(
-                               pg_temp.h(%(salt)s, 'id' || attempt, id::text)), cap)),
-                      attempt = attempt + 1
-                WHERE pending""",
+        cur = conn.execute(
+            f"""WITH clash AS ({_CODE_CLASH})
+                UPDATE deid_code d
+                   SET attempt = d.attempt + 1,
+                       fake = pg_temp.code_of(d.shape, pg_temp.draw(
+                         pg_temp.h(%(salt)s, 'id' || (d.attempt + 1), d.id::text), d.cap))
+                  FROM clash WHERE clash.id = d.id""",
             {"salt": salt},
         )
-        conn.execute(
-            """UPDATE deid_code m SET pending = false
-                WHERE m.pending
-                  AND NOT EXISTS (SELECT FROM phms.patient p WHERE p.patient_code = m.fake)
-                  AND NOT EXISTS (SELECT FROM deid_code o WHERE o.fake = m.fake
-                                     AND o.id <> m.id AND (NOT o.pending OR o.id < m.id))"""
-        )
-        left = _count(conn, "SELECT count(*) FROM deid_code WHERE pending")
-        if not left:
+        if cur.rowcount == 0:
             return rounds
+    left = _count(conn, f"SELECT count(*) FROM ({_CODE_CLASH}) c")
     raise CommandError(
         f"Could not draw free patient IDs for {left} patients in {MAX_ID_ROUNDS} rounds: "
         "the ID format is nearly full."
@@ -380,21 +393,17 @@ def _free_text(conn: Conn, present: Present) -> int:
 
 
 def _redacted(column: str, keys: list[str]) -> sql.Composable:
-    """``column`` with each of ``keys`` that it has set to "[removed]" (nulls stay null):
-    nested jsonb_set, plain function calls that need no subquery per row."""
-    expr: sql.Composable = sql.Identifier(column)
-    for key in keys:
-        expr = sql.SQL(
-            "jsonb_set({e}, {path}, CASE WHEN {c} -> {k} = 'null'::jsonb THEN 'null'::jsonb "
-            "ELSE to_jsonb({r}::text) END, false)"
-        ).format(
-            e=expr,
-            path=sql.Literal("{" + key + "}"),
-            c=sql.Identifier(column),
-            k=sql.Literal(key),
-            r=sql.Literal(REMOVED),
-        )
-    return expr
+    """``column`` with each of ``keys`` that it holds (and that is not a JSON null) set to
+    "[removed]": one object built of the keys present, merged over the row's values."""
+    c = sql.Identifier(column)
+    pairs = sql.SQL(", ").join(
+        sql.SQL(
+            "{k}, CASE WHEN {c} -> {k} IS NOT NULL AND {c} -> {k} <> 'null'::jsonb "
+            "THEN to_jsonb({r}::text) END"
+        ).format(k=sql.Literal(key), c=c, r=sql.Literal(REMOVED))
+        for key in keys
+    )
+    return sql.SQL("{c} || jsonb_strip_nulls(jsonb_build_object({pairs}))").format(c=c, pairs=pairs)
 
 
 def _audit(conn: Conn, present: Present) -> int:
@@ -481,6 +490,8 @@ def deidentify(
     try:
         with conn.transaction():
             conn.execute("SET LOCAL session_replication_role = replica")
+            # Before any temporary table: the mapping tables of a big clinic stay in memory.
+            conn.execute("SET LOCAL temp_buffers = '256MB'")
             conn.execute("SET LOCAL statement_timeout = 0")
             conn.execute("SET LOCAL maintenance_work_mem = '256MB'")  # index builds
             present = present_columns(conn)
