@@ -4,10 +4,11 @@ Everything the login needs from the server after connecting (who, the server's
 version, the schema revision, the staff group, whether the password must be
 changed, the site settings with the compatibility window, whether the database is a
 staging copy) comes from **one** statement, sent without BEGIN/COMMIT: one round
-trip after the connection is set up (docs/client-session.md, "Logging in"). It needs only objects that every
-revision from ``OLDEST_SCHEMA`` on has. When it fails for want of an object or a
-right (an empty or very old database, a login that is no staff account), the
-login asks again step by step, so that the refusal says exactly what is wrong.
+trip after the connection is set up (docs/client-session.md, "Logging in"). It needs
+only objects that every revision from ``OLDEST_SCHEMA`` on has. When it fails for
+want of an object or a right (an empty or very old database, a login that is no
+staff account), the login asks again step by step, so that the refusal says exactly
+what is wrong.
 """
 
 from __future__ import annotations
