@@ -116,6 +116,20 @@ PLAN: Final = MappingProxyType(
             "answer": K,
         },
         "phms.registry_upload_patient": {"hospital_id": K, "patient_key": K, "content_sha256": K},
+        # Client releases IT published (program bundles, their notes): no patient data.
+        "phms.client_release": {
+            "version": K,
+            "platform": K,
+            "filename": K,
+            "sha256": K,
+            "manifest": K,
+            "signature": K,
+            "notes": K,
+            "storage": K,
+            "published_by": K,
+        },
+        "phms.client_release_chunk": {"data": K},
+        "phms.release_notes_seen": {"login": K, "version": K},
         "audit.event": {
             "table_name": K,
             "row_key": K,
