@@ -109,6 +109,16 @@ class UpdateHook(QObject):
         self.whats_new_action.triggered.connect(lambda _checked=False: self.open_whats_new())
         menu = _help_menu(window)
         menu.insertAction(next(iter(menu.actions()), None), self.whats_new_action)  # type: ignore[arg-type]
+        # The first screen's data goes first: the check waits for the day list's first
+        # load (one pooled connection, one request at a time), or a turn of the loop.
+        day_list = getattr(window, "day_list", None)
+        if day_list is not None and hasattr(day_list, "loaded"):
+            day_list.loaded.connect(self._first_screen_loaded)
+        else:
+            QTimer.singleShot(0, self.check)
+
+    def _first_screen_loaded(self) -> None:
+        self.window.day_list.loaded.disconnect(self._first_screen_loaded)  # type: ignore[attr-defined]
         QTimer.singleShot(0, self.check)
 
     # ----------------------------------------------------------------- after login
