@@ -1,5 +1,11 @@
 """The patient's chart: load it in one round trip; add, edit, stop and delete entries.
 
+Loading (:mod:`~phms_client.services.chart_load`): the whole chart, or a chart's first
+screen and then its older records page by page and its whole course, each in one
+statement of compact rows (:mod:`~phms_client.services.chart_wire`). The dataclasses
+are in :mod:`~phms_client.services.chart_types`, reads and writes of single entries
+in :mod:`~phms_client.services.chart_write`; this module gives them all.
+
 Every function takes a Session for one short unit of work (the caller commits,
 e.g. ``Database.session()``) and returns frozen dataclasses; ORM objects never
 leave this module. Values are exact ``Decimal``s as stored; derived values come
@@ -16,8 +22,15 @@ semantics) surface as ``sqlalchemy.exc.IntegrityError`` naming the constraint.
 
 from __future__ import annotations
 
-from phms_client.services.chart_assembly import assemble_chart
-from phms_client.services.chart_load import load_chart, load_chart_with_details
+from phms_client.services.chart_assembly import assemble_chart, course_of
+from phms_client.services.chart_load import (
+    FIRST_SCREEN_RECORDS,
+    OLDER_PAGE_RECORDS,
+    load_chart,
+    load_chart_with_details,
+    load_course,
+    load_older,
+)
 from phms_client.services.chart_types import (
     ITEM_KINDS,
     RECORD_TABLES,
@@ -28,14 +41,18 @@ from phms_client.services.chart_types import (
     ChallengeInput,
     ChallengeRecord,
     Chart,
+    ChartCourse,
     ChartItem,
     ChartPatient,
+    CoursePoint,
+    CourseWalk,
     EntryNotFound,
     Haemodynamics,
     ItemInput,
     ItemKind,
     LatestValues,
     Measured,
+    OlderRecords,
     RecordTable,
     RiskPoint,
     StaleEntry,
@@ -66,7 +83,9 @@ from phms_client.services.chart_write import (
 )
 
 __all__ = [
+    "FIRST_SCREEN_RECORDS",
     "ITEM_KINDS",
+    "OLDER_PAGE_RECORDS",
     "RECORD_TABLES",
     "STEP_REMOVED",
     "AnyRecord",
@@ -75,14 +94,18 @@ __all__ = [
     "ChallengeInput",
     "ChallengeRecord",
     "Chart",
+    "ChartCourse",
     "ChartItem",
     "ChartPatient",
+    "CoursePoint",
+    "CourseWalk",
     "EntryNotFound",
     "Haemodynamics",
     "ItemInput",
     "ItemKind",
     "LatestValues",
     "Measured",
+    "OlderRecords",
     "RecordTable",
     "RiskPoint",
     "StaleEntry",
@@ -94,6 +117,7 @@ __all__ = [
     "WalkRecord",
     "add_item",
     "assemble_chart",
+    "course_of",
     "create_assessment",
     "create_challenge",
     "create_walk",
@@ -106,6 +130,8 @@ __all__ = [
     "get_walk",
     "load_chart",
     "load_chart_with_details",
+    "load_course",
+    "load_older",
     "stop_item",
     "update_assessment",
     "update_challenge",

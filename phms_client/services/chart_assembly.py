@@ -26,12 +26,16 @@ from phms_client.services.chart_types import (
     ChallengeInput,
     ChallengeRecord,
     Chart,
+    ChartCourse,
     ChartItem,
     ChartPatient,
+    CoursePoint,
+    CourseWalk,
     Haemodynamics,
     ItemInput,
     LatestValues,
     Measured,
+    OlderRecords,
     RiskPoint,
     Row,
     Stamp,
@@ -113,23 +117,120 @@ def assemble_chart(
     items: Iterable[Row],
     risks: Iterable[Row],
     as_of: dt.date,
+    newest: int | None = None,
+    records: int | None = None,
 ) -> Chart:
     """The chart from its rows (parsed JSON or database rows, live entries only).
 
     Rows are shaped like the chart query's: walks with the columns of
     ``phms.six_minute_walk_predicted``, challenges with ``result``,
     ``positive_step_no`` and ``steps``, items with ``kind``.
+
+    ``newest``: the timeline holds only the newest so many records; the others given
+    serve the latest values (the newest value of each kind, however old). ``records``:
+    how many records the patient has in all (``Chart.older_records``).
     """
     patient = _build(ChartPatient, patient_row)
     assessments_ = [_assessment(r) for r in assessments]
     walks_ = [_walk(r) for r in walks]
     challenges_ = [_challenge(r) for r in challenges]
     items_ = [_item(r) for r in items]
-    risks_ = sorted(
-        (_risk_point(r) for r in risks),
-        key=lambda r: (r.study_date, r.assessment_id),
+    risks_ = _risk_points(risks)
+    chart = _assemble(patient, assessments_, walks_, challenges_, items_, risks_, as_of)
+    shown = chart.timeline if newest is None else chart.timeline[:newest]
+    total = len(chart.timeline) if records is None else records
+    if len(shown) >= total:
+        return chart  # whole
+    ids = {e.record_id for e in shown if isinstance(e.record, AssessmentRecord)}
+    return replace(
+        chart,
+        timeline=shown,
+        risk_course=tuple(r for r in chart.risk_course if r.assessment_id in ids),
+        older_records=total - len(shown),
     )
-    return _assemble(patient, assessments_, walks_, challenges_, items_, risks_, as_of)
+
+
+def _risk_points(rows: Iterable[Row]) -> list[RiskPoint]:
+    return sorted((_risk_point(r) for r in rows), key=lambda r: (r.study_date, r.assessment_id))
+
+
+def older_page(
+    *,
+    assessments: Iterable[Row],
+    walks: Iterable[Row],
+    challenges: Iterable[Row],
+    risks: Iterable[Row],
+    older_records: int,
+) -> OlderRecords:
+    """A page of older records from its rows (shaped as :func:`assemble_chart`'s)."""
+    risks_ = _risk_points(risks)
+    return OlderRecords(
+        entries=tuple(
+            _timeline(
+                [_assessment(r) for r in assessments],
+                [_walk(r) for r in walks],
+                [_challenge(r) for r in challenges],
+                risks_,
+            )
+        ),
+        risks=tuple(risks_),
+        older_records=older_records,
+    )
+
+
+def chart_course(
+    *, risks: Iterable[Row], assessments: Iterable[Row], walks: Iterable[Row]
+) -> ChartCourse:
+    """The whole course from its rows, oldest first."""
+    return ChartCourse(
+        risk_course=tuple(_risk_points(risks)),
+        assessments=tuple(
+            sorted(
+                (_build(CoursePoint, r) for r in assessments),
+                key=lambda a: (a.study_date, a.assessment_id),
+            )
+        ),
+        walks=tuple(
+            sorted((_build(CourseWalk, r) for r in walks), key=lambda w: (w.study_date, w.walk_id))
+        ),
+    )
+
+
+def course_of(chart: Chart) -> ChartCourse | None:
+    """The chart's whole course: loaded (``Chart.course``), or from a whole chart's records;
+    None while a chart that is not whole waits for it."""
+    if chart.course is not None:
+        return chart.course
+    if not chart.whole:
+        return None
+    assessments = [e.record for e in chart.timeline if isinstance(e.record, AssessmentRecord)]
+    walks = [e.record for e in chart.timeline if isinstance(e.record, WalkRecord)]
+    return ChartCourse(
+        risk_course=chart.risk_course,
+        assessments=tuple(
+            sorted(
+                (
+                    CoursePoint(
+                        a.id,
+                        a.data.study_date,
+                        a.data.who_fc,
+                        a.data.nt_probnp_pg_ml,
+                        a.data.bnp_pg_ml,
+                        a.data.mpap_mmhg,
+                        a.derived.pvr_wu,
+                    )
+                    for a in assessments
+                ),
+                key=lambda a: (a.study_date, a.assessment_id),
+            )
+        ),
+        walks=tuple(
+            sorted(
+                (CourseWalk(w.id, w.data.study_date, w.data.distance_m) for w in walks),
+                key=lambda w: (w.study_date, w.walk_id),
+            )
+        ),
+    )
 
 
 def _risk_point(row: Row) -> RiskPoint:
@@ -166,12 +267,7 @@ def _assemble(
     risks: list[RiskPoint],
     as_of: dt.date,
 ) -> Chart:
-    risk_by_assessment = {r.assessment_id: r for r in risks}
-
-    timeline = [_timeline_entry(a, risk_by_assessment.get(a.id)) for a in assessments]
-    timeline += [_timeline_entry(w) for w in walks]
-    timeline += [_timeline_entry(c) for c in challenges]
-    timeline.sort(key=_timeline_order, reverse=True)
+    timeline = _timeline(assessments, walks, challenges, risks)
 
     current = [i for i in items if is_current(i.data.started_on, i.stopped_on, as_of)]
     current.sort(key=lambda i: (i.data.name.lower(), i.data.started_on))
@@ -194,6 +290,21 @@ def _assemble(
         pah_therapy=regimen_on(periods, as_of),
         therapy_changes=tuple(changes(periods)),
     )
+
+
+def _timeline(
+    assessments: Sequence[AssessmentRecord],
+    walks: Sequence[WalkRecord],
+    challenges: Sequence[ChallengeRecord],
+    risks: Sequence[RiskPoint],
+) -> list[TimelineEntry]:
+    """Newest first; an assessment's summary names its risk."""
+    risk_by_assessment = {r.assessment_id: r for r in risks}
+    timeline = [_timeline_entry(a, risk_by_assessment.get(a.id)) for a in assessments]
+    timeline += [_timeline_entry(w) for w in walks]
+    timeline += [_timeline_entry(c) for c in challenges]
+    timeline.sort(key=_timeline_order, reverse=True)
+    return timeline
 
 
 #: Within one day and one save, a visit reads: assessment, then challenge, then walk.

@@ -1,109 +1,212 @@
-"""Loading the chart: one statement, one round trip (see :func:`load_chart`)."""
+"""Loading the chart: each screen in one statement, compact (see ``chart_wire``).
+
+- :func:`load_chart`: the chart and who opened it (``audit.chart_access``); whole, or
+  (``newest``) its first screen: the newest records, the latest values of all of them,
+  the items, and how many older records there are.
+- :func:`load_older`: the next page of older records, as the person scrolls.
+- :func:`load_course`: the whole course (risk table, trend charts) of a chart loaded
+  by its first screen.
+
+Each is one statement; as the first statement of a unit of work it goes without
+BEGIN/COMMIT (:func:`_statement_alone`), so it costs two round trips (the pool's
+liveness ping and the statement) whatever the chart's size.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 from collections.abc import Iterator
-from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 import psycopg
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from phms_client.services.chart_assembly import _build, assemble_chart
-from phms_client.services.chart_types import ITEM_KINDS, Chart, EntryNotFound, Row
+from phms_client.services import chart_columns as cols
+from phms_client.services.chart_assembly import (
+    _KIND_ORDER,
+    _build,
+    assemble_chart,
+    chart_course,
+    older_page,
+)
+from phms_client.services.chart_types import (
+    Chart,
+    ChartCourse,
+    EntryNotFound,
+    OlderRecords,
+    Row,
+    TimelineEntry,
+)
+from phms_client.services.chart_wire import parse
 from phms_client.services.patients import PatientDetails
 
-# ------------------------------------------------------------------ queries
-# Each selects one kind of record, live rows only, with what the views derive.
+#: Records on a chart's first screen: what the timeline shows without scrolling, and
+#: then some (about 10 kB at most; see docs/benchmarks.md).
+FIRST_SCREEN_RECORDS: Final = 30
+#: Records a page of older ones brings.
+OLDER_PAGE_RECORDS: Final = 50
 
-_ASSESSMENTS = "SELECT a.* FROM phms.assessment a WHERE NOT a.entered_in_error AND {where}"
-_WALKS = """SELECT w.*, v.age_years, v.body_assessment_id, v.height_cm, v.weight_kg,
-       v.predicted_m, v.percent_predicted
-  FROM phms.six_minute_walk w
-  LEFT JOIN phms.six_minute_walk_predicted v ON v.walk_id = w.id
- WHERE NOT w.entered_in_error AND {where}"""
-_CHALLENGES = """SELECT c.*, v.result, v.positive_step_no,
-       (SELECT json_agg(s ORDER BY s.step_no) FROM phms.vasodilator_step s
-         WHERE s.challenge_id = c.id AND NOT s.entered_in_error) AS steps
-  FROM phms.vasodilator_challenge c
-  JOIN phms.vasoreactivity v ON v.challenge_id = c.id
- WHERE NOT c.entered_in_error AND {where}"""
-_ITEM_COLUMNS = ", ".join(
-    f"i.{c}"
-    for c in (
-        "id", "patient_id", "name", "details", "started_on", "stopped_on", "stop_reason",
-        "entered_in_error", "error_reason", "error_at", "error_by",
-        "version", "created_at", "created_by", "updated_at", "updated_by",
-    )
+# ------------------------------------------------------------------ statements
+# ``keys``: every live record of the patient with its place in the timeline (newest
+# first: study date, entered, assessment before challenge before walk, id); ``page``:
+# the records sent; ``wanted``: those and what else the screen needs.
+
+_KEYS = """keys AS MATERIALIZED (
+  SELECT 0 AS t, a.id, a.study_date AS d, a.created_at AS c FROM phms.assessment a
+   WHERE a.patient_id = :pid AND NOT a.entered_in_error
+  UNION ALL
+  SELECT 1, x.id, x.study_date, x.created_at FROM phms.vasodilator_challenge x
+   WHERE x.patient_id = :pid AND NOT x.entered_in_error
+  UNION ALL
+  SELECT 2, w.id, w.study_date, w.created_at FROM phms.six_minute_walk w
+   WHERE w.patient_id = :pid AND NOT w.entered_in_error)"""
+_NEWEST_FIRST = "ORDER BY d DESC, c DESC, t DESC, id DESC"
+_LATEST_FIELDS = (
+    "bsa_m2", "cardiac_index_l_min_m2", "tpg_mmhg", "dpg_mmhg", "pvr_wu", "pvr_dyn_s_cm5",
+    "ph_class", "svi_ml_m2", "tapse_spap_ratio",
 )  # fmt: skip
-_ITEMS = " UNION ALL ".join(
-    f"SELECT '{kind}' AS kind, {_ITEM_COLUMNS},"
-    f" {'i.therapy_class' if kind == 'medication' else 'NULL::text'} AS therapy_class"
-    f" FROM phms.{kind} i WHERE NOT i.entered_in_error AND {{where}}"
-    for kind in ITEM_KINDS
-)
-_RISKS = """SELECT r.*, row_to_json(d) AS diagnosis
-  FROM phms.assessment_risk r
-  JOIN phms.assessment_risk_at_diagnosis d
-    ON d.assessment_id = r.assessment_id AND d.patient_id = r.patient_id
- WHERE {where}"""
-# The whole row: the chart shows the clinical part, the chart window's demographics
-# form needs the rest (contact fields, version, stamps): see load_chart_with_details.
-_PATIENT = "SELECT * FROM phms.patient WHERE {where}"
+#: The records the latest values come from, wherever they are in the timeline: per
+#: derived value the newest assessment that has it, the newest stratified risk, the
+#: newest walk and challenge (as ``chart_assembly._latest`` picks them).
+_LATEST = f"""
+  UNION
+  (SELECT DISTINCT ON (f) 0, a.id FROM phms.assessment a,
+          unnest(ARRAY[{", ".join(f"a.{f} IS NOT NULL" for f in _LATEST_FIELDS)}])
+          WITH ORDINALITY u(has, f)
+    WHERE a.patient_id = :pid AND NOT a.entered_in_error AND has
+    ORDER BY f, a.study_date DESC, a.created_at DESC, a.id DESC)
+  UNION
+  (SELECT 0, r.assessment_id
+     FROM phms.assessment_risk r
+     JOIN phms.assessment_risk_at_diagnosis d
+       ON d.assessment_id = r.assessment_id AND d.patient_id = r.patient_id
+    WHERE r.patient_id = :pid
+      AND CASE WHEN d.at_diagnosis THEN d.risk_stratum ELSE r.risk_stratum END IS NOT NULL
+    ORDER BY r.study_date DESC, r.assessment_id DESC LIMIT 1)
+  UNION
+  (SELECT t, id FROM keys WHERE t = 1 ORDER BY d DESC, c DESC, id DESC LIMIT 1)
+  UNION
+  (SELECT t, id FROM keys WHERE t = 2 ORDER BY d DESC, c DESC, id DESC LIMIT 1)"""
 
 
-def _json_array(select: str, where: str) -> str:
-    return f"(SELECT json_agg(x) FROM ({select.format(where=where)}) x)::text"
+def _records_sql() -> str:
+    """The wanted records of each kind, with their steps and risk rows."""
+
+    def wanted(alias: str, column: str, t: int) -> str:
+        chosen = f"(SELECT id FROM wanted WHERE t = {t})"
+        return f"{alias}.patient_id = :pid AND {alias}.{column} IN {chosen}"
+
+    parts = {
+        "assessments": cols.ASSESSMENT.array_sql(
+            cols.ASSESSMENT_FROM.format(where=wanted("a", "id", 0))
+        ),
+        "challenges": cols.CHALLENGE.array_sql(
+            cols.CHALLENGE_FROM.format(where=wanted("c", "id", 1))
+        ),
+        "steps": cols.STEP.array_sql(cols.STEP_FROM.format(where=wanted("c", "id", 1))),
+        "walks": cols.WALK.array_sql(cols.WALK_FROM.format(where=wanted("w", "id", 2))),
+        "risks": cols.RISK.array_sql(cols.RISK_FROM.format(where=wanted("r", "assessment_id", 0))),
+    }
+    return "".join(f",\n  {sql} AS {name}" for name, sql in parts.items())
 
 
-_CHART_SQL = sa.text(
-    f"""SELECT
+def _chart_sql(*, newest: bool) -> sa.TextClause:
+    page = (
+        f"(SELECT t, id FROM keys {_NEWEST_FIRST} LIMIT :n)" if newest else "SELECT t, id FROM keys"
+    )
+    items = "".join(
+        f",\n  {spec.array_sql(cols.item_from(kind).format(where='i.patient_id = :pid'))} AS {kind}"
+        for kind, spec in cols.ITEMS.items()
+    )
+    return sa.text(
+        f"""WITH {_KEYS},
+wanted AS MATERIALIZED (
+  {page}{_LATEST if newest else ""})
+SELECT
   (SELECT phms.log_chart_access(p.id) FROM phms.patient p WHERE p.id = :pid) AS logged,
-  CAST(:as_of AS date) AS as_of,
-  (SELECT row_to_json(x) FROM ({_PATIENT.format(where="id = :pid")}) x)::text AS patient,
-  {_json_array(_ASSESSMENTS, "a.patient_id = :pid")} AS assessments,
-  {_json_array(_WALKS, "w.patient_id = :pid")} AS walks,
-  {_json_array(_CHALLENGES, "c.patient_id = :pid")} AS challenges,
-  {_json_array(_ITEMS, "i.patient_id = :pid")} AS items,
-  {_json_array(_RISKS, "r.patient_id = :pid")} AS risks"""
+  (SELECT {cols.PATIENT.sql()} {cols.PATIENT_FROM.format(where="p.id = :pid")})::text AS patient,
+  (SELECT count(*) FROM keys) AS records{items}{_records_sql()}"""
+    )
+
+
+_WHOLE_SQL: Final = _chart_sql(newest=False)
+_NEWEST_SQL: Final = _chart_sql(newest=True)
+_OLDER_SQL: Final = sa.text(
+    f"""WITH {_KEYS},
+older AS MATERIALIZED (
+  SELECT * FROM keys
+   WHERE (d, c, t, id) < (CAST(:d AS date), CAST(:c AS timestamptz), :t, CAST(:id AS bigint))),
+wanted AS MATERIALIZED (SELECT t, id FROM older {_NEWEST_FIRST} LIMIT :n)
+SELECT (SELECT count(*) FROM older) AS records{_records_sql()}"""
+)
+_COURSE_WALKS = "FROM phms.six_minute_walk w WHERE NOT w.entered_in_error AND w.patient_id = :pid"
+_COURSE_SQL: Final = sa.text(
+    f"""SELECT
+  {cols.RISK_ALONE.array_sql(cols.RISK_FROM.format(where="r.patient_id = :pid"))} AS risks,
+  {cols.COURSE_ASSESSMENT.array_sql(cols.ASSESSMENT_FROM.format(where="a.patient_id = :pid"))}
+    AS assessments,
+  {cols.COURSE_WALK.array_sql(_COURSE_WALKS)} AS walks"""
 )
 
 
-def _parse(text: str | None) -> Any:
-    return [] if text is None else json.loads(text, parse_float=Decimal)
+# ------------------------------------------------------------------ loading
 
 
 @contextlib.contextmanager
 def _statement_alone(session: Session) -> Iterator[None]:
-    """Run the next statement as a transaction of its own if it is the first one.
+    """Run the next statement as a transaction of its own if it is the first one, and
+    have it prepared on the connection from its first use.
 
     A single statement is atomic by itself. When nothing has run on the
     session's connection yet, sending it without BEGIN and COMMIT saves two
     round trips (200 ms on a link with 50 ms each way); statements after it
     in the same session get their own transaction as usual. Otherwise (the
     unit of work already did something) it simply joins that transaction.
+
+    The chart's statements are long (10 kB of SQL: on a 3 Mbit/s uplink 27 ms each
+    time it is sent). psycopg prepares a statement on its sixth use on a connection;
+    these are prepared on their first (one round trip more, once per pooled
+    connection), and from then on only their name and parameters travel.
     """
     raw = session.connection().connection.dbapi_connection
-    if (
-        not isinstance(raw, psycopg.Connection)
-        or raw.autocommit
-        or raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
-    ):
+    if not isinstance(raw, psycopg.Connection):
         yield
         return
-    raw.autocommit = True
+    threshold = raw.prepare_threshold
+    alone = not raw.autocommit and (
+        raw.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    )
+    if threshold is not None:
+        raw.prepare_threshold = 0
+    if alone:
+        raw.autocommit = True
     try:
         yield
     finally:
-        raw.autocommit = False
+        if alone:
+            raw.autocommit = False
+        raw.prepare_threshold = threshold
 
 
-def load_chart(session: Session, patient_id: int, as_of: dt.date | None = None) -> Chart:
-    """The whole chart in one statement, and who opened it (``audit.chart_access``).
+def _run(session: Session, statement: sa.TextClause, params: Row) -> Any:
+    with _statement_alone(session):
+        return session.execute(statement, params).one()
+
+
+def load_chart(
+    session: Session,
+    patient_id: int,
+    as_of: dt.date | None = None,
+    *,
+    newest: int | None = None,
+) -> Chart:
+    """The chart in one statement, and who opened it (``audit.chart_access``).
+
+    Whole, or with ``newest`` its first screen: the newest so many records in the
+    timeline (``Chart.older_records`` says how many more there are), the latest
+    values of all of them, every medication, allergy and secondary disease.
 
     Entries deleted as entered in error are not shown. Raises EntryNotFound for
     an unknown patient. The access is logged in the same statement. As the first
@@ -114,32 +217,91 @@ def load_chart(session: Session, patient_id: int, as_of: dt.date | None = None) 
     has already run statements it joins that transaction (and a rollback takes
     back the log entry).
     """
-    return _load(session, patient_id, as_of)[1]
+    return _load(session, patient_id, as_of, newest)[1]
 
 
 def load_chart_with_details(
-    session: Session, patient_id: int, as_of: dt.date | None = None
+    session: Session,
+    patient_id: int,
+    as_of: dt.date | None = None,
+    *,
+    newest: int | None = None,
 ) -> tuple[PatientDetails, Chart]:
     """:func:`load_chart` and the patient's demographics (as ``patients.get`` gives them)
     from the same single statement: a chart window opens in two round trips instead of
     five (a second statement would bring BEGIN and COMMIT)."""
-    patient_row, loaded = _load(session, patient_id, as_of)
+    patient_row, loaded = _load(session, patient_id, as_of, newest)
     return _build(PatientDetails, patient_row), loaded
 
 
-def _load(session: Session, patient_id: int, as_of: dt.date | None) -> tuple[Row, Chart]:
+def _load(
+    session: Session, patient_id: int, as_of: dt.date | None, newest: int | None
+) -> tuple[Row, Chart]:
     as_of = as_of or dt.date.today()
-    with _statement_alone(session):
-        row = session.execute(_CHART_SQL, {"pid": patient_id, "as_of": as_of}).one()
+    if newest is not None and newest < 1:
+        raise ValueError("a first screen shows at least one record")
+    params = {"pid": patient_id} if newest is None else {"pid": patient_id, "n": newest}
+    row = _run(session, _WHOLE_SQL if newest is None else _NEWEST_SQL, params)
     if row.patient is None:
         raise EntryNotFound(f"No patient with id {patient_id}")
-    patient_row = _parse(row.patient)
+    patient_row = cols.PATIENT.decode(parse(row.patient))
+    assessments = cols.assessments(row.assessments, patient_id)
     return patient_row, assemble_chart(
         patient_row,
-        assessments=_parse(row.assessments),
-        walks=_parse(row.walks),
-        challenges=_parse(row.challenges),
-        items=_parse(row.items),
-        risks=_parse(row.risks),
+        assessments=assessments,
+        walks=cols.walks(row.walks, patient_id),
+        challenges=cols.challenges(row.challenges, row.steps, patient_id),
+        items=cols.items({k: getattr(row, k) for k in cols.ITEMS}, patient_id),
+        risks=cols.risks(row.risks, assessments),
         as_of=as_of,
+        newest=newest,
+        records=int(row.records),
     )
+
+
+def load_older(
+    session: Session, patient_id: int, after: TimelineEntry, count: int = OLDER_PAGE_RECORDS
+) -> OlderRecords:
+    """The ``count`` records that come after ``after`` in the timeline (older), in one
+    statement; ``Chart.with_older`` adds them to the chart."""
+    if count < 1:
+        raise ValueError("a page holds at least one record")
+    params = {
+        "pid": patient_id,
+        "n": count,
+        "d": after.study_date,
+        "c": after.record.stamp.created_at,
+        "t": _KIND_ORDER[after.kind],
+        "id": after.record_id,
+    }
+    row = _run(session, _OLDER_SQL, params)
+    assessments = cols.assessments(row.assessments, patient_id)
+    page = older_page(
+        assessments=assessments,
+        walks=cols.walks(row.walks, patient_id),
+        challenges=cols.challenges(row.challenges, row.steps, patient_id),
+        risks=cols.risks(row.risks, assessments),
+        older_records=0,
+    )
+    return OlderRecords(page.entries, page.risks, max(0, int(row.records) - len(page.entries)))
+
+
+def load_course(session: Session, patient_id: int) -> ChartCourse:
+    """Every risk point, and the values of every assessment and walk that the trend
+    charts draw, in one statement; ``Chart.with_course`` adds it to the chart."""
+    row = _run(session, _COURSE_SQL, {"pid": patient_id})
+    return chart_course(
+        risks=cols.risks(row.risks, alone=True),
+        assessments=cols.COURSE_ASSESSMENT.decode_all(row.assessments),
+        walks=cols.COURSE_WALK.decode_all(row.walks),
+    )
+
+
+__all__ = [
+    "FIRST_SCREEN_RECORDS",
+    "OLDER_PAGE_RECORDS",
+    "load_chart",
+    "load_chart_with_details",
+    "load_course",
+    "load_older",
+]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -274,10 +274,61 @@ class LatestValues:
 
 
 @dataclass(frozen=True)
+class CoursePoint:
+    """One assessment's values that the trend charts draw."""
+
+    assessment_id: int
+    study_date: dt.date
+    who_fc: int | None = None
+    nt_probnp_pg_ml: Decimal | None = None
+    bnp_pg_ml: Decimal | None = None
+    mpap_mmhg: Decimal | None = None
+    pvr_wu: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class CourseWalk:
+    walk_id: int
+    study_date: dt.date
+    distance_m: Decimal
+
+
+@dataclass(frozen=True)
+class ChartCourse:
+    """The whole course of a chart, oldest first: every risk point (the risk table) and
+    the few values of every assessment and walk (the trend charts)."""
+
+    risk_course: tuple[RiskPoint, ...]
+    assessments: tuple[CoursePoint, ...]
+    walks: tuple[CourseWalk, ...]
+
+
+@dataclass(frozen=True)
+class OlderRecords:
+    """A page of the timeline older than what a chart holds (``Chart.with_older``)."""
+
+    #: Newest first, as the timeline.
+    entries: tuple[TimelineEntry, ...]
+    #: The risk points of the page's assessments, oldest first.
+    risks: tuple[RiskPoint, ...]
+    #: Records older still, not loaded.
+    older_records: int
+
+
+@dataclass(frozen=True)
 class Chart:
+    """A patient's chart as of a day.
+
+    A chart loaded whole holds every record. A chart's first screen (``load_chart``
+    with ``newest``) holds the newest records and the latest values of all of them;
+    ``older_records`` says how many records it does not hold yet (pages come with
+    ``load_older``), and the whole course for the risk table and the trend charts comes
+    with ``load_course`` (``course``).
+    """
+
     patient: ChartPatient
     as_of: dt.date
-    #: Assessments, followups, challenges and walks, newest first.
+    #: Assessments, followups, challenges and walks, newest first (all, or the newest).
     timeline: tuple[TimelineEntry, ...]
     #: Current on ``as_of`` (started on or before it, not stopped on or before it).
     medications: tuple[ChartItem, ...]
@@ -287,13 +338,42 @@ class Chart:
     stopped_items: tuple[ChartItem, ...]
     #: Started after ``as_of`` (when looking at the chart as of an earlier date).
     later_items: tuple[ChartItem, ...]
+    #: Of every record, loaded or not.
     latest: LatestValues
-    #: Risk per assessment, oldest first (for the course over time).
+    #: Risk per assessment, oldest first (for the course over time): of every assessment
+    #: when the chart is whole or its ``course`` is loaded, else of the timeline's.
     risk_course: tuple[RiskPoint, ...]
     #: PAH therapy on ``as_of`` (none / mono / double / triple combination).
     pah_therapy: Regimen | None = None
     #: Every day the PAH therapy changed, oldest first.
     therapy_changes: tuple[TherapyChange, ...] = ()
+    #: Records older than the timeline's last entry that are not loaded.
+    older_records: int = 0
+    #: The whole course, once loaded for a chart that is not whole.
+    course: ChartCourse | None = None
+
+    @property
+    def whole(self) -> bool:
+        """Every record is in the timeline."""
+        return self.older_records == 0
+
+    def with_older(self, older: OlderRecords) -> Chart:
+        """This chart with the next page of older records at the timeline's end."""
+        risks = self.risk_course
+        if self.course is None:
+            risks = tuple(
+                sorted((*risks, *older.risks), key=lambda r: (r.study_date, r.assessment_id))
+            )
+        return replace(
+            self,
+            timeline=self.timeline + older.entries,
+            risk_course=risks,
+            older_records=older.older_records,
+        )
+
+    def with_course(self, course: ChartCourse) -> Chart:
+        """This chart with its whole course (the risk table and the trend charts)."""
+        return replace(self, risk_course=course.risk_course, course=course)
 
 
 class StaleEntry(StaleDataError):

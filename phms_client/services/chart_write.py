@@ -10,18 +10,16 @@ semantics) surface as ``sqlalchemy.exc.IntegrityError`` naming the constraint.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import fields
-from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from phms_client.clinical.formulas import exact
+from phms_client.services import chart_columns as cols
 from phms_client.services import input_rules
 from phms_client.services.chart_assembly import _assessment, _challenge, _item, _walk
-from phms_client.services.chart_load import _ASSESSMENTS, _CHALLENGES, _WALKS
 from phms_client.services.chart_types import (
     ITEM_KINDS,
     RECORD_TABLES,
@@ -42,37 +40,55 @@ from phms_client.services.chart_types import (
     WalkInput,
     WalkRecord,
 )
+from phms_client.services.chart_wire import RowSpec, parse
 from phms_schema import Base
 
 # ------------------------------------------------------------- single reads
 
 
-def _one(session: Session, select: str, where: str, params: Row) -> Any:
-    text = f"SELECT row_to_json(x)::text FROM ({select.format(where=where)}) x"
-    raw = session.execute(sa.text(text), params).scalar()
-    if raw is None:
+def _one(session: Session, spec: RowSpec, source: str, alias: str, params: Row) -> Any:
+    """One live row by ``:id`` in the chart's compact form, with its patient's id."""
+    where = source.format(where=f"{alias}.id = :id")
+    found = session.execute(
+        sa.text(f"SELECT {alias}.patient_id, {spec.sql()}::text AS row {where}"), params
+    ).first()
+    if found is None:
         raise EntryNotFound("This entry does not exist or was deleted as entered in error")
-    return json.loads(raw, parse_float=Decimal)
+    return {**spec.decode(parse(found.row)), "patient_id": found.patient_id}
 
 
 def get_assessment(session: Session, assessment_id: int) -> AssessmentRecord:
-    return _assessment(_one(session, _ASSESSMENTS, "a.id = :id", {"id": assessment_id}))
+    return _assessment(
+        _one(session, cols.ASSESSMENT, cols.ASSESSMENT_FROM, "a", {"id": assessment_id})
+    )
 
 
 def get_walk(session: Session, walk_id: int) -> WalkRecord:
-    return _walk(_one(session, _WALKS, "w.id = :id", {"id": walk_id}))
+    return _walk(_one(session, cols.WALK, cols.WALK_FROM, "w", {"id": walk_id}))
+
+
+_STEPS_OF_ONE = cols.STEP.array_sql(cols.STEP_FROM.format(where="c.id = :id"))
 
 
 def get_challenge(session: Session, challenge_id: int) -> ChallengeRecord:
-    return _challenge(_one(session, _CHALLENGES, "c.id = :id", {"id": challenge_id}))
+    where = cols.CHALLENGE_FROM.format(where="c.id = :id")
+    found = session.execute(
+        sa.text(
+            f"SELECT c.patient_id, {cols.CHALLENGE.sql()}::text AS row,"
+            f" {_STEPS_OF_ONE} AS steps {where}"
+        ),
+        {"id": challenge_id},
+    ).first()
+    if found is None:
+        raise EntryNotFound("This entry does not exist or was deleted as entered in error")
+    row = f"[{found.row}]"
+    return _challenge(cols.challenges(row, found.steps, found.patient_id)[0])
 
 
 def get_item(session: Session, kind: ItemKind, item_id: int) -> ChartItem:
-    select = (
-        f"SELECT '{_item_kind(kind)}' AS kind, i.* FROM phms.{kind} i"
-        " WHERE NOT i.entered_in_error AND {where}"
-    )
-    return _item(_one(session, select, "i.id = :id", {"id": item_id}))
+    kind = _item_kind(kind)
+    row = _one(session, cols.ITEMS[kind], cols.item_from(kind), "i", {"id": item_id})
+    return _item({"therapy_class": None, **row, "kind": kind})
 
 
 def current_medications(
