@@ -126,3 +126,4 @@ def test_risk_and_trend_tabs_load_the_whole_course(
     with qtbot.waitSignal(view.chart_shown, timeout=LOAD_MS):
         view.reload()
     assert view.timeline.model.rowCount() == before
+    assert view.chart is not None and view.chart.whole  # every record, as before

@@ -219,13 +219,15 @@ class ClinicalChartView(QWidget):
 
     def reload(self) -> None:
         """Load the chart again (as of the panel's study date): one statement, with as
-        many records as the timeline holds now (at least a first screen's)."""
+        many records as the timeline holds now (at least a first screen's; all of them
+        if it holds all)."""
         self._reload_wanted = False
         db, pid, day = self.ctx.db, self.patient_id, self.items.as_of
-        newest = max(
-            chart_service.FIRST_SCREEN_RECORDS,
-            0 if self.chart is None else len(self.chart.timeline),
-        )
+        shown = self.chart
+        newest: int | None = chart_service.FIRST_SCREEN_RECORDS
+        if shown is not None and len(shown.timeline) > chart_service.FIRST_SCREEN_RECORDS:
+            # every record loaded stays: the whole chart again if it was whole
+            newest = None if shown.whole else len(shown.timeline)
         self.ctx.tasks.cancel(self._older_key)  # the reload brings the records anew
         self.ctx.tasks.cancel(self._course_key)
         self._older_loading = self._course_loading = False
