@@ -8,7 +8,7 @@
   by its first screen.
 
 Each is one statement; as the first statement of a unit of work it goes without
-BEGIN/COMMIT (:func:`_statement_alone`), so it costs two round trips (the pool's
+BEGIN/COMMIT (``db.database.statement_alone``), so it costs two round trips (the pool's
 liveness ping and the statement) whatever the chart's size.
 """
 
@@ -23,6 +23,7 @@ import psycopg
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from phms_client.db.database import statement_alone
 from phms_client.services import chart_columns as cols
 from phms_client.services.chart_assembly import (
     _KIND_ORDER,
@@ -155,15 +156,8 @@ _COURSE_SQL: Final = sa.text(
 
 
 @contextlib.contextmanager
-def _statement_alone(session: Session) -> Iterator[None]:
-    """Run the next statement as a transaction of its own if it is the first one, and
-    have it prepared on the connection from its first use.
-
-    A single statement is atomic by itself. When nothing has run on the
-    session's connection yet, sending it without BEGIN and COMMIT saves two
-    round trips (200 ms on a link with 50 ms each way); statements after it
-    in the same session get their own transaction as usual. Otherwise (the
-    unit of work already did something) it simply joins that transaction.
+def _prepared_from_first_use(session: Session) -> Iterator[None]:
+    """Have the next statement prepared on the connection from its first use.
 
     The chart's statements are long (10 kB of SQL: on a 3 Mbit/s uplink 27 ms each
     time it is sent). psycopg prepares a statement on its sixth use on a connection;
@@ -171,27 +165,21 @@ def _statement_alone(session: Session) -> Iterator[None]:
     connection), and from then on only their name and parameters travel.
     """
     raw = session.connection().connection.dbapi_connection
-    if not isinstance(raw, psycopg.Connection):
+    if not isinstance(raw, psycopg.Connection) or raw.prepare_threshold is None:
         yield
         return
     threshold = raw.prepare_threshold
-    alone = not raw.autocommit and (
-        raw.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
-    )
-    if threshold is not None:
-        raw.prepare_threshold = 0
-    if alone:
-        raw.autocommit = True
+    raw.prepare_threshold = 0
     try:
         yield
     finally:
-        if alone:
-            raw.autocommit = False
         raw.prepare_threshold = threshold
 
 
 def _run(session: Session, statement: sa.TextClause, params: Row) -> Any:
-    with _statement_alone(session):
+    """The statement alone (no BEGIN/COMMIT when it is the unit of work's first:
+    ``db.database.statement_alone``), prepared from its first use."""
+    with statement_alone(session), _prepared_from_first_use(session):
         return session.execute(statement, params).one()
 
 
