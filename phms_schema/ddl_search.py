@@ -47,14 +47,16 @@ BEGIN
 END $$""",
         f"REVOKE ALL ON FUNCTION {SCHEMA}.search_words_add() FROM PUBLIC",
         # The dictionary's words like a word typed (trigram word similarity, or
-        # similarity: a letter left out of a short word), most alike first. The index,
-        # always: on a small dictionary the planner reads every word instead, and
-        # computing two similarities per word costs more than the look-up.
+        # similarity: a letter left out of a short word), most alike first; never a
+        # word much shorter than the one typed (a misspelling is a letter or two off,
+        # and 'nowak' is no misspelling of 'nowak' and 95 x). The index, always: on a
+        # small dictionary the planner reads every word instead, and computing two
+        # similarities per word costs more than the look-up.
         f"""CREATE FUNCTION {SCHEMA}.alike_words(typed text, n integer)
   RETURNS TABLE (word text, sim real)
   LANGUAGE sql STABLE SET enable_seqscan = off AS $$
   SELECT w.word, word_similarity(typed, w.word) AS sim FROM {TABLE} w
-   WHERE typed <% w.word OR typed % w.word
+   WHERE (typed <% w.word OR typed % w.word) AND length(w.word) >= length(typed) - 2
    ORDER BY sim DESC, similarity(typed, w.word) DESC, w.word
    LIMIT least(greatest(n, 0), 100)
 $$""",
