@@ -46,7 +46,6 @@ from phms_client.ui.shell.excepthook import (
 from phms_client.ui.shell.idle_lock import IdleLock
 from phms_client.ui.shell.login_dialog import LoginDialog, LoginOutcome
 from phms_client.ui.shell.settings_dialog import ConfigLocation, SettingsDialog
-from phms_client.ui.shell.updates import UpdateHook
 
 # What a session needs after the login (and SQLAlchemy, psycopg and the schema with
 # it) is imported when the session opens: the login window shows without them
@@ -62,6 +61,7 @@ if TYPE_CHECKING:
     from phms_client.ui.shell.own_password import ChangePasswordEntry
     from phms_client.ui.shell.problem_dialog import ProblemDialog
     from phms_client.ui.shell.site_settings import SiteSettingsWatch
+    from phms_client.ui.shell.updates import UpdateHook
 
 __all__ = [
     "AppShell",
@@ -219,6 +219,8 @@ class AppShell(QObject):
         window.show()
         window.installEventFilter(self)
         self.idle = self._make_idle_lock(ctx, window)
+        from phms_client.ui.shell.updates import UpdateHook
+
         self.updates = UpdateHook(ctx, window, server=self.location.server, parent=self)
         if outcome.notice:
             window.statusBar().showMessage(outcome.notice, 20_000)
