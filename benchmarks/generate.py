@@ -45,6 +45,7 @@ import psycopg
 import sqlalchemy as sa
 
 from benchmarks.cohort import TABLES, Agent, CohortWriter, SiteLists, copy_columns
+from phms_schema import ddl_search
 
 #: Default reference date ("today" of the data); fixed so that a seed means the same rows.
 AS_OF = dt.date(2026, 11, 1)
@@ -226,11 +227,18 @@ def load(
         tally = conn.execute("SELECT phms.value_tally_rebuild()").fetchone()
         result.rows["value_tally"] = int(tally[0]) if tally else 0
         result.seconds["value_tally"] = time.perf_counter() - t0
+        # And the typo search's dictionary (every word of every name, once).
+        t0 = time.perf_counter()
+        progress("  search words")
+        conn.execute(ddl_search.REFILL)
+        words = conn.execute("SELECT count(*) FROM phms.search_word").fetchone()
+        result.rows["search_word"] = int(words[0]) if words else 0
+        result.seconds["search_words"] = time.perf_counter() - t0
         conn.commit()
     if vacuum:
         t0 = time.perf_counter()
         with connect(url, autocommit=True) as conn:
-            for table in (*TABLES, "value_tally"):
+            for table in (*TABLES, "value_tally", "search_word"):
                 conn.execute(f"VACUUM (ANALYZE) phms.{table}")
         result.seconds["vacuum_analyze"] = time.perf_counter() - t0
     t0 = time.perf_counter()

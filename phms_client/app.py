@@ -10,7 +10,12 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from phms_client.version import client_version
+
+def client_version() -> str:
+    # importlib.metadata loads a good part of the standard library: only when asked.
+    from phms_client.version import client_version
+
+    return client_version()
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -48,7 +53,14 @@ def _exit_when_shown(app: Any, window: Any) -> None:
     QTimer.singleShot(0, shown)
 
 
-def _import_main_windows() -> None:
+def _after_shown(app: Any) -> None:
+    """Once the login window is up: the version, and the modules the login and the main
+    windows need (SQLAlchemy, psycopg, the schema, charts, reports: most of a second),
+    imported while the person types, not before the window shows nor after "Log in"."""
+    version = client_version()
+    app.setApplicationVersion(version)
+    logging.getLogger(__name__).info("PHMS %s starting", version)
+    import phms_client.db.login
     import phms_client.ui.audit.window
     import phms_client.ui.shell.main_window  # noqa: F401
 
@@ -65,12 +77,10 @@ def run(server: str | None) -> int:
     console = logging.StreamHandler()  # for whoever started PHMS from a terminal
     console.setLevel(logging.WARNING)
     logging.getLogger().addHandler(console)
-    logging.getLogger(__name__).info("PHMS %s starting", client_version())
 
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     app.setApplicationName("PHMS")
-    app.setApplicationVersion(client_version())
     from phms_client.ui.shell.display import display_problem
 
     problem = display_problem(app)
@@ -98,9 +108,7 @@ def run(server: str | None) -> int:
     else:
         from PySide6.QtCore import QTimer
 
-        # The main windows' modules (charts, reports) take most of a second to import:
-        # import them while the person types, not after "Log in" was pressed.
-        QTimer.singleShot(0, _import_main_windows)
+        QTimer.singleShot(0, lambda: _after_shown(app))
     try:
         return int(app.exec())
     finally:

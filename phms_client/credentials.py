@@ -9,10 +9,8 @@ message, or ``None`` from :func:`recall`; the password itself is never logged.
 from __future__ import annotations
 
 import logging
+from types import ModuleType
 from typing import Final
-
-import keyring
-import keyring.errors
 
 __all__ = [
     "SERVICE_PREFIX",
@@ -37,6 +35,15 @@ class CredentialStoreUnavailable(Exception):
     """The OS credential store cannot be used; ``str()`` is a message for the user."""
 
 
+def _keyring() -> ModuleType:
+    """keyring, loaded when first needed (it looks for a backend: the login window
+    shows without waiting for it)."""
+    import keyring
+    import keyring.errors
+
+    return keyring
+
+
 def service_name(server_key: str) -> str:
     if not server_key:
         raise ValueError("server_key must not be empty")
@@ -46,6 +53,7 @@ def service_name(server_key: str) -> str:
 def remember(server_key: str, user: str, password: str) -> None:
     """Store ``password`` for ``user`` on this server; raise if the store is unusable."""
     service = service_name(server_key)
+    keyring = _keyring()
     try:
         keyring.set_password(service, user, password)
     except Exception as exc:
@@ -56,6 +64,7 @@ def remember(server_key: str, user: str, password: str) -> None:
 def recall(server_key: str, user: str) -> str | None:
     """The remembered password, or None if there is none or the store is unusable."""
     service = service_name(server_key)
+    keyring = _keyring()
     try:
         password: str | None = keyring.get_password(service, user)
     except keyring.errors.NoKeyringError:
@@ -72,6 +81,7 @@ def recall(server_key: str, user: str) -> str | None:
 def forget(server_key: str, user: str) -> None:
     """Delete the remembered password; forgetting one that is not stored is fine."""
     service = service_name(server_key)
+    keyring = _keyring()
     try:
         keyring.delete_password(service, user)
     except keyring.errors.PasswordDeleteError:

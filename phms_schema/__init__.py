@@ -16,6 +16,7 @@ from phms_schema.registry_upload import (
     RegistryUploadRun,
 )
 from phms_schema.report_template import ReportTemplate
+from phms_schema.search_word import SearchWord
 from phms_schema.setting import Setting
 from phms_schema.site_secret import SiteSecret
 from phms_schema.staff_account import StaffAccount
@@ -27,7 +28,7 @@ from phms_schema.walk import SixMinuteWalk
 #: ``phms-admin db check`` compares it with the database's ``alembic_version``; the
 #: client accepts any revision from its ``OLDEST_SCHEMA`` on (``phms_client.version``)
 #: as long as the database accepts the client's version (``phms_schema.ddl_compat``).
-SCHEMA_REVISION = "0018"
+SCHEMA_REVISION = "0019"
 
 __all__ = [
     "SCHEMA",
@@ -47,6 +48,7 @@ __all__ = [
     "RegistryUploadRun",
     "ReleaseNotesSeen",
     "ReportTemplate",
+    "SearchWord",
     "Setting",
     "SiteSecret",
     "SixMinuteWalk",

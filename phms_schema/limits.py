@@ -189,6 +189,7 @@ TEXT_LIMITS: Final[MappingProxyType[str, MappingProxyType[str, TextLimit]]] = Ma
                 "source_table": _t("The table", ROLE_NAME, STAMP),
                 "field": _t("The field", ROLE_NAME, STAMP),
             },
+            "search_word": {"word": _t("A word of a name", 100, STAMP, since="0019")},
         }.items()
     }
 )

@@ -10,11 +10,13 @@ knows the logged-in staff member's password.
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import psycopg
+from typing import TYPE_CHECKING
 
 from phms_client.config import ClientConfig
 from phms_client.db.errors import ErrorKind, classify
+
+if TYPE_CHECKING:  # psycopg loads with the first probe: the login window shows without it
+    import psycopg
 
 __all__ = ["PROBE_USER", "ProbeResult", "probe_server", "verify_password"]
 
@@ -36,6 +38,8 @@ class ProbeResult:
 def probe_server(config: ClientConfig) -> ProbeResult:
     """Try to reach the server of ``config``; never raises for connection problems."""
     address = config.display_address()
+    import psycopg
+
     # An explicit empty password keeps libpq from taking PGPASSWORD, and it sends
     # nothing when the server asks for a password.
     try:
@@ -78,4 +82,6 @@ def _judge(exc: psycopg.Error, address: str) -> ProbeResult:
 
 def verify_password(config: ClientConfig, user: str, password: str) -> None:
     """Connect once as ``user``; raises (psycopg.Error) if the password is wrong."""
+    import psycopg
+
     psycopg.connect(**config.conninfo_kwargs(user, password)).close()  # type: ignore[arg-type]

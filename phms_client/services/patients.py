@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from phms_client.db.errors import refused_constraint, register_constraint_messages
-from phms_client.services import input_rules
+from phms_client.services import input_rules, name_search
 from phms_schema import Patient
 
 PAGE_SIZE = 50
@@ -97,6 +97,8 @@ _SUMMARY_COLS = (
 _INPUT_NAMES = [f.name for f in fields(PatientInput)]
 _DETAIL_NAMES = [f.name for f in fields(PatientDetails)]
 
+#: Sorts after every character: ``prefix <= x < prefix + _LAST_CHARACTER`` is a prefix.
+_LAST_CHARACTER = "\U0010ffff"
 _DATE_FORMATS = ("%Y-%m-%d", "%d.%m.%Y", "%d/%m/%Y", "%d-%m-%Y")
 _CODE_LIKE = re.compile(r"^[0-9A-Z][0-9A-Z./-]*$")
 
@@ -127,8 +129,10 @@ def search(
     Names match accent- and case-insensitively: first the names that start with
     the text (family name first, then given name first), alphabetically; then,
     if those are fewer than a page, names that contain it, best match first;
-    if there is no such name at all, names that resemble it (trigram word
-    similarity: typos), best match first. Empty text finds nothing: the list
+    if there is no such name at all, names that start with a word like the first
+    word typed (typos: the words of all names, ``phms.search_word``, by trigram
+    similarity) and the rest of the text, most alike first (see
+    :mod:`~phms_client.services.name_search`). Empty text finds nothing: the list
     never loads the whole table.
     """
     # The words, one space apart; at most MAX_SEARCH characters are read, and
@@ -154,99 +158,12 @@ def search(
     return _summaries(session.execute(stmt.offset(offset).limit(limit)))
 
 
-# Name search in one statement, built to stay fast with a million patients: a
-# prefix is a range scan on a C-collated btree (migration 0006) that stops after
-# ``offset + limit`` rows, however common the name. Only when the prefixes fill
-# less than that are names *containing* the text looked up (trigram index), and
-# only when nothing at all was found, names *resembling* it (typos: trigram word
-# similarity of the first and second word typed, so that the person meant is among
-# the SIMILAR_CANDIDATES ranked even when the family name is a common one; if that
-# finds nobody, of the first word alone). A tier
-# that is not needed has LIMIT 0 and PostgreSQL never starts it. Look-ups by
-# trigram rank at most SIMILAR_CANDIDATES rows: a common name has thousands.
-# The ranges compare with a bound computed in the statement, so they work in
-# generic plans too (psycopg prepares a statement after five executions).
-_KEY = "phms.search_key(:text)"
-#: Sorts after every character: ``prefix <= x < prefix + _LAST_CHARACTER`` is a prefix.
-_LAST_CHARACTER = "\U0010ffff"
-_PREFIX = """{expr} COLLATE "C" >= phms.search_key(:text)
-         AND {expr} COLLATE "C" < phms.search_key(:text) || U&'\\+10FFFF'"""
-_FAMILY_FIRST = "p.search_name"
-_GIVEN_FIRST = "phms.search_key(p.given_name || ' ' || p.family_name)"
-_COLS = "p.id, p.patient_code, p.family_name, p.given_name, p.sex, p.birth_date, p.status"
-_FOUND = "(SELECT count(*) FROM family_first) + (SELECT count(*) FROM given_first)"
-#: Ranked trigram matches: ``{where}``, at most :candidates of them, best first.
-_RANKED = f"""
-  SELECT c.*, word_similarity({_KEY}, c.search_name) AS rank FROM (
-    SELECT {_COLS}, p.search_name FROM phms.patient p
-     WHERE {{where}} AND NOT ({_PREFIX.format(expr=_FAMILY_FIRST)})
-     LIMIT CASE WHEN {{gate}} THEN :candidates ELSE 0 END) c
-   ORDER BY rank DESC, c.family_name, c.given_name, c.id LIMIT :n"""
-#: A substring (LIKE, escaped); only from three characters on: a shorter key has no
-#: trigram to look it up by, and the whole index would be read.
-_CONTAINS = f"""p.search_name LIKE '%' || replace(replace(replace({_KEY},
-       '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%'"""
-#: Word similarity of the first word typed (the padding gives even one letter
-#: trigrams); the second word, if any, must resemble the name too. The planner
-#: decides whether the second word's trigrams are worth reading from the index
-#: (measured at a million patients: faster than filtering the candidates by a
-#: function call, common given names included; docs/benchmarks.md).
-_RESEMBLES_FIRST = f"split_part({_KEY}, ' ', 1) <% p.search_name"
-_SECOND = f"split_part({_KEY}, ' ', 2)"
-_RESEMBLES = f"{_RESEMBLES_FIRST} AND ({_SECOND} = '' OR {_SECOND} <% p.search_name)"
-_CONTAINING = _RANKED.format(where="{contains}", gate=f"{_FOUND} < :n")
-_RESEMBLING = _RANKED.format(
-    where=_RESEMBLES, gate=f"{_FOUND} + (SELECT count(*) FROM containing) = 0"
-)
-#: Both words misspelt ("Kowlski Jn"): the first word alone, as the last resort.
-_RESEMBLING_FIRST = _RANKED.format(
-    where=_RESEMBLES_FIRST,
-    gate=f"{_SECOND} <> '' AND {_FOUND} + (SELECT count(*) FROM containing)"
-    " + (SELECT count(*) FROM resembling) = 0",
-)
-_NAME_SEARCH = f"""
-WITH family_first AS MATERIALIZED (
-  SELECT {_COLS}, {_FAMILY_FIRST} AS sort_key FROM phms.patient p
-   WHERE {_PREFIX.format(expr=_FAMILY_FIRST)}
-   ORDER BY {_FAMILY_FIRST} COLLATE "C", p.id LIMIT :n),
-given_first AS MATERIALIZED (
-  SELECT {_COLS}, {_GIVEN_FIRST} AS sort_key FROM phms.patient p
-   WHERE (SELECT count(*) FROM family_first) < :n
-     AND {_PREFIX.format(expr=_GIVEN_FIRST)}
-     AND NOT ({_PREFIX.format(expr=_FAMILY_FIRST)})
-   ORDER BY {_GIVEN_FIRST} COLLATE "C", p.id LIMIT :n),
-containing AS MATERIALIZED ({_CONTAINING}),
-resembling AS MATERIALIZED ({_RESEMBLING}),
-resembling_first AS MATERIALIZED ({_RESEMBLING_FIRST})
-SELECT id, patient_code, family_name, given_name, sex, birth_date, status FROM (
-  SELECT *, 0 AS tier, 0 AS rank FROM family_first
-  UNION ALL SELECT *, 1, 0 FROM given_first
-  UNION ALL SELECT id, patient_code, family_name, given_name, sex, birth_date, status, '', 2,
-                   rank FROM containing
-             WHERE id NOT IN (SELECT id FROM given_first)
-  UNION ALL SELECT id, patient_code, family_name, given_name, sex, birth_date, status, '', 3,
-                   rank FROM resembling
-  UNION ALL SELECT id, patient_code, family_name, given_name, sex, birth_date, status, '', 4,
-                   rank FROM resembling_first) hits
- ORDER BY tier, rank DESC, sort_key COLLATE "C", family_name, given_name, id
- OFFSET :offset LIMIT :limit"""
-_NAME_STATEMENTS = {
-    short: sa.text(_NAME_SEARCH.format(contains="false" if short else _CONTAINS))
-    for short in (False, True)
-}
-
-
 def _search_names(session: Session, text: str, *, offset: int, limit: int) -> list[PatientSummary]:
-    stmt = _NAME_STATEMENTS[len(text) < 3]
-    n = offset + limit
-    params = {
-        "text": text,
-        "n": n,
-        "candidates": max(n, SIMILAR_CANDIDATES),
-        "offset": offset,
-        "limit": limit,
-    }
-    return _summaries(session.execute(stmt, params))
+    """See :mod:`phms_client.services.name_search`."""
+    rows = name_search.search_names(
+        session, text, offset=offset, limit=limit, candidates=SIMILAR_CANDIDATES
+    )
+    return _summaries(rows)
 
 
 def get(session: Session, patient_id: int) -> PatientDetails:

@@ -41,7 +41,7 @@ WRITER = {
     },
 }
 #: Tables no staff login writes (written by the database or SECURITY DEFINER functions).
-NOT_WRITTEN_BY_STAFF = {"site_secret", "staff_account", "value_tally"}
+NOT_WRITTEN_BY_STAFF = {"search_word", "site_secret", "staff_account", "value_tally"}
 
 TYPED = [
     (t, c)

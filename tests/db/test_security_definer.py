@@ -42,6 +42,7 @@ REVIEWED: dict[str, frozenset[str]] = {
     "phms.record_before_death()": frozenset(),
     "phms.record_rules()": frozenset(),
     "phms.registry_secret()": frozenset({ADMIN}),
+    "phms.search_words_add()": frozenset(),
     "phms.staff_create(text,text,text)": frozenset({ADMIN}),
     "phms.staff_group_of(text)": frozenset(),
     "phms.staff_login_required(text)": frozenset(),

@@ -5,6 +5,11 @@ and the risk stratum with its course over time (a table, and the trend charts);
 the timeline of records (open one to see or correct it, with who entered and
 changed it); the medications, allergies and secondary diseases panel.
 
+A long chart opens with its first screen (the newest records, the latest values of
+all of them); older records come a page at a time as the person scrolls the
+timeline or asks for them, and the whole course (risk table, trend charts) when one
+of those tabs is first looked at: each one statement.
+
 Live: notifications about clinical rows are collected for a moment; if one names
 a row shown here the chart reloads, otherwise one small query asks whose rows
 they were (``services.chart_live``) and the chart reloads only for its own
@@ -80,6 +85,10 @@ class ClinicalChartView(QWidget):
         self._changes: list[Mapping[str, Any]] = []
         self._reload_wanted = False
         self._key = ("clinical_chart", id(self))
+        self._older_key = ("clinical_chart_older", id(self))
+        self._course_key = ("clinical_chart_course", id(self))
+        self._older_loading = False
+        self._course_loading = False
         self._live_timer = QTimer(self)
         self._live_timer.setSingleShot(True)
         self._live_timer.setInterval(LIVE_DELAY_MS)
@@ -124,13 +133,24 @@ class ClinicalChartView(QWidget):
 
         self.timeline = TimelineView()
         self.timeline.open_requested.connect(self.open_requested)
+        self.timeline.older_requested.connect(self.load_older)
         self.risk_model, self.risk_table = risk_course_table(self)
+        self.risk_waiting = QLabel("Loading the whole course…")
+        self.risk_waiting.setStyleSheet(HINT_STYLE)
+        self.risk_waiting.hide()
+        risk_page = QWidget()
+        risk_layout = QVBoxLayout(risk_page)
+        risk_layout.setContentsMargins(0, 0, 0, 0)
+        risk_layout.addWidget(self.risk_waiting)
+        risk_layout.addWidget(self.risk_table, 1)
         self.trend = TrendCharts()
         self.tabs = QTabWidget()
         self.tabs.setObjectName("chart_tabs")
         self.tabs.addTab(self.timeline, "&Records (newest first; double-click to open)")
-        self.tabs.addTab(self.risk_table, "Risk &course (at diagnosis · at follow-up)")
+        self.tabs.addTab(risk_page, "Risk &course (at diagnosis · at follow-up)")
         self.tabs.addTab(self.trend, "&Trends")
+        self._course_tabs = (risk_page, self.trend)
+        self.tabs.currentChanged.connect(lambda _: self._want_course())
 
         main = QSplitter(Qt.Orientation.Horizontal)
         main.addWidget(left)
@@ -172,30 +192,126 @@ class ClinicalChartView(QWidget):
         self.chart = chart
         self.message.hide()
         self.latest.set_chart(chart)
-        self.risk_model.set_points(chart.risk_course, chart_risk.therapy_course(chart))
-        self.trend.set_chart(chart)
-        self.timeline.set_entries(chart.timeline)
+        self._show_course(chart)
+        self.timeline.set_entries(chart.timeline, chart.older_records)
         self.items.set_chart(chart)
-        n = len(chart.timeline)
-        self.loaded_label.setText(f"{n} record{'s' if n != 1 else ''}")
+        self._show_count(chart)
         self.chart_shown.emit(chart)
+        self._want_course()
+
+    def _show_count(self, chart: Chart) -> None:
+        n = len(chart.timeline)
+        total = n + chart.older_records
+        text = f"{total} record{'s' if total != 1 else ''}"
+        self.loaded_label.setText(text if chart.whole else f"newest {n} of {text}")
+
+    def _show_course(self, chart: Chart) -> None:
+        """The risk table and the trend charts, once the whole course is there."""
+        waiting = chart_service.course_of(chart) is None
+        self.risk_waiting.setVisible(waiting)
+        if waiting:
+            self.risk_model.set_points(())
+        else:
+            self.risk_model.set_points(chart.risk_course, chart_risk.therapy_course(chart))
+        self.trend.set_chart(chart)
 
     # ----------------------------------------------------------------- loading
 
     def reload(self) -> None:
-        """Load the chart again (as of the panel's study date): one statement."""
+        """Load the chart again (as of the panel's study date): one statement, with as
+        many records as the timeline holds now (at least a first screen's; all of them
+        if it holds all)."""
         self._reload_wanted = False
         db, pid, day = self.ctx.db, self.patient_id, self.items.as_of
+        shown = self.chart
+        newest: int | None = chart_service.FIRST_SCREEN_RECORDS
+        if shown is not None and len(shown.timeline) > chart_service.FIRST_SCREEN_RECORDS:
+            # every record loaded stays: the whole chart again if it was whole
+            newest = None if shown.whole else len(shown.timeline)
+        self.ctx.tasks.cancel(self._older_key)  # the reload brings the records anew
+        self.ctx.tasks.cancel(self._course_key)
+        self._older_loading = self._course_loading = False
 
         def work() -> Chart:
             with db.session() as s:
-                return chart_service.load_chart(s, pid, as_of=day)
+                return chart_service.load_chart(s, pid, as_of=day, newest=newest)
 
         self.ctx.tasks.run(
             work,
             on_success=while_alive(self, self.set_chart),
             on_error=while_alive(self, self._failed),
             key=self._key,
+        )
+
+    def load_older(self) -> None:
+        """The next page of older records, at the timeline's end: one statement."""
+        chart = self.chart
+        if chart is None or chart.whole or not chart.timeline or self._older_loading:
+            return
+        self._older_loading = True
+        self.timeline.set_older(chart.older_records, loading=True)
+        db, pid, last = self.ctx.db, self.patient_id, chart.timeline[-1]
+
+        def work() -> chart_service.OlderRecords:
+            with db.session() as s:
+                return chart_service.load_older(s, pid, last)
+
+        def loaded(page: chart_service.OlderRecords) -> None:
+            self._older_loading = False
+            if self.chart is not chart:  # reloaded meanwhile: that load holds them
+                return
+            self.chart = chart.with_older(page)
+            self.timeline.append_entries(page.entries, page.older_records)
+            self._show_count(self.chart)
+            if self.chart.whole and self.chart.course is None:
+                self._show_course(self.chart)  # every record is here now
+
+        def failed(exc: BaseException) -> None:
+            self._older_loading = False
+            self.timeline.set_older(chart.older_records)
+            self._failed(exc)
+
+        self.ctx.tasks.run(
+            work,
+            on_success=while_alive(self, loaded),
+            on_error=while_alive(self, failed),
+            key=self._older_key,
+        )
+
+    def _want_course(self) -> None:
+        """Load the whole course if a tab that shows it is in view and it is missing."""
+        chart = self.chart
+        if (
+            chart is None
+            or self._course_loading
+            or self.tabs.currentWidget() not in self._course_tabs
+            or chart_service.course_of(chart) is not None
+        ):
+            return
+        self._course_loading = True
+        db, pid = self.ctx.db, self.patient_id
+
+        def work() -> chart_service.ChartCourse:
+            with db.session() as s:
+                return chart_service.load_course(s, pid)
+
+        def loaded(course: chart_service.ChartCourse) -> None:
+            self._course_loading = False
+            if self.chart is not chart:
+                self._want_course()  # reloaded meanwhile: ask again for the new one
+                return
+            self.chart = chart.with_course(course)
+            self._show_course(self.chart)
+
+        def failed(exc: BaseException) -> None:
+            self._course_loading = False
+            self._failed(exc)
+
+        self.ctx.tasks.run(
+            work,
+            on_success=while_alive(self, loaded),
+            on_error=while_alive(self, failed),
+            key=self._course_key,
         )
 
     def schedule_reload(self) -> None:
@@ -218,6 +334,8 @@ class ClinicalChartView(QWidget):
             self.ctx.live.changed.disconnect(self._on_live_change)
         self._live_timer.stop()
         self.ctx.tasks.cancel(self._key)
+        self.ctx.tasks.cancel(self._older_key)
+        self.ctx.tasks.cancel(self._course_key)
         self.ctx.tasks.cancel(("affected", id(self)))
         self.items.cancel()
 

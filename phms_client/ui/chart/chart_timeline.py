@@ -3,7 +3,8 @@
 Models hold the rows they are given and never query (Vorta's style); the chart
 window loads the chart (``services.chart.load_chart``) and hands it over. The
 timeline lists every assessment, followup, vasodilator challenge and 6-minute
-walk, newest first, with who entered each record and who changed it last.
+walk, newest first, with who entered each record and who changed it last; a long
+chart's older records come page by page as the person scrolls or asks for them.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHeaderView,
     QLabel,
+    QPushButton,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -116,6 +118,15 @@ class TimelineModel(RowsTableModel):
         self.beginResetModel()
         self._rows = list(entries)
         self.endResetModel()
+
+    def append_entries(self, entries: tuple[TimelineEntry, ...] | list[TimelineEntry]) -> None:
+        """Older records at the end (a page loaded as the person scrolls)."""
+        if not entries:
+            return
+        first = len(self._rows)
+        self.beginInsertRows(QModelIndex(), first, first + len(entries) - 1)
+        self._rows.extend(entries)
+        self.endInsertRows()
 
     def entry(self, row: int) -> TimelineEntry:
         return self._rows[row]
@@ -266,10 +277,16 @@ def _table(model: QAbstractTableModel, name: str, spoken: str) -> QTableView:
 
 
 class TimelineView(QWidget):
-    """The timeline table; activating a row asks to open that record."""
+    """The timeline table; activating a row asks to open that record.
+
+    A long chart comes in pages: below the table *Show older records…* asks for the
+    next one (``older_requested``), as does scrolling to the table's end.
+    """
 
     #: Carries the :class:`TimelineEntry` to open.
     open_requested = Signal(object)
+    #: The next page of older records is wanted.
+    older_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -277,17 +294,46 @@ class TimelineView(QWidget):
         self.table = _table(self.model, "timeline", "Clinical records")
         self.table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         self.table.activated.connect(self._activated)
+        self.older_button = QPushButton()
+        self.older_button.setObjectName("timeline_older")
+        self.older_button.setAutoDefault(False)
+        self.older_button.clicked.connect(self.older_requested)
+        self.older_button.hide()
+        self._older = 0
+        self._loading = False
+        self.table.verticalScrollBar().valueChanged.connect(self._scrolled)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.table)
+        layout.addWidget(self.older_button, 0, Qt.AlignmentFlag.AlignLeft)
 
-    def set_entries(self, entries: tuple[TimelineEntry, ...]) -> None:
+    def set_entries(self, entries: tuple[TimelineEntry, ...], older: int = 0) -> None:
         keep = self.current()
         self.model.set_entries(entries)
         if keep is not None:
             row = self.model.row_of(keep.kind, keep.record_id)
             if row is not None:
                 self.table.selectRow(row)
+        self.set_older(older)
+
+    def append_entries(self, entries: tuple[TimelineEntry, ...], older: int) -> None:
+        self.model.append_entries(entries)
+        self.set_older(older)
+
+    def set_older(self, older: int, *, loading: bool = False) -> None:
+        """How many older records are not loaded yet, and whether a page is on its way."""
+        self._older, self._loading = older, loading
+        if loading:
+            self.older_button.setText("Loading older records…")
+        else:
+            self.older_button.setText(f"Show &older records ({older} more)…")
+        self.older_button.setEnabled(not loading)
+        self.older_button.setVisible(older > 0)
+
+    def _scrolled(self, value: int) -> None:
+        bar = self.table.verticalScrollBar()
+        if self._older and not self._loading and value >= bar.maximum() > 0:
+            self.older_requested.emit()
 
     def current(self) -> TimelineEntry | None:
         index = self.table.currentIndex()

@@ -1,13 +1,13 @@
 """A patient's chart: demographics, and for clinicians the clinical records.
 
 Opening the chart loads the patient and writes the chart-access audit record in one
-short session (``services.patients.open_chart``). For clinicians the same session
-loads the whole clinical chart (``services.chart.load_chart``, one statement that
-also writes the access record) and the demographics: two statements, whatever the
-number of records. Live changes to this patient reload the demographics (without
-another access record: it is the same viewing); the clinical part
-(:class:`~phms_client.ui.chart.chart_clinical.ClinicalChartView`) reloads itself when this
-patient's records change. Record forms open from the chart through
+short session (``services.patients.open_chart``). For clinicians one statement
+loads the demographics and the clinical chart's first screen
+(``services.chart.load_chart_with_details``, which also writes the access record):
+two round trips, whatever the number of records. Live changes to this patient
+reload the demographics (without another access record: it is the same viewing);
+the clinical part (:class:`~phms_client.ui.chart.chart_clinical.ClinicalChartView`)
+reloads itself when this patient's records change. Record forms open from the chart through
 :class:`~phms_client.ui.chart.record_forms.launcher.RecordForms`.
 """
 
@@ -275,10 +275,12 @@ class ChartWindow(QWidget):
         )
 
     def _load_with_chart(self) -> tuple[PatientDetails, Chart]:
-        """Demographics and the clinical chart from one statement (which also logs the
-        access): two round trips on any network, instead of five."""
+        """Demographics and the clinical chart's first screen from one statement (which
+        also logs the access): two round trips on any network, instead of five."""
         with self.ctx.db.session() as s:
-            return chart_service.load_chart_with_details(s, self.patient_id)
+            return chart_service.load_chart_with_details(
+                s, self.patient_id, newest=chart_service.FIRST_SCREEN_RECORDS
+            )
 
     def _show_with_chart(self, result: tuple[PatientDetails, Chart]) -> None:
         details, loaded = result

@@ -24,7 +24,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QGridLayout, QWidget
 
-from phms_client.services.chart import AssessmentRecord, Chart, WalkRecord
+from phms_client.services.chart import Chart, course_of
 
 __all__ = ["TrendCharts", "TrendSeries", "month_ticks", "trend_series", "x_margin", "y_range"]
 
@@ -75,30 +75,30 @@ class TrendSeries:
 
 
 def trend_series(chart: Chart) -> TrendSeries:
-    assessments = sorted(
-        (e.record for e in chart.timeline if isinstance(e.record, AssessmentRecord)),
-        key=lambda a: (a.data.study_date, a.id),
-    )
-    walks = sorted(
-        (e.record for e in chart.timeline if isinstance(e.record, WalkRecord)),
-        key=lambda w: (w.data.study_date, w.id),
-    )
+    """The chart's course as the charts draw it; empty while a long chart's whole course
+    is not loaded yet (``services.chart.course_of``)."""
+    course = course_of(chart)
+    if course is None:
+        return TrendSeries()
+    assessments = course.assessments  # oldest first
+    walks = course.walks
+    risk_course = course.risk_course
 
     def points(values: Sequence[tuple[dt.date, object]]) -> tuple[Point, ...]:
         return tuple((d, float(v)) for d, v in values if v is not None)  # type: ignore[arg-type]
 
     series = TrendSeries(
-        walk_m=points([(w.data.study_date, w.data.distance_m) for w in walks]),
-        nt_probnp=points([(a.data.study_date, a.data.nt_probnp_pg_ml) for a in assessments]),
-        bnp=points([(a.data.study_date, a.data.bnp_pg_ml) for a in assessments]),
-        who_fc=points([(a.data.study_date, a.data.who_fc) for a in assessments]),
-        mpap=points([(a.data.study_date, a.data.mpap_mmhg) for a in assessments]),
-        pvr=points([(a.data.study_date, a.derived.pvr_wu) for a in assessments]),
-        risk=points([(r.study_date, r.stratum) for r in chart.risk_course if not r.at_diagnosis]),
+        walk_m=points([(w.study_date, w.distance_m) for w in walks]),
+        nt_probnp=points([(a.study_date, a.nt_probnp_pg_ml) for a in assessments]),
+        bnp=points([(a.study_date, a.bnp_pg_ml) for a in assessments]),
+        who_fc=points([(a.study_date, a.who_fc) for a in assessments]),
+        mpap=points([(a.study_date, a.mpap_mmhg) for a in assessments]),
+        pvr=points([(a.study_date, a.pvr_wu) for a in assessments]),
+        risk=points([(r.study_date, r.stratum) for r in risk_course if not r.at_diagnosis]),
         risk_at_diagnosis=points(
             [
                 (r.study_date, DIAGNOSIS_Y[r.stratum])
-                for r in chart.risk_course
+                for r in risk_course
                 if r.at_diagnosis and r.stratum is not None
             ]
         ),
@@ -203,7 +203,16 @@ class TrendCharts(QWidget):
     # ------------------------------------------------------------------ public
 
     def set_chart(self, chart: Chart) -> None:
-        self.set_series(trend_series(chart))
+        """Draw the chart's course, or say it is on its way (a long chart's whole course
+        comes with a statement of its own when these charts are first looked at)."""
+        if course_of(chart) is None:
+            self.set_waiting()
+        else:
+            self.set_series(trend_series(chart))
+
+    def set_waiting(self, text: str = "Loading the whole course…") -> None:
+        self.series = TrendSeries()
+        self._draw(empty=text)
 
     def set_series(self, series: TrendSeries) -> None:
         self.series = series
@@ -290,7 +299,7 @@ class TrendCharts(QWidget):
         plot.getPlotItem().getViewBox().setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
         plot.getPlotItem().getAxis("bottom").setStyle(showValues=False)
 
-    def _draw(self) -> None:
+    def _draw(self, empty: str = "No values recorded") -> None:
         s = self.series
         for plot in self.plots.values():
             plot.clear()
@@ -313,7 +322,7 @@ class TrendCharts(QWidget):
         def finish(key: str, points: Sequence[Point], *lines: float, log: bool = False) -> None:
             plot = self.plots[key]
             if not points:
-                self._empty(plot)
+                self._empty(plot, empty)
                 return
             for value in lines:
                 self._cut_off(plot, value, log)

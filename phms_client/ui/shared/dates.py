@@ -19,7 +19,6 @@ from PySide6.QtCore import QDate, QLocale
 from PySide6.QtWidgets import QDateEdit
 
 from phms_client.clinical import demographics
-from phms_client.services.input_rules import limits
 
 __all__ = [
     "appointment_date_range",
@@ -73,18 +72,25 @@ def qdate(day: dt.date) -> QDate:
 
 
 # The dates the database accepts (phms_schema.limits); a date edit offers no other.
+# (Imported when first asked: the login window shows before the schema is loaded.)
 def record_date_range(today: dt.date | None = None) -> tuple[QDate, QDate]:
     """Study dates: from 1 Jan 1900 to today."""
+    from phms_client.services.input_rules import limits
+
     return qdate(limits.DATE_MIN), qdate(today or dt.date.today())
 
 
 def item_date_range(today: dt.date | None = None) -> tuple[QDate, QDate]:
     """Start and stop of a medication, allergy or disease: up to a year ahead."""
+    from phms_client.services.input_rules import limits
+
     ahead = (today or dt.date.today()) + dt.timedelta(days=limits.ITEM_DAYS_AHEAD)
     return qdate(limits.DATE_MIN), qdate(ahead)
 
 
 def appointment_date_range(today: dt.date | None = None) -> tuple[QDate, QDate]:
     """Appointments (and the day list): up to five years ahead."""
+    from phms_client.services.input_rules import limits
+
     ahead = (today or dt.date.today()) + dt.timedelta(days=limits.APPOINTMENT_DAYS_AHEAD - 1)
     return qdate(limits.DATE_MIN), qdate(ahead)

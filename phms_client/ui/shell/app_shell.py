@@ -28,24 +28,16 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu
 
 from phms_client.db.errors import UserError
-from phms_client.db.login import LoginInfo
 from phms_client.db.probe import verify_password
-from phms_client.db.site_settings import SiteSettings
-from phms_client.ui.admin.preferences_dialog import PreferencesDialog
-from phms_client.ui.admin.staff_window import StaffWindow
-from phms_client.ui.shared.connection import RETRY_MS, ConnectionMonitor
-from phms_client.ui.shared.context import AppContext
-from phms_client.ui.shared.live import LiveUpdates
 from phms_client.ui.shared.tasks import ErrorPresenter, TaskRunner, message_box_presenter
-from phms_client.ui.shell.about_dialog import AboutDialog
 from phms_client.ui.shell.banner import BannerArea
-from phms_client.ui.shell.change_password_dialog import ChangePasswordDialog
 from phms_client.ui.shell.excepthook import (
     install_excepthook,
     show_unexpected_error,
@@ -53,12 +45,23 @@ from phms_client.ui.shell.excepthook import (
 )
 from phms_client.ui.shell.idle_lock import IdleLock
 from phms_client.ui.shell.login_dialog import LoginDialog, LoginOutcome
-from phms_client.ui.shell.own_password import ChangePasswordEntry, add_change_password_action
-from phms_client.ui.shell.problem_dialog import ProblemDialog
 from phms_client.ui.shell.settings_dialog import ConfigLocation, SettingsDialog
-from phms_client.ui.shell.site_settings import SiteSettingsWatch
-from phms_client.ui.shell.staging_band import mark_application
-from phms_client.ui.shell.updates import UpdateHook
+
+# What a session needs after the login (and SQLAlchemy, psycopg and the schema with
+# it) is imported when the session opens: the login window shows without them
+# (start-up, docs/benchmarks.md).
+if TYPE_CHECKING:
+    from phms_client.db.login import LoginInfo
+    from phms_client.db.site_settings import SiteSettings
+    from phms_client.ui.admin.preferences_dialog import PreferencesDialog
+    from phms_client.ui.admin.staff_window import StaffWindow
+    from phms_client.ui.shared.context import AppContext
+    from phms_client.ui.shell.about_dialog import AboutDialog
+    from phms_client.ui.shell.change_password_dialog import ChangePasswordDialog
+    from phms_client.ui.shell.own_password import ChangePasswordEntry
+    from phms_client.ui.shell.problem_dialog import ProblemDialog
+    from phms_client.ui.shell.site_settings import SiteSettingsWatch
+    from phms_client.ui.shell.updates import UpdateHook
 
 __all__ = [
     "AppShell",
@@ -70,7 +73,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-WindowFactory = Callable[[AppContext], QMainWindow]
+WindowFactory = Callable[["AppContext"], QMainWindow]
 
 
 def main_window_factory(ctx: AppContext) -> QMainWindow:
@@ -89,8 +92,8 @@ class AppShell(QObject):
 
     ``window_factory`` builds the main window (default: ``MainWindow(ctx)``).
     ``idle_timeout_ms`` overrides the site's idle minutes (tests); ``retry_ms`` the
-    reconnect pauses; ``fallback_presenter`` shows task errors that are not about
-    the connection (default: a message box).
+    reconnect pauses (default ``ui.shared.connection.RETRY_MS``); ``fallback_presenter``
+    shows task errors that are not about the connection (default: a message box).
     """
 
     finished = Signal(int)
@@ -103,7 +106,7 @@ class AppShell(QObject):
         *,
         window_factory: WindowFactory = main_window_factory,
         idle_timeout_ms: int | None = None,
-        retry_ms: Sequence[int] = RETRY_MS,
+        retry_ms: Sequence[int] | None = None,
         fallback_presenter: ErrorPresenter = message_box_presenter,
         parent: QObject | None = None,
     ) -> None:
@@ -111,7 +114,7 @@ class AppShell(QObject):
         self.location = location
         self._window_factory = window_factory
         self._idle_timeout_ms = idle_timeout_ms
-        self._retry_ms = tuple(retry_ms)
+        self._retry_ms = None if retry_ms is None else tuple(retry_ms)
         self._fallback = fallback_presenter
         self.tasks = TaskRunner(self, presenter=self.present_error, address=self._address)
         self.login_dialog: LoginDialog | None = None
@@ -153,6 +156,8 @@ class AppShell(QObject):
         return ""
 
     def _logged_in(self, outcome: LoginOutcome) -> None:
+        from phms_client.ui.shell.staging_band import mark_application
+
         mark_application(outcome.info.staging)  # a STAGING band on every window
         if outcome.info.must_change_password:
             self._choose_password(outcome)
@@ -167,6 +172,8 @@ class AppShell(QObject):
             and login_dialog.remember_box.isChecked()
             and outcome.info.settings.remember_password_allowed
         )
+        from phms_client.ui.shell.change_password_dialog import ChangePasswordDialog
+
         dialog = ChangePasswordDialog(outcome.db, outcome.info, self.tasks, remember=remember)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.password_dialog = dialog
@@ -190,8 +197,14 @@ class AppShell(QObject):
     def _open_session(self, outcome: LoginOutcome) -> None:
         assert self.login_dialog is not None and self.login_dialog.config is not None
         config = self.login_dialog.config
+        from phms_client.ui.shared.connection import RETRY_MS, ConnectionMonitor
+        from phms_client.ui.shared.context import AppContext
+        from phms_client.ui.shared.live import LiveUpdates
+        from phms_client.ui.shell.site_settings import SiteSettingsWatch
+
         live = LiveUpdates(config, outcome.db.credentials, self)
-        monitor = ConnectionMonitor(outcome.db, self.tasks, self, retry_ms=self._retry_ms)
+        retry_ms = RETRY_MS if self._retry_ms is None else self._retry_ms
+        monitor = ConnectionMonitor(outcome.db, self.tasks, self, retry_ms=retry_ms)
         ctx = AppContext(config, outcome.db, outcome.info, self.tasks, live, monitor)
         self.context = ctx
         self.settings_watch = SiteSettingsWatch(ctx, self)
@@ -209,6 +222,8 @@ class AppShell(QObject):
         window.show()
         window.installEventFilter(self)
         self.idle = self._make_idle_lock(ctx, window)
+        from phms_client.ui.shell.updates import UpdateHook
+
         self.updates = UpdateHook(ctx, window, server=self.location.server, parent=self)
         if outcome.notice:
             window.statusBar().showMessage(outcome.notice, 20_000)
@@ -240,6 +255,8 @@ class AppShell(QObject):
             self.staff_action.setStatusTip("Create, disable and reset staff logins")
             self.staff_action.triggered.connect(lambda _checked=False: self.open_staff())
         if ctx is not None:  # every role, whatever window the factory built
+            from phms_client.ui.shell.own_password import add_change_password_action
+
             options.addSeparator()
             self.password_entry = add_change_password_action(options, ctx, window)
         self.problem_action = _add_action(help_menu, "&Report a problem…", self.open_problem)
@@ -346,6 +363,8 @@ class AppShell(QObject):
             dialog.raise_()
             dialog.activateWindow()
             return dialog
+        from phms_client.ui.admin.preferences_dialog import PreferencesDialog
+
         dialog = PreferencesDialog(self.context, self.window)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.destroyed.connect(lambda: setattr(self, "preferences_dialog", None))
@@ -370,6 +389,8 @@ class AppShell(QObject):
             window.raise_()
             window.activateWindow()
             return window
+        from phms_client.ui.admin.staff_window import StaffWindow
+
         window = StaffWindow(self.context, self.window)
         window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         window.destroyed.connect(lambda: setattr(self, "staff_window", None))
@@ -385,6 +406,8 @@ class AppShell(QObject):
 
     def open_about(self) -> AboutDialog:
         assert self.context is not None
+        from phms_client.ui.shell.about_dialog import AboutDialog
+
         dialog = AboutDialog(self.context, self.window)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
@@ -392,6 +415,8 @@ class AppShell(QObject):
 
     def open_problem(self) -> ProblemDialog:
         assert self.context is not None
+        from phms_client.ui.shell.problem_dialog import ProblemDialog
+
         dialog = ProblemDialog(self.context, self.window)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(self._problem_sent)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import html
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPalette
@@ -37,12 +38,14 @@ from PySide6.QtWidgets import (
 
 from phms_client import credentials
 from phms_client.config import ClientConfig, ConfigError
-from phms_client.db.database import Database
 from phms_client.db.errors import ClientTooOld, ErrorKind, UserError, classify
-from phms_client.db.login import LoginInfo, login
 from phms_client.ui.shared.tasks import TaskRunner
 from phms_client.ui.shell.settings_dialog import ConfigLocation, SettingsDialog
 from phms_client.ui.shell.update_login import LoginUpdate
+
+if TYPE_CHECKING:
+    from phms_client.db.database import Database
+    from phms_client.db.login import LoginInfo
 
 __all__ = ["LoginDialog", "LoginOutcome"]
 
@@ -362,6 +365,8 @@ def _log_in(
     config: ClientConfig, user: str, password: str, *, remember: bool, had_stored: bool
 ) -> LoginOutcome:
     """Worker thread: log in, then store or forget the password as the site allows."""
+    from phms_client.db.login import login  # SQLAlchemy and psycopg: after the window shows
+
     db, info = login(config, user, password)
     key = config.credential_key
     notice = ""

@@ -17,17 +17,18 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QPushButton
 
 from phms_client.config import ClientConfig
-from phms_client.db.database import Credentials, Database
 from phms_client.db.errors import ClientTooOld, classify
-from phms_client.services.updates import Release, newest_release
 from phms_client.ui.shared.tasks import TaskRunner
-from phms_client.ui.shell.updater import Updater
-from phms_client.update.errors import UpdateError
-from phms_client.update.install import Installed, VersionsFolder
-from phms_client.update.versions import is_newer
 
+# The update's machinery (and SQLAlchemy, psycopg, the schema with it) is imported
+# when Update now is pressed: the login window shows without it (start-up,
+# docs/benchmarks.md).
 if TYPE_CHECKING:
+    from phms_client.db.database import Database
+    from phms_client.services.updates import Release
     from phms_client.ui.shell.login_dialog import LoginDialog
+    from phms_client.ui.shell.updater import Updater
+    from phms_client.update.install import Installed, VersionsFolder
 
 __all__ = ["LoginUpdate", "release_for"]
 
@@ -39,6 +40,11 @@ def release_for(
 ) -> tuple[Database, Release]:
     """Worker thread: the newest release, if it is at least ``minimum``; the open database
     (to read its bytes with) is the caller's to close."""
+    from phms_client.db.database import Credentials, Database
+    from phms_client.services.updates import newest_release
+    from phms_client.update.errors import UpdateError
+    from phms_client.update.versions import is_newer
+
     db = Database(config, Credentials(user, password), pool_size=1)
     try:
         with db.session() as session:
@@ -112,6 +118,8 @@ class LoginUpdate(QObject):
         if not user or not password:
             dialog.show_message("Update", "Please enter your user name and password first.")
             return
+        from phms_client.ui.shell.updater import Updater
+
         folder = self._folder
         updater = self.updater or Updater(self.tasks, config.release, folder, self)
         if self.updater is None:
@@ -141,6 +149,8 @@ class LoginUpdate(QObject):
         self.dialog.busy_label.setText(f"Downloading… {received / 1e6:.1f} of {total / 1e6:.1f} MB")
 
     def _find_failed(self, exc: BaseException) -> None:
+        from phms_client.update.errors import UpdateError
+
         message = str(exc) if isinstance(exc, UpdateError) else classify(exc).message
         self._failed(message)
 
@@ -156,6 +166,8 @@ class LoginUpdate(QObject):
         self._close_db()
         assert self.updater is not None
         self.dialog.busy_label.setText(f"PHMS {installed.version} is installed. Restarting…")
+        from phms_client.update.errors import UpdateError
+
         try:
             self.updater.restart(installed, self.server)
         except UpdateError as exc:

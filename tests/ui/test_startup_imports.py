@@ -1,0 +1,59 @@
+"""The login window shows before SQLAlchemy, psycopg, the schema and keyring are loaded.
+
+Start-up time is measured in benchmarks/ (docs/benchmarks.md, *Start-up*); this checks
+what makes it: a fresh interpreter runs the client's start (``app.run`` up to the
+login window in the event loop) and reports the heavy packages it has loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+#: Loaded at the login, not at start-up.
+DEFERRED = ("sqlalchemy", "psycopg", "phms_schema", "keyring", "importlib.metadata")
+
+_SCRIPT = f"""
+import json, sys
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+from phms_client import app
+shown = {{}}
+def report(app_, window):
+    def done():
+        shown["visible"] = window.isVisible()
+        shown["loaded"] = [m for m in {DEFERRED!r} if m in sys.modules]
+        app_.exit(0)
+    QTimer.singleShot(0, done)
+app._exit_when_shown = report
+rc = app.main(["--server", "127.0.0.1:1"])
+print("RESULT " + json.dumps(shown))
+"""
+
+
+def test_login_window_shows_without_the_database_packages(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "PHMS_EXIT_WHEN_SHOWN": "1",
+        "PHMS_SITE_CONFIG": str(tmp_path / "site.toml"),
+        "PHMS_USER_CONFIG": str(tmp_path / "user.toml"),
+        "HOME": str(tmp_path),
+        "XDG_RUNTIME_DIR": str(tmp_path),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", _SCRIPT],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        check=False,
+    )
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    assert lines, proc.stdout + proc.stderr
+    result = json.loads(lines[-1].removeprefix("RESULT "))
+    assert result == {"visible": True, "loaded": []}
