@@ -59,7 +59,7 @@ def _summary(runs: list[dict[str, float]]) -> dict[str, Any]:
 
 def bench_chart(target: Target, plan: Plan, log: Log) -> dict[str, Any]:
     big = int(target.load["big_chart_patient"])
-    typical = _typical_patient(target)
+    typical = typical_patient(target)
     out: dict[str, Any] = {"patients": {"typical": typical, "big": big}, "delays": {}}
     for delay in plan.delays_ms:
         log(f"chart: {delay:g} ms one way")
@@ -115,7 +115,7 @@ def _with_details(s: Any, pid: int) -> Any:
     return chart.load_chart_with_details(s, pid)[1]
 
 
-def _typical_patient(target: Target) -> int:
+def typical_patient(target: Target) -> int:
     """The first patient (from the middle of the ids) with 5 to 7 chart records."""
     engine = sa.create_engine(target.admin_url, poolclass=sa.pool.NullPool)
     sql = """SELECT p.id FROM phms.patient p,

@@ -50,10 +50,22 @@ class Plan:
     naive_search_per_category: int = 10
     delays_ms: tuple[float, ...] = (0.0, 25.0, 50.0)
     chart_reps: int = 7
-    naive_chart_reps: int = 1
+    naive_chart_reps: int = 3
     startup_runs: int = 5
     memory_charts: int = 20
     naive_error_check: bool = True
+    #: Over a VPN: (Mbit/s each way, one-way delay ms) of each link.
+    vpn_links: tuple[tuple[float, float], ...] = ((3.0, 50.0), (10.0, 20.0))
+    vpn_logins: int = 3
+    vpn_reps: int = 5
+    vpn_keystrokes: int = 6
+    #: A clinic under load: workstations at a clinic's pace, and flat out.
+    load_workstations: tuple[int, ...] = (1, 5, 20, 40)
+    load_seconds: float = 90.0
+    load_flat_workstations: tuple[int, ...] = (1, 5, 20, 40)
+    load_flat_seconds: float = 30.0
+    #: Search and chart again after a server restart (cold buffers).
+    cold_keystrokes: int = 40
 
 
 FULL_PLAN = Plan()
@@ -66,8 +78,18 @@ SMOKE_PLAN = Plan(
     naive_search_per_category=2,
     delays_ms=(0.0, 5.0),
     chart_reps=2,
+    naive_chart_reps=1,
     startup_runs=1,
     memory_charts=3,
+    vpn_links=((3.0, 5.0),),
+    vpn_logins=1,
+    vpn_reps=1,
+    vpn_keystrokes=1,
+    load_workstations=(1, 2),
+    load_seconds=4.0,
+    load_flat_workstations=(2,),
+    load_flat_seconds=2.0,
+    cold_keystrokes=4,
 )
 
 

@@ -43,6 +43,7 @@ from benchmarks import (
     generate,
     search_section,
     server,
+    vpn_section,
 )
 from benchmarks.figures import FULL_PLAN, REPO, SMOKE_PLAN, Log, Plan, Target
 from phms_admin import embedded
@@ -100,6 +101,14 @@ SECTION_LIST: tuple[Section, ...] = (
         "Memory",
         lambda t, p, _seed, log: client_section.bench_memory(t, p, log),
         client_section.render_memory,
+    ),
+    Section(
+        "vpn",
+        "Over a VPN",
+        vpn_section.bench_vpn,
+        vpn_section.render,
+        vpn_section.targets,
+        vpn_section.finding,
     ),
 )
 SECTION_KEYS = tuple(s.key for s in SECTION_LIST)
