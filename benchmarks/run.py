@@ -41,6 +41,7 @@ from benchmarks import (
     environment,
     error_check_section,
     generate,
+    load_section,
     search_section,
     server,
     vpn_section,
@@ -109,6 +110,14 @@ SECTION_LIST: tuple[Section, ...] = (
         vpn_section.render,
         vpn_section.targets,
         vpn_section.finding,
+    ),
+    Section(
+        "load",
+        "A clinic under load",
+        load_section.bench_load,
+        load_section.render,
+        load_section.targets,
+        load_section.finding,
     ),
 )
 SECTION_KEYS = tuple(s.key for s in SECTION_LIST)

@@ -216,23 +216,6 @@ def followup_patient(target: Target) -> int:
         engine.dispose()
 
 
-def remove_followups(target: Target, ids: Sequence[int]) -> int:
-    """Delete what the benchmark saved (as the superuser, triggers on: the value
-    tally and the audit trail stay right), so that runs do not grow the data."""
-    if not ids:
-        return 0
-    engine = sa.create_engine(target.admin_url, poolclass=sa.pool.NullPool)
-    try:
-        with engine.begin() as conn:
-            return int(
-                conn.execute(
-                    sa.text("DELETE FROM phms.assessment WHERE id = ANY(:ids)"), {"ids": list(ids)}
-                ).rowcount
-            )
-    finally:
-        engine.dispose()
-
-
 def connect_cost(target: Target, w: Wire, rootcert: Path | None) -> dict[str, Any]:
     """One bare connection as the clinician (TLS and SCRAM), then closed."""
     w.reset()
@@ -363,7 +346,7 @@ def bench_vpn(target: Target, plan: Plan, seed: int, log: Log) -> dict[str, Any]
                 log(f"vpn: {link.name}, login without TLS")
                 out["without_tls"][link.name] = login_without_tls(target, plan, link, home)
         finally:
-            out["followups_removed"] = remove_followups(target, saved)
+            out["followups_removed"] = server.remove_assessments(target.admin_url, saved)
     return out
 
 
