@@ -46,7 +46,7 @@ class Plan:
     typo_patients: int = 15
     id_patients: int = 25
     date_patients: int = 25
-    search_passes: int = 2
+    search_passes: int = 1
     naive_search_per_category: int = 10
     delays_ms: tuple[float, ...] = (0.0, 25.0, 50.0)
     chart_reps: int = 7
@@ -56,6 +56,7 @@ class Plan:
     naive_error_check: bool = True
     #: Over a VPN: (Mbit/s each way, one-way delay ms) of each link.
     vpn_links: tuple[tuple[float, float], ...] = ((3.0, 50.0), (10.0, 20.0))
+    vpn_baseline: bool = True  # the same over loopback
     vpn_logins: int = 3
     vpn_reps: int = 5
     vpn_keystrokes: int = 6
@@ -82,6 +83,7 @@ SMOKE_PLAN = Plan(
     startup_runs=1,
     memory_charts=3,
     vpn_links=((3.0, 5.0),),
+    vpn_baseline=False,
     vpn_logins=1,
     vpn_reps=1,
     vpn_keystrokes=1,

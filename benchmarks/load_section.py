@@ -358,7 +358,7 @@ def _p(s: dict[str, Any], key: str) -> str:
 
 
 def render(results: dict[str, Any]) -> list[str]:
-    ld = results["load"]
+    ld = results["clinic_load"]
     out = [
         "## A clinic under load",
         "",
@@ -443,7 +443,7 @@ def _cores(ld: dict[str, Any]) -> int:
 
 
 def _at_20(results: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    runs = results["load"]["clinic"]
+    runs = results["clinic_load"]["clinic"]
     n = "20" if "20" in runs else max(runs, key=int, default=None)
     if n is None or "1" not in runs or n == "1":
         return None
@@ -484,7 +484,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
 
 def finding(results: dict[str, Any]) -> list[str]:
     """What limits the clinic: CPU (whose), waits, the pool, the tally triggers."""
-    ld = results["load"]
+    ld = results["clinic_load"]
     parts = []
     for pace in ("clinic", "flat"):
         runs = ld[pace]

@@ -15,7 +15,7 @@ kept from the last report's JSON):
   (:mod:`benchmarks.error_check_section`);
 - ``startup``, ``memory``: the client process (:mod:`benchmarks.client_section`);
 - ``vpn``: the clinic's work over a VPN, TLS on (:mod:`benchmarks.vpn_section`);
-- ``load``: many workstations at once (:mod:`benchmarks.load_section`);
+- ``clinic_load``: many workstations at once (:mod:`benchmarks.load_section`);
 - ``cold``: the chart and search again after a server restart (cold buffers)
   (:mod:`benchmarks.cold_section`).
 
@@ -38,6 +38,7 @@ from benchmarks import (
     audit_review,
     chart_section,
     client_section,
+    cold_section,
     environment,
     error_check_section,
     generate,
@@ -112,12 +113,19 @@ SECTION_LIST: tuple[Section, ...] = (
         vpn_section.finding,
     ),
     Section(
-        "load",
+        "clinic_load",
         "A clinic under load",
         load_section.bench_load,
         load_section.render,
         load_section.targets,
         load_section.finding,
+    ),
+    Section(
+        "cold",
+        "Cold buffers",
+        cold_section.bench_cold,
+        cold_section.render,
+        finding=cold_section.finding,
     ),
 )
 SECTION_KEYS = tuple(s.key for s in SECTION_LIST)

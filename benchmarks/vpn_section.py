@@ -71,7 +71,8 @@ class ClientProcess:
             env=env,
         )
         self._lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
         ready = self._answer(120)
         if not ready.get("ready"):
             raise RuntimeError(f"the client probe did not start: {ready}")
@@ -104,6 +105,10 @@ class ClientProcess:
             except (OSError, subprocess.TimeoutExpired):
                 self.proc.kill()
                 self.proc.wait(10)
+        self._reader.join(10)
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            if pipe is not None:
+                pipe.close()
 
 
 class Wire:
@@ -326,7 +331,10 @@ def bench_vpn(target: Target, plan: Plan, seed: int, log: Log) -> dict[str, Any]
         "followup": followup_patient(target),
     }
     keystrokes = _keystrokes(target, plan, seed)
-    links = [LOOPBACK, *(Link.vpn(mbit, delay) for mbit, delay in plan.vpn_links)]
+    links = [
+        *([LOOPBACK] if plan.vpn_baseline else []),
+        *(Link.vpn(mbit, delay) for mbit, delay in plan.vpn_links),
+    ]
     out: dict[str, Any] = {
         "patients": patients,
         "keystrokes": {k: len(v) for k, v in keystrokes.items()},
@@ -342,7 +350,9 @@ def bench_vpn(target: Target, plan: Plan, seed: int, log: Log) -> dict[str, Any]
                 out["links"][link.name] = measure_link(
                     target, plan, link, patients, keystrokes, home, log, saved
                 )
-            for link in links[1:]:
+            for link in links:
+                if link == LOOPBACK:
+                    continue
                 log(f"vpn: {link.name}, login without TLS")
                 out["without_tls"][link.name] = login_without_tls(target, plan, link, home)
         finally:
