@@ -94,8 +94,16 @@ def render(results: dict[str, Any]) -> list[str]:
         "- Load average (1 min) before / after each section, other work on the machine "
         "included: "
         + ", ".join(f"{k} {a:.1f} / {b:.1f}" for k, (a, b) in env.get("load_average", {}).items()),
-        "",
     ]
+    dates: dict[str, list[str]] = {}
+    for key, date in env.get("section_dates", {}).items():
+        dates.setdefault(str(date), []).append(key)
+    if len(dates) > 1:
+        out.append(
+            "- Sections measured at different times: "
+            + "; ".join(f"{', '.join(keys)} on {date}" for date, keys in sorted(dates.items()))
+        )
+    out += [""]
 
     out += ["## Data", ""]
     secs = load.get("seconds", {})

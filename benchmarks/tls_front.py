@@ -53,10 +53,12 @@ class ProtocolCounters:
     tls_handshakes: int = 0
     statements: int = 0
     transaction_control: int = 0
+    #: Statements that were ``SELECT 1``: the connection pool's liveness check.
+    pings: int = 0
 
     def reset(self) -> None:
         self.connections = self.tls_handshakes = self.statements = 0
-        self.transaction_control = 0
+        self.transaction_control = self.pings = 0
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,8 @@ class _Frontend:
         self.counters = counters
         self._buf = bytearray()
         self._started = False  # the startup message (untyped) has been seen
+        self._prepared: dict[bytes, bytes] = {}  # statement name -> its text
+        self._bound = b""  # the text of the statement last bound
 
     def feed(self, data: bytes) -> None:
         self._buf += data
@@ -177,14 +181,26 @@ class _Frontend:
             (length,) = struct.unpack("!i", self._buf[1:5])
             if len(self._buf) < 1 + length:
                 return
+            body = bytes(self._buf[5 : 1 + length])
             if kind == b"Q":
-                if _TX_CONTROL.match(bytes(self._buf[5 : 5 + min(length - 4, 32)])):
-                    self.counters.transaction_control += 1
-                else:
-                    self.counters.statements += 1
+                self._count(body.split(b"\0", 1)[0])
+            elif kind == b"P":  # Parse: name, text
+                name, text = body.split(b"\0", 2)[:2]
+                self._prepared[name] = text
+            elif kind == b"B":  # Bind: portal, statement
+                statement = body.split(b"\0", 2)[1]
+                self._bound = self._prepared.get(statement, b"")
             elif kind == b"E":
-                self.counters.statements += 1
+                self._count(self._bound)
             del self._buf[: 1 + length]
+
+    def _count(self, text: bytes) -> None:
+        if _TX_CONTROL.match(text[:32]):
+            self.counters.transaction_control += 1
+            return
+        self.counters.statements += 1
+        if text.strip().upper() == b"SELECT 1":
+            self.counters.pings += 1
 
 
 class TlsFront:

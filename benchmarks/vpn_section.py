@@ -137,6 +137,7 @@ class Wire:
                     "tls_handshakes": f.tls_handshakes,
                     "statements": f.statements,
                     "transaction_control": f.transaction_control,
+                    "pings": f.pings,
                 }
             )
         return out
@@ -387,7 +388,9 @@ def render(results: dict[str, Any]) -> list[str]:
         "decrypted protocol to the server over loopback. So the handshake's round trips "
         "and bytes cross the link as they would; only the server-side encryption CPU is "
         "the front's, not PostgreSQL's. Bytes are counted on the link (encrypted), "
-        "statements in the decrypted stream (transaction control apart). Medians of "
+        "statements in the decrypted stream: *statements* counts each query sent, of "
+        "which *pings* are the connection pool's liveness check (`SELECT 1`), and *BEGIN/"
+        "COMMIT* the transaction control sent on its own. Medians of "
         f"{plan['vpn_reps']} (login: {plan['vpn_logins']} fresh client processes); "
         "*network floor* is round trips × RTT plus the bytes at the link's rate: what "
         "the link alone costs, the rest is the client's and the server's work. "
@@ -396,8 +399,8 @@ def render(results: dict[str, Any]) -> list[str]:
         f"(and deleted afterwards: {v.get('followups_removed', 0)}).",
         "",
         "| Link | Operation | ms | network floor ms | round trips | connections | "
-        "statements | bytes up | bytes down |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "statements (pings) | BEGIN/COMMIT | bytes up | bytes down |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, e in v["links"].items():
         link = Link(**e["link"])
@@ -409,7 +412,8 @@ def render(results: dict[str, Any]) -> list[str]:
             out.append(
                 f"| {name} | {op} | {_cell_ms(s)} | "
                 f"{'' if floor is None else f'{floor:.0f}'} | {s.get('round_trips', '')} | "
-                f"{s.get('connections', '')} | {s.get('statements', '')} | "
+                f"{s.get('connections', '')} | {s.get('statements', '')} "
+                f"({s.get('pings', '–')}) | {s.get('transaction_control', '')} | "
                 f"{fmt_kb(s.get('bytes_up', 0))} | {fmt_kb(s.get('bytes_down', 0))} |"
             )
     out += [
@@ -530,9 +534,16 @@ def finding(results: dict[str, Any]) -> list[str]:
             continue
         rt = s["round_trips"] * 2 * link.delay_ms
         data = floor - rt
+        why = ""
+        if op != "login" and "statements" in s:
+            why = (
+                f" ({s['round_trips']} round trips: {s['statements']} statements of which "
+                f"{s.get('pings', '?')} liveness ping, {s['transaction_control']} BEGIN/"
+                f"COMMIT; {fmt_kb(s['bytes_down'])} down)"
+            )
         parts.append(
             f"{op} {s['ms_p50']:.0f} ms = round trips {rt:.0f} + bytes {data:.0f} + "
-            f"work {max(0.0, s['ms_p50'] - floor):.0f}"
+            f"client and server work {max(0.0, s['ms_p50'] - floor):.0f}{why}"
         )
     conn = e.get("connect", {})
     plain = results["vpn"]["without_tls"].get(TARGET_LINK, {})

@@ -122,8 +122,11 @@ def test_tls_front_does_verify_full_tls_and_counts_statements(
                 for _ in range(3):
                     assert conn.execute("SELECT current_user").fetchone() == ("t_clerk",)
                 conn.commit()
-            assert front.counters.statements == 3
-            assert front.counters.transaction_control >= 2  # BEGIN, COMMIT
+                for _ in range(7):  # prepared after its 5th use: Bind and Execute only
+                    assert conn.execute("SELECT 1").fetchone() == (1,)
+                conn.commit()
+            assert front.counters.statements == 10 and front.counters.pings == 7
+            assert front.counters.transaction_control == 4  # BEGIN, COMMIT, twice
             # A certificate from another CA is refused: the handshake is real.
             other = make_certificates(tmp_path / "other")
             with pytest.raises(psycopg.OperationalError):
