@@ -151,7 +151,7 @@ def finding(results: dict[str, Any]) -> list[str]:
     return [
         f"- **Cold buffers.** After a restart the slowest keystroke took {worst_cold:.0f} ms "
         f"(warm {worst_warm:.0f} ms) and the biggest chart {big_cold:.0f} ms (warm "
-        f"{big_warm:.0f} ms): the first reads of each index and table come from disk. "
-        "It passes within the first few searches; a server restart before clinic hours "
-        "followed by a few searches (or `pg_prewarm`) would spare the first patient."
+        f"{big_warm:.0f} ms): the first reads of each index and table page come from "
+        "disk. Only the first patients after a restart meet it; restarting outside "
+        "clinic hours keeps it from them."
     ]

@@ -204,16 +204,18 @@ def floor_ms(s: dict[str, Any], link: Link) -> float | None:
 
 
 def followup_patient(target: Target) -> int:
-    """A patient with an assessment before today (so that a followup may be saved)."""
+    """A living patient with an assessment before today (a followup may be saved)."""
     engine = sa.create_engine(target.admin_url, poolclass=sa.pool.NullPool)
     try:
         with engine.connect() as conn:
             start = int(target.load.get("patients") or 2) // 2
             found = conn.execute(
                 sa.text(
-                    "SELECT patient_id FROM phms.assessment WHERE kind = 'assessment'"
-                    " AND NOT entered_in_error AND study_date < current_date"
-                    " AND patient_id > :s ORDER BY patient_id LIMIT 1"
+                    "SELECT a.patient_id FROM phms.assessment a"
+                    " JOIN phms.patient p ON p.id = a.patient_id"
+                    " WHERE a.kind = 'assessment' AND NOT a.entered_in_error"
+                    " AND a.study_date < current_date AND p.deceased_date IS NULL"
+                    " AND a.patient_id > :s ORDER BY a.patient_id LIMIT 1"
                 ),
                 {"s": start},
             ).scalar_one()
