@@ -42,6 +42,7 @@ from benchmarks.latency_proxy import is_loopback
 SSL_REQUEST = 80877103
 GSSENC_REQUEST = 80877104
 CANCEL_REQUEST = 80877102
+_PINGS = {b";", b"", b"SELECT 1"}
 _TX_CONTROL = re.compile(rb"\s*(BEGIN|COMMIT|ROLLBACK|START|SAVEPOINT|RELEASE|END)\b", re.I)
 
 
@@ -53,7 +54,8 @@ class ProtocolCounters:
     tls_handshakes: int = 0
     statements: int = 0
     transaction_control: int = 0
-    #: Statements that were ``SELECT 1``: the connection pool's liveness check.
+    #: Statements that only check the connection: ``;`` (SQLAlchemy's pool pre-ping
+    #: with psycopg) or ``SELECT 1``.
     pings: int = 0
 
     def reset(self) -> None:
@@ -199,7 +201,7 @@ class _Frontend:
             self.counters.transaction_control += 1
             return
         self.counters.statements += 1
-        if text.strip().upper() == b"SELECT 1":
+        if text.strip().upper() in _PINGS:
             self.counters.pings += 1
 
 

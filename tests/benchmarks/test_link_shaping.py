@@ -124,8 +124,9 @@ def test_tls_front_does_verify_full_tls_and_counts_statements(
                 conn.commit()
                 for _ in range(7):  # prepared after its 5th use: Bind and Execute only
                     assert conn.execute("SELECT 1").fetchone() == (1,)
+                conn.execute(";")  # SQLAlchemy's pool pre-ping with psycopg
                 conn.commit()
-            assert front.counters.statements == 10 and front.counters.pings == 7
+            assert front.counters.statements == 11 and front.counters.pings == 8
             assert front.counters.transaction_control == 4  # BEGIN, COMMIT, twice
             # A certificate from another CA is refused: the handshake is real.
             other = make_certificates(tmp_path / "other")
