@@ -60,6 +60,8 @@ class Plan:
     vpn_logins: int = 3
     vpn_reps: int = 5
     vpn_keystrokes: int = 6
+    #: Compare the TLS front with a distribution PostgreSQL's own TLS, where installed.
+    vpn_tls_check: bool = True
     #: A clinic under load: workstations at a clinic's pace, and flat out.
     load_workstations: tuple[int, ...] = (1, 5, 20, 40)
     load_seconds: float = 90.0
@@ -84,6 +86,7 @@ SMOKE_PLAN = Plan(
     memory_charts=3,
     vpn_links=((3.0, 5.0),),
     vpn_baseline=False,
+    vpn_tls_check=False,
     vpn_logins=1,
     vpn_reps=1,
     vpn_keystrokes=1,

@@ -89,7 +89,15 @@ def measure(port: int, rootcert: Path, link: Link) -> dict[str, Any]:
     return out
 
 
-def main() -> int:
+def available() -> bool:
+    """A distribution PostgreSQL is installed, and this may run it (root, Linux)."""
+    base = Path("/usr/lib/postgresql")
+    root = hasattr(os, "geteuid") and os.geteuid() == 0
+    return root and base.is_dir() and any((p / "bin" / "postgres").exists() for p in base.iterdir())
+
+
+def check() -> dict[str, Any]:
+    """Both ways over each VPN link (see the module's text)."""
     bins = pg_bin()
     embedded._ensure_system_user()  # the unprivileged user the embedded server runs as
     with tempfile.TemporaryDirectory(prefix="phms-tls-check-") as tmp:
@@ -118,14 +126,23 @@ def main() -> int:
             [str(bins / "pg_ctl"), "start", "-D", str(data), "-w", "-l", str(folder / "log")]
         )
         try:
-            results: dict[str, Any] = {"server": str(bins.parent.name)}
+            results: dict[str, Any] = {"server": f"PostgreSQL {bins.parent.name}"}
             for link in (Link.vpn(3, 50), Link.vpn(10, 20)):
                 results[link.name] = {"server's TLS": measure(port, certs.ca_crt, link)}
                 with ProxyThread(TlsFront("127.0.0.1", port, certs)) as front:
                     results[link.name]["TLS front"] = measure(front.port, certs.ca_crt, link)
+                any_curve = TlsFront("127.0.0.1", port, certs, ecdh_curve=None)
+                with ProxyThread(any_curve) as front:
+                    results[link.name]["TLS front, any curve"] = measure(
+                        front.port, certs.ca_crt, link
+                    )
         finally:
             _as_server([str(bins / "pg_ctl"), "stop", "-D", str(data), "-m", "fast", "-w"])
-    print(json.dumps(results, indent=2))
+    return results
+
+
+def main() -> int:
+    print(json.dumps(check(), indent=2))
     return 0
 
 

@@ -10,7 +10,8 @@ what it does against a TLS server: the ``SSLRequest`` round trip, the handshake,
 certificate check against the site CA, then its startup and SCRAM exchange inside
 the tunnel. The certificates are made like the installer's
 (``installer/server/setup-server.sh``): a P-256 site CA and a P-256 server
-certificate for ``127.0.0.1``/``localhost`` signed by it.
+certificate for ``127.0.0.1``/``localhost`` signed by it, and the key exchange
+limited to P-256 as PostgreSQL up to 17 does (:data:`SERVER_ECDH_CURVE`).
 
 It also reads the client's side of the protocol (plain text by then) and counts the
 statements sent: ``Query`` messages (transaction control apart) and ``Execute``
@@ -38,6 +39,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from benchmarks.latency_proxy import is_loopback
+
+#: The key exchange PostgreSQL up to 17 insists on (``ssl_ecdh_curve``'s default; the
+#: installer's servers run the distribution's PostgreSQL 15). libpq offers X25519
+#: first, so the server asks again (a HelloRetryRequest): one round trip more per
+#: connection, which ``benchmarks.tls_check`` shows against a real server.
+SERVER_ECDH_CURVE = "prime256v1"
 
 SSL_REQUEST = 80877103
 GSSENC_REQUEST = 80877104
@@ -216,6 +223,7 @@ class TlsFront:
         *,
         listen_host: str = "127.0.0.1",
         listen_port: int = 0,
+        ecdh_curve: str | None = SERVER_ECDH_CURVE,
     ) -> None:
         if not (is_loopback(target_host) and is_loopback(listen_host)):
             raise ValueError("the TLS front only connects loopback addresses")
@@ -229,6 +237,8 @@ class TlsFront:
         self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self.context.minimum_version = ssl.TLSVersion.TLSv1_2
         self.context.load_cert_chain(certificates.server_crt, certificates.server_key)
+        if ecdh_curve is not None:
+            self.context.set_ecdh_curve(ecdh_curve)
         self.counters = ProtocolCounters()
         self._server: asyncio.Server | None = None
         self._handlers: set[asyncio.Task[None]] = set()

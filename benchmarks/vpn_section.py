@@ -25,7 +25,7 @@ from typing import Any
 import psycopg
 import sqlalchemy as sa
 
-from benchmarks import server
+from benchmarks import server, tls_check
 from benchmarks.chart_section import typical_patient
 from benchmarks.figures import TARGETS, Log, Plan, Target, fmt_kb
 from benchmarks.latency_proxy import Link
@@ -219,6 +219,9 @@ def bench_vpn(target: Target, plan: Plan, seed: int, log: Log) -> dict[str, Any]
                 out["links"][link.name] = measure_link(
                     target, plan, link, patients, keystrokes, home, log, saved
                 )
+            if plan.vpn_tls_check and tls_check.available():
+                log("vpn: the TLS front against a distribution PostgreSQL with TLS")
+                out["tls_check"] = tls_check.check()
             for link in links:
                 if link == LOOPBACK:
                     continue
@@ -315,6 +318,33 @@ def render(results: dict[str, Any]) -> list[str]:
             f"{lg.get('listening_ms_p50', 0):.0f} | {conn.get('round_trips', '')}, "
             f"{conn.get('ms_p50', 0):.0f} ms | {plain_txt} |"
         )
+    check = v.get("tls_check")
+    if check:
+        out += [
+            "",
+            f"The TLS front against a real TLS server ({check['server']}, the "
+            "distribution's, built with OpenSSL, as the installer sets up; "
+            "`benchmarks/tls_check.py`, same certificates, same link): a connection's "
+            "round trips, bytes up / down and ms. *Any curve* is the front without "
+            "PostgreSQL's P-256-only key exchange.",
+            "",
+            "| Link | | server's own TLS | TLS front | TLS front, any curve |",
+            "|---|---|---|---|---|",
+        ]
+        for name, ways in check.items():
+            if not isinstance(ways, dict):
+                continue
+            for what in ("connect", "300 kB answer"):
+                cells = []
+                for way in ("server's TLS", "TLS front", "TLS front, any curve"):
+                    r = ways.get(way, {}).get(what)
+                    cells.append(
+                        f"{r['round_trips']} rt, {fmt_kb(r['bytes_up'])} / "
+                        f"{fmt_kb(r['bytes_down'])}, {r['ms']:.0f} ms"
+                        if r
+                        else "–"
+                    )
+                out.append(f"| {name} | {what} | {' | '.join(cells)} |")
     out += ["", "Search keystrokes per category (the slowest keystroke of each):", ""]
     out += [
         "| Link | Category | p50 ms | max ms | slowest keystroke | its round trips "
@@ -427,5 +457,8 @@ def finding(results: dict[str, Any]) -> list[str]:
         f"- **Over a VPN (what limits us, {TARGET_LINK}).** "
         + "; ".join(parts)
         + f". Each new connection costs {conn.get('round_trips', '?')} round trips before "
-        "its first statement (SSLRequest, TLS handshake, three SCRAM messages)." + tls_cost
+        "its first statement: the SSLRequest, the TLS handshake twice (PostgreSQL up to 17 "
+        "takes only P-256 for the key exchange, libpq offers X25519 first, so the server "
+        "asks again; PostgreSQL 18's `ssl_groups` accepts X25519 and saves that round "
+        "trip), three SCRAM messages." + tls_cost
     ]
