@@ -434,9 +434,11 @@ def finding(results: dict[str, Any]) -> list[str]:
         for n in (min(runs, key=int, default=None), max(runs, key=int, default=None)):
             if n is not None and "save" in runs[n]["ops"]:
                 saves.append(f"{runs[n]['ops']['save']['p95']:.0f} ms at {n} ({pace})")
+    text = "; ".join(parts)
     return [
         "- **A clinic under load (what limits us).** "
-        + "; ".join(parts)
+        + text[:1].upper()
+        + text[1:]
         + ". Saves (each writes the record, its audit row, its value-tally rows and a "
         "NOTIFY in one transaction), p95: "
         + ", ".join(dict.fromkeys(saves))
