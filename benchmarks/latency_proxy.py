@@ -1,11 +1,19 @@
-"""A TCP proxy that adds a fixed delay each way and counts bytes and round trips.
+"""A TCP proxy that shapes a link: one-way delay, bandwidth each way; it counts bytes
+and round trips.
 
 Put it between the client and PostgreSQL to see what a clinic's Wi-Fi, VPN or
 slow uplink does to a screen: every client->server burst followed by a
 server->client burst is one round trip, and each costs 2 x delay.
 
     python -m benchmarks.latency_proxy --listen 127.0.0.1:6543 \
-        --target 127.0.0.1:5432 --delay-ms 50
+        --target 127.0.0.1:5432 --delay-ms 50 --kbit-s 3000
+
+Bandwidth is a token bucket per direction, shared by every connection through the
+proxy (the workstation's connections share its VPN): each byte takes ``8 / rate``
+seconds to go through, and at most ``burst_bytes`` may go at once after the link was
+idle (0, the default: every byte waits its turn, as on a serial link). A chunk then
+arrives ``delay`` after its last byte went through. Data is shaped in segments of
+:data:`SEGMENT` bytes, so a large answer arrives progressively, not in one lump.
 
 Only loopback addresses are accepted: this is a measuring tool, not a relay.
 
@@ -25,6 +33,7 @@ import ipaddress
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Generic, Protocol, TypeVar
 
 
 @dataclass
@@ -53,7 +62,53 @@ class Counters:
         self._last_direction[conn_id] = direction
 
 
-def _loopback(host: str) -> bool:
+#: Bytes shaped at a time: a large answer arrives in steps of this size.
+SEGMENT = 16384
+
+
+class TokenBucket:
+    """Bandwidth as a token bucket that may go into debt: ``take(n, now)`` says when
+    the n bytes offered at ``now`` have gone through, after everything offered before."""
+
+    def __init__(self, bytes_per_s: float, burst_bytes: float = 0.0) -> None:
+        if bytes_per_s <= 0:
+            raise ValueError("a link's rate must be positive")
+        if burst_bytes < 0:
+            raise ValueError("a burst cannot be negative")
+        self.rate = float(bytes_per_s)
+        self.burst = float(burst_bytes)
+        self._tokens = self.burst
+        self._stamp: float | None = None
+
+    def take(self, n: int, now: float) -> float:
+        if self._stamp is not None:
+            self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+        self._stamp = now
+        self._tokens -= n
+        return now if self._tokens >= 0 else now - self._tokens / self.rate
+
+
+@dataclass(frozen=True)
+class Link:
+    """A network between a workstation and the server, as the proxy shapes it."""
+
+    name: str
+    delay_ms: float = 0.0
+    up_kbit_s: float | None = None  # None: as fast as loopback
+    down_kbit_s: float | None = None
+    burst_bytes: int = 0
+
+    @classmethod
+    def vpn(cls, mbit_s: float, delay_ms: float) -> Link:
+        """A VPN of ``mbit_s`` each way with ``delay_ms`` one way."""
+        return cls(f"{mbit_s:g} Mbit/s + {delay_ms:g} ms", delay_ms, mbit_s * 1000, mbit_s * 1000)
+
+
+def _bucket(kbit_s: float | None, burst: int) -> TokenBucket | None:
+    return None if kbit_s is None else TokenBucket(kbit_s * 1000 / 8, burst)
+
+
+def is_loopback(host: str) -> bool:
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
@@ -67,21 +122,39 @@ class LatencyProxy:
         target_port: int,
         *,
         delay_ms: float = 0.0,
+        up_kbit_s: float | None = None,
+        down_kbit_s: float | None = None,
+        burst_bytes: int = 0,
         listen_host: str = "127.0.0.1",
         listen_port: int = 0,
     ) -> None:
-        if not (_loopback(target_host) and _loopback(listen_host)):
+        if not (is_loopback(target_host) and is_loopback(listen_host)):
             raise ValueError("the latency proxy only connects loopback addresses")
         self.target = (target_host, target_port)
         self.listen = (listen_host, listen_port)
         self.delay = delay_ms / 1000.0
+        self._buckets = {
+            "up": _bucket(up_kbit_s, burst_bytes),
+            "down": _bucket(down_kbit_s, burst_bytes),
+        }
         self.counters = Counters()
-        self._server: asyncio.AbstractServer | None = None
+        self._server: asyncio.Server | None = None
         self._next_id = 0
         self._handlers: set[asyncio.Task[None]] = set()
         self._flowing = asyncio.Event()
         self._flowing.set()
         self._loop: asyncio.AbstractEventLoop | None = None
+
+    @classmethod
+    def shaped(cls, target_host: str, target_port: int, link: Link) -> LatencyProxy:
+        return cls(
+            target_host,
+            target_port,
+            delay_ms=link.delay_ms,
+            up_kbit_s=link.up_kbit_s,
+            down_kbit_s=link.down_kbit_s,
+            burst_bytes=link.burst_bytes,
+        )
 
     @property
     def port(self) -> int:
@@ -146,8 +219,9 @@ class LatencyProxy:
     async def _pipe(
         self, conn_id: int, direction: str, src: asyncio.StreamReader, dst: asyncio.StreamWriter
     ) -> None:
-        # Each chunk is delivered `delay` after it arrived, in order: a fixed
-        # one-way latency, not a bandwidth limit.
+        # Each segment is delivered `delay` after its last byte went through the
+        # direction's token bucket (at once without a rate), in order.
+        bucket = self._buckets[direction]
         queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
         loop = asyncio.get_running_loop()
 
@@ -167,7 +241,11 @@ class LatencyProxy:
         try:
             while data := await src.read(65536):
                 self.counters.seen(conn_id, direction, len(data))
-                queue.put_nowait((loop.time() + self.delay, data))
+                for at in range(0, len(data), SEGMENT):
+                    segment = data[at : at + SEGMENT]
+                    now = loop.time()
+                    sent = now if bucket is None else bucket.take(len(segment), now)
+                    queue.put_nowait((sent + self.delay, segment))
         finally:
             queue.put_nowait((0.0, b""))
             with contextlib.suppress(Exception):
@@ -175,15 +253,24 @@ class LatencyProxy:
             dst.close()
 
 
-class ProxyThread:
-    """Runs a LatencyProxy on its own event loop thread (for benchmarks and tests)."""
+class _Served(Protocol):
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
 
-    def __init__(self, proxy: LatencyProxy) -> None:
+
+S = TypeVar("S", bound=_Served)
+
+
+class ProxyThread(Generic[S]):
+    """Runs a LatencyProxy (or another asyncio server with ``start``/``stop``) on its
+    own event loop thread (for benchmarks and tests)."""
+
+    def __init__(self, proxy: S) -> None:
         self.proxy = proxy
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
 
-    def __enter__(self) -> LatencyProxy:
+    def __enter__(self) -> S:
         self._thread.start()
         asyncio.run_coroutine_threadsafe(self.proxy.start(), self._loop).result(10)
         return self.proxy
@@ -200,16 +287,24 @@ def main() -> None:
     parser.add_argument("--listen", default="127.0.0.1:6543")
     parser.add_argument("--target", default="127.0.0.1:5432")
     parser.add_argument("--delay-ms", type=float, default=50.0)
+    parser.add_argument("--kbit-s", type=float, default=None, help="bandwidth each way")
     args = parser.parse_args()
     lhost, lport = args.listen.rsplit(":", 1)
     thost, tport = args.target.rsplit(":", 1)
     proxy = LatencyProxy(
-        thost, int(tport), delay_ms=args.delay_ms, listen_host=lhost, listen_port=int(lport)
+        thost,
+        int(tport),
+        delay_ms=args.delay_ms,
+        up_kbit_s=args.kbit_s,
+        down_kbit_s=args.kbit_s,
+        listen_host=lhost,
+        listen_port=int(lport),
     )
 
     async def run() -> None:
         await proxy.start()
-        print(f"proxy {args.listen} -> {args.target}, {args.delay_ms} ms each way")
+        rate = f", {args.kbit_s:g} kbit/s each way" if args.kbit_s else ""
+        print(f"proxy {args.listen} -> {args.target}, {args.delay_ms} ms each way{rate}")
         await asyncio.Event().wait()
 
     with contextlib.suppress(KeyboardInterrupt):

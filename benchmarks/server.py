@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -88,5 +89,73 @@ def prepare_database(admin_url: str) -> None:
                 ),
                 {"n": BENCH_USER},
             )
+    finally:
+        engine.dispose()
+
+
+#: The clinic-under-load section's workstations: one login each, as in a clinic.
+WORKSTATION_USER = "bench_ws_{:02d}"
+
+
+def ensure_workstation_logins(admin_url: str, n: int) -> list[str]:
+    """Clinician logins ``bench_ws_01`` … (password :data:`BENCH_PASSWORD`)."""
+    names = [WORKSTATION_USER.format(i) for i in range(1, n + 1)]
+    engine = sa.create_engine(admin_url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.begin() as conn:
+            existing = set(
+                conn.execute(
+                    sa.text("SELECT rolname FROM pg_roles WHERE rolname = ANY(:n)"), {"n": names}
+                ).scalars()
+            )
+            for name in names:
+                if name not in existing:
+                    staff.create(conn, name, "clinician", BENCH_PASSWORD)
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO phms.staff_account (name, must_change_password)"
+                        " VALUES (:n, false)"
+                        " ON CONFLICT (name) DO UPDATE SET must_change_password = false"
+                    ),
+                    {"n": name},
+                )
+    finally:
+        engine.dispose()
+    return names
+
+
+def remove_assessments(admin_url: str, ids: list[int]) -> int:
+    """Delete the followups a benchmark saved (as the superuser, triggers on: the value
+    tally and the audit trail stay right), so that runs do not grow the data."""
+    if not ids:
+        return 0
+    engine = sa.create_engine(admin_url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.begin() as conn:
+            result = conn.execute(
+                sa.text("DELETE FROM phms.assessment WHERE id = ANY(:ids)"), {"ids": ids}
+            )
+            return int(result.rowcount)
+    finally:
+        engine.dispose()
+
+
+def prewarm(admin_url: str) -> dict[str, Any]:
+    """Every table and index of the schema into shared buffers (``pg_prewarm``), as on
+    a server that has been answering a clinic for days; what this did is returned."""
+    engine = sa.create_engine(admin_url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS pg_prewarm"))
+            blocks = conn.execute(
+                sa.text(
+                    "SELECT sum(pg_prewarm(c.oid)) FROM pg_class c"
+                    " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                    " WHERE n.nspname = 'phms' AND c.relkind IN ('r', 'i')"
+                )
+            ).scalar()
+        return {"prewarmed_blocks": int(blocks or 0)}
+    except sa.exc.DBAPIError as exc:
+        return {"prewarmed_blocks": 0, "not_prewarmed": str(exc.orig)[:200]}
     finally:
         engine.dispose()
