@@ -31,6 +31,7 @@ from phms_admin.deidentify_functions import FUNCTIONS
 from phms_admin.deidentify_plan import (
     EMPTIED,
     PLAN,
+    REFILLED,
     REMOVED,
     Action,
     audit_keys,
@@ -361,6 +362,10 @@ def _secrets(conn: Conn, salt: str, present: Present) -> None:
             )
     for table in (t for t in EMPTIED if _has_table(present, t)):
         conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(*table.split(".", 1))))
+    for table, refill in REFILLED.items():
+        if _has_table(present, table):
+            conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(*table.split(".", 1))))
+            conn.execute(refill)
 
 
 class _Steps:

@@ -17,7 +17,8 @@ never copied to a vendor by default, somebody has to decide.
   clinical values stay.
 - ``FILTERS``: every string of an audit review's filters (a typed name or ID) is
   replaced by :data:`REMOVED`.
-- ``GENERATED``: computed by the database from the new values (the search key).
+- ``GENERATED``: computed by the database from the new values (the search key), or
+  refilled from them (the search's dictionary of name words, :data:`REFILLED`).
 - ``KEEP``: clinical values and lists, site configuration, staff login names (the
   logins of the server the copy lives on), and what the programs write themselves.
 
@@ -30,6 +31,8 @@ from __future__ import annotations
 from enum import Enum
 from types import MappingProxyType
 from typing import Final
+
+from phms_schema import ddl_search
 
 
 class Action(Enum):
@@ -106,6 +109,7 @@ PLAN: Final = MappingProxyType(
         "phms.site_secret": {"name": K, "value": Action.SECRET},
         "phms.staff_account": {"name": K},
         "phms.value_tally": {"source_table": K, "field": K},
+        "phms.search_word": {"word": Action.GENERATED},
         "phms.registry_upload_run": {"run_by": K, "message": K},
         "phms.registry_upload_batch": {
             "hospital_id": K,
@@ -152,6 +156,10 @@ PLAN: Final = MappingProxyType(
 
 #: Emptied in the copy (their other columns are listed above as KEEP: nothing is left).
 EMPTIED: Final = ("phms.registry_upload_patient", "phms.registry_upload_batch")
+
+#: Emptied, then filled again from the made-up names (the triggers that keep them are
+#: off while the copy is de-identified).
+REFILLED: Final = MappingProxyType({ddl_search.TABLE: ddl_search.REFILL})
 
 #: Actions whose columns hold something else in the copy.
 CHANGED: Final = frozenset(
