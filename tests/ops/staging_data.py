@@ -189,6 +189,8 @@ def kept_digest(url: str) -> dict[str, str]:
                 ).scalars()
                 if c not in changed
             ]
+            if not cols:  # every column made anew (the search's dictionary): none to compare
+                continue
             row = "concat_ws('|', " + ", ".join(f"coalesce(\"{c}\"::text, '-')" for c in cols) + ")"
             where = (
                 "WHERE operation <> 'DE-IDENTIFY'" if (schema, table) == ("audit", "event") else ""
