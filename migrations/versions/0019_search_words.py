@@ -25,6 +25,8 @@ revision: str = "0019"
 down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+#: Only adds (a table, two functions, a trigger): older clients keep working.
+BREAKS_CLIENTS_BEFORE: str | None = None
 
 
 def upgrade() -> None:
