@@ -23,7 +23,6 @@ runner and services), so a change to the client shows in the next run.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import json
 import sys
 import time
@@ -34,30 +33,22 @@ from typing import Any
 TIMEOUT_S = 120.0
 
 
-def _import(*candidates: str) -> Any:
-    """The first of ``module:attribute`` that imports (modules may move)."""
-    for candidate in candidates:
-        module, _, attribute = candidate.partition(":")
-        try:
-            return getattr(importlib.import_module(module), attribute)
-        except (ImportError, AttributeError):
-            continue
-    raise ImportError(f"none of {candidates}")
-
-
 class Probe:
     def __init__(self) -> None:
         from PySide6.QtCore import QLocale
         from PySide6.QtWidgets import QApplication
 
+        from phms_client.ui.shared.dates import use_locale
+        from phms_client.ui.shell.app_shell import AppShell
+        from phms_client.ui.shell.settings_values import ConfigLocation
+
         self.app = QApplication.instance() or QApplication(sys.argv[:1])
-        dates = _import("phms_client.ui.shared.dates:use_locale")
-        dates(QLocale.system())
-        shell_cls = _import("phms_client.ui.shell.app_shell:AppShell")
-        location = _import("phms_client.ui.shell.settings_values:ConfigLocation")
+        use_locale(QLocale.system())
         self.errors: list[str] = []
-        self.shell = shell_cls(
-            location(), idle_timeout_ms=0, fallback_presenter=lambda e: self.errors.append(str(e))
+        self.shell = AppShell(
+            ConfigLocation(),
+            idle_timeout_ms=0,
+            fallback_presenter=lambda e: self.errors.append(str(e)),
         )
         self.window: Any = None
 
