@@ -12,6 +12,7 @@ LinkWatch` cuts a connection whose server has gone silent.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -47,6 +48,15 @@ SESSION_SETTINGS = {"pg_trgm.word_similarity_threshold": "0.45"}
 #: ``application_name`` of the link check's connections (see ``db/linkwatch.py``).
 LINK_CHECK_APPLICATION = "phms-client-linkcheck"
 
+#: A pooled connection idle for longer than this many seconds is pinged (one round
+#: trip) before it is used again; one used more recently is trusted as it is. A
+#: ping before every use (SQLAlchemy's ``pool_pre_ping``) cost each search keystroke
+#: a round trip, 100 ms on a link with 50 ms each way. A connection broken meanwhile
+#: (a failover, a VPN that dropped) is met after a pause far more often than within
+#: seconds of its last answer; one that breaks within them fails its statement as a
+#: lost connection, and the client reconnects as after any lost connection.
+PING_AFTER_IDLE = 10.0
+
 
 def session_options(timeouts: Timeouts | None = None) -> str:
     """``SESSION_SETTINGS`` and the timeouts' session settings as libpq's ``options``."""
@@ -76,11 +86,15 @@ class Database:
             connect_args={**conninfo, "options": session_options(config.timeouts)},
             pool_size=pool_size,
             max_overflow=2,
-            pool_pre_ping=True,
+            # The connection used last is used next: while someone types, one stays
+            # in use (and trusted), the others idle (and are pinged when next used).
+            pool_use_lifo=True,
             pool_recycle=1800,
             hide_parameters=True,
         )
         sa.event.listen(self.engine, "do_connect", self._connect)
+        sa.event.listen(self.engine, "checkin", _idle_from_now)
+        sa.event.listen(self.engine, "checkout", self._ping_if_idle)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def _connect(
@@ -91,6 +105,22 @@ class Database:
         connection = WatchedConnection.connect(*cargs, **cparams)
         connection.linkwatch = self.linkwatch
         return connection
+
+    def _ping_if_idle(self, dbapi_connection: Any, record: object, proxy: object) -> None:
+        """Before a pooled connection is used: ping it if it was idle too long.
+
+        A failed ping (or a connection known to be broken) makes the pool replace it
+        with a new one; if the server cannot be reached, that connect fails as usual.
+        """
+        if dbapi_connection.closed:  # (broken too)
+            raise sa.exc.DisconnectionError("the connection was lost")
+        idle_since = getattr(dbapi_connection, "idle_since", None)
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE:
+            return  # new, or used moments ago
+        try:
+            self.engine.dialect.do_ping(dbapi_connection)
+        except psycopg.Error as exc:
+            raise sa.exc.DisconnectionError("the pooled connection did not answer") from exc
 
     @property
     def address(self) -> str:
@@ -124,6 +154,12 @@ class Database:
     def close(self) -> None:
         self.engine.dispose()
         self.linkwatch.close()
+
+
+def _idle_from_now(dbapi_connection: Any, record: object) -> None:
+    """Back in the pool: note when (see :data:`PING_AFTER_IDLE`)."""
+    if dbapi_connection is not None:  # None: it was invalidated
+        dbapi_connection.idle_since = time.monotonic()
 
 
 @contextmanager

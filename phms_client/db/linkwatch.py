@@ -138,6 +138,8 @@ class WatchedConnection(psycopg.Connection[Any]):
     """A psycopg connection whose every wait for the server is watched by ``linkwatch``."""
 
     linkwatch: LinkWatch | None = None
+    #: When the pool last took it back (``time.monotonic()``), or None while new.
+    idle_since: float | None = None
 
     def wait(self, gen: Any, interval: float = _WAIT_INTERVAL, timeout: float | None = None) -> Any:
         watch = self.linkwatch

@@ -8,8 +8,9 @@
   by its first screen.
 
 Each is one statement; as the first statement of a unit of work it goes without
-BEGIN/COMMIT (``db.database.statement_alone``), so it costs two round trips (the pool's
-liveness ping and the statement) whatever the chart's size.
+BEGIN/COMMIT (``db.database.statement_alone``), so it costs one round trip whatever the
+chart's size (two after a pause, when the pool pings the connection first:
+``db.database.PING_AFTER_IDLE``).
 """
 
 from __future__ import annotations
@@ -199,8 +200,8 @@ def load_chart(
     Entries deleted as entered in error are not shown. Raises EntryNotFound for
     an unknown patient. The access is logged in the same statement. As the first
     statement of a unit of work (``with db.session() as s: load_chart(s, …)``)
-    it runs without BEGIN/COMMIT: opening a chart costs two round trips (the
-    pool's liveness ping and the statement), whatever the number of records,
+    it runs without BEGIN/COMMIT: opening a chart costs one round trip (two
+    after a pause: the pool's liveness ping), whatever the number of records,
     and the log entry is committed with the read. Inside a unit of work that
     has already run statements it joins that transaction (and a rollback takes
     back the log entry).

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from phms_client.clinical.formulas import exact
+from phms_client.db.database import statement_alone
 from phms_client.services import chart_columns as cols
 from phms_client.services import input_rules
 from phms_client.services.chart_assembly import _assessment, _challenge, _item, _walk
@@ -177,13 +178,19 @@ def _insert(session: Session, table_name: str, values: Row) -> Row:
 
 
 def create_assessment(session: Session, data: AssessmentInput) -> AssessmentRecord:
-    return _assessment(_insert(session, "assessment", _values(data)))
+    # One statement (its audit and tally rows come from triggers in it), sent alone.
+    values = _values(data)
+    with statement_alone(session):
+        return _assessment(_insert(session, "assessment", values))
 
 
 def update_assessment(
     session: Session, assessment_id: int, version: int, data: AssessmentInput
 ) -> AssessmentRecord:
-    return _assessment(_update(session, "assessment", assessment_id, version, _values(data)))
+    values = _values(data)
+    with statement_alone(session):
+        row = _update(session, "assessment", assessment_id, version, values)
+    return _assessment(row)
 
 
 def create_walk(session: Session, data: WalkInput) -> WalkRecord:

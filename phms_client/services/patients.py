@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from phms_client.db.database import statement_alone
 from phms_client.db.errors import refused_constraint, register_constraint_messages
 from phms_client.services import input_rules, name_search
 from phms_schema import Patient
@@ -141,6 +142,12 @@ def search(
     text = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
     if not text:
         return []
+    # One statement, sent alone (no BEGIN/COMMIT): a keystroke is one round trip.
+    with statement_alone(session):
+        return _search(session, text, offset=offset, limit=limit)
+
+
+def _search(session: Session, text: str, *, offset: int, limit: int) -> list[PatientSummary]:
     base = sa.select(*_SUMMARY_COLS)
     born = parse_date(text)
     if born is not None:

@@ -110,8 +110,8 @@ def test_a_silently_dead_link_is_noticed_within_30_seconds(db: PgDatabase) -> No
                     patients.search(s, "Smith")
 
             exc, seconds = failure(search)
-            # The pool's liveness ping is cut; the fresh connection the pool then tries
-            # times out (unreachable). Both are "connection lost" to the window.
+            # The search (or, after a pause, the pool's liveness ping) is cut; a fresh connection
+            # would time out (unreachable). Both are "connection lost" to the window.
             assert classify(exc).kind in (ErrorKind.CONNECTION_LOST, ErrorKind.UNREACHABLE)
             assert seconds < 30
             # Not before the link check: a slow answer is not a dead link.

@@ -52,7 +52,8 @@ def test_a_link_that_drops_every_packet_is_noticed_within_30_seconds() -> None:
     assert results.pop("libpq-defaults")["kind"] == "waiting"
     for case in ("sent", "reply"):
         assert results[case]["kind"] == "connection_lost", results[case]
-    # The pool's liveness ping is cut, then its one fresh connection fails (unreachable):
+    # The statement (or after a pause the pool's liveness ping) is cut, or a fresh
+    # connection fails (unreachable):
     # both are "connection lost" to the window.
     assert results["session"]["kind"] in ("connection_lost", "unreachable"), results["session"]
     for case, result in results.items():
