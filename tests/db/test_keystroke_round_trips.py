@@ -124,9 +124,8 @@ def test_a_connection_ended_moments_ago_fails_as_lost_then_the_next_works(
     client, _proxy = proxied
     old = _backend_pid(client)
     _end_backend(db, old)
-    with pytest.raises(Exception) as info:
-        with client.session() as s:
-            patients.search(s, "Smi")
+    with pytest.raises(Exception) as info, client.session() as s:
+        patients.search(s, "Smi")
     assert classify(info.value).kind is ErrorKind.CONNECTION_LOST
     # The pool threw that connection away: the next unit of work gets a new one.
     assert _backend_pid(client) != old
@@ -149,14 +148,20 @@ def test_saving_a_followup_is_one_round_trip(
     proxy.counters.reset()
     with client.session() as s:
         changed = chart.update_assessment(
-            s, followup.id, followup.stamp.version, AssessmentInput(pid, today, "followup", who_fc=1)
+            s,
+            followup.id,
+            followup.stamp.version,
+            AssessmentInput(pid, today, "followup", who_fc=1),
         )
     assert proxy.counters.round_trips == 1
     assert (changed.data.who_fc, changed.stamp.version) == (1, followup.stamp.version + 1)
     # Sent alone, it is still all or nothing: a stale version changes nothing.
     with client.session() as s, pytest.raises(chart.StaleEntry):
         chart.update_assessment(
-            s, first.id, first.stamp.version + 5, AssessmentInput(pid, earlier, "assessment", who_fc=1)
+            s,
+            first.id,
+            first.stamp.version + 5,
+            AssessmentInput(pid, earlier, "assessment", who_fc=1),
         )
     with client.session() as s:
         assert chart.get_assessment(s, first.id).data.who_fc == 3
