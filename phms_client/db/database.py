@@ -43,7 +43,20 @@ class Credentials:
 #: letter dropped is missed ("Kowlski": 0.55 against "Kowalski"). The benchmark
 #: (docs/benchmarks.md, Findings) compares both on misspelt keystrokes at a million
 #: patients: 0.45 lists the family meant about twice as often, at the same speed.
-SESSION_SETTINGS = {"pg_trgm.word_similarity_threshold": "0.45"}
+#:
+#: Ordinary work does not run parallel query: the day list at a million patients
+#: chose a parallel bitmap scan, whose workers' start and stop cost more CPU than the
+#: 1,300 rows it read (16 ms alone, 8 ms without; docs/benchmarks.md, *A clinic under
+#: load*, where the clinic's workstations and the server compete for the CPU). The
+#: long units of work (the Error Check, reports, exports) may use it:
+#: :data:`LONG_RUNNING_PARALLEL_WORKERS`.
+SESSION_SETTINGS = {
+    "pg_trgm.word_similarity_threshold": "0.45",
+    "max_parallel_workers_per_gather": "0",
+}
+
+#: ``max_parallel_workers_per_gather`` of a ``long_running`` session (PostgreSQL's default).
+LONG_RUNNING_PARALLEL_WORKERS = 2
 
 #: ``application_name`` of the link check's connections (see ``db/linkwatch.py``).
 LINK_CHECK_APPLICATION = "phms-client-linkcheck"
@@ -131,14 +144,18 @@ class Database:
         """One short unit of work: commit on success, roll back on any error.
 
         ``long_running`` (the Error Check, reports, exports): its statements may take
-        up to ``long_statement_timeout`` instead of ``statement_timeout``.
+        up to ``long_statement_timeout`` instead of ``statement_timeout``, and may run
+        as parallel queries.
         """
         with self._sessions() as session, session.begin():
             if long_running:
                 seconds = self.config.timeouts.long_statement_timeout
                 session.execute(
-                    sa.text("SELECT set_config('statement_timeout', :t, true)"),
-                    {"t": f"{seconds}s"},
+                    sa.text(
+                        "SELECT set_config('statement_timeout', :t, true),"
+                        " set_config('max_parallel_workers_per_gather', :w, true)"
+                    ),
+                    {"t": f"{seconds}s", "w": str(LONG_RUNNING_PARALLEL_WORKERS)},
                 )
             yield session
 
