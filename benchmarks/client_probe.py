@@ -81,6 +81,8 @@ class Probe:
         t0 = time.perf_counter()
         dialog.submit()
         t_window = self.wait(lambda: bool(opened), "login")
+        # The caller reads the link's counters now: what it took to open the window.
+        print(json.dumps({"milestone": "window"}), flush=True)
         self.window = opened[0]
         day_list = getattr(self.window, "day_list", None)
         loaded: list[bool] = []

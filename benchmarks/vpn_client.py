@@ -14,7 +14,7 @@ import queue
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -71,11 +71,23 @@ class ClientProcess:
             return {"error": f"no answer in {timeout:.0f} s"}
         return json.loads(line) if line else {"error": "the client probe ended"}
 
-    def ask(self, command: str, timeout: float = 180) -> dict[str, Any]:
+    def ask(
+        self,
+        command: str,
+        timeout: float = 180,
+        on_milestone: Callable[[str], None] | None = None,
+    ) -> dict[str, Any]:
+        """Send ``command``; its answer. Lines the probe sends on the way
+        (``{"milestone": name}``) go to ``on_milestone`` as they come."""
         assert self.proc.stdin is not None
         self.proc.stdin.write(command + "\n")
         self.proc.stdin.flush()
-        return self._answer(timeout)
+        answer = self._answer(timeout)
+        while "milestone" in answer:
+            if on_milestone is not None:
+                on_milestone(str(answer["milestone"]))
+            answer = self._answer(timeout)
+        return answer
 
     def close(self) -> None:
         if self.proc.poll() is None:

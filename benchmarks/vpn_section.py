@@ -38,9 +38,21 @@ TARGET_LINK = "3 Mbit/s + 50 ms"
 
 
 def _step(client: ClientProcess, w: Wire, command: str) -> dict[str, Any]:
+    """One command's answer and the link's counters; at a milestone (the login's
+    window open) the counters so far too, as ``<milestone>_<counter>``."""
     w.reset()
-    answer = client.ask(command)
-    return {**answer, **w.read()}
+    marks: dict[str, Any] = {}
+
+    def mark(name: str) -> None:
+        marks.update({f"{name}_{key}": value for key, value in w.read().items()})
+        # The first connection's own (the login's); others may be setting up meanwhile.
+        by_connection = w.proxy.counters.by_connection
+        marks[f"{name}_first_connection_round_trips"] = (
+            by_connection[min(by_connection)] if by_connection else 0
+        )
+
+    answer = client.ask(command, on_milestone=mark)
+    return {**answer, **w.read(), **marks}
 
 
 def summary(runs: Sequence[dict[str, Any]], time_key: str = "ms") -> dict[str, Any]:
@@ -260,8 +272,8 @@ def render(results: dict[str, Any]) -> list[str]:
         "and bytes cross the link as they would; only the server-side encryption CPU is "
         "the front's, not PostgreSQL's. Bytes are counted on the link (encrypted), "
         "statements in the decrypted stream: *statements* counts each query sent, of "
-        "which *pings* are the connection pool's liveness check (SQLAlchemy's pre-ping, "
-        "`;`), and *BEGIN/"
+        "which *pings* are the connection pool's liveness check (`;`, sent only on a "
+        "connection idle for more than 10 s, `PING_AFTER_IDLE`), and *BEGIN/"
         "COMMIT* the transaction control sent on its own. Medians of "
         f"{plan['vpn_reps']} (login: {plan['vpn_logins']} fresh client processes); "
         "*network floor* is round trips × RTT plus the bytes at the link's rate: what "
@@ -300,9 +312,15 @@ def render(results: dict[str, Any]) -> list[str]:
         "until it shows the chart and has painted. *followup*: one followup saved "
         "through the client's connection.",
         "",
-        "| Link | login: window open | ready | live updates connected | one connection "
+        "*Window open*: the round trips of the login's connection and the bytes of "
+        "all connections counted when the window opened (the day list's answer, at "
+        "least one round trip later, not yet; the listener's connection may be setting "
+        "up meanwhile).",
+        "",
+        "| Link | login: window open | its round trips (connections open) | its bytes down "
+        "| ready | live updates connected | one connection "
         "(TLS + SCRAM): round trips, ms | login without TLS: ms, round trips, bytes |",
-        "|---|---:|---:|---:|---|---|",
+        "|---|---:|---:|---:|---:|---:|---|---|",
     ]
     for name, e in v["links"].items():
         lg, conn = e.get("login", {}), e.get("connect", {})
@@ -314,7 +332,10 @@ def render(results: dict[str, Any]) -> list[str]:
             else "–"
         )
         out.append(
-            f"| {name} | {lg.get('window_ms_p50', 0):.0f} | {_cell_ms(lg)} | "
+            f"| {name} | {lg.get('window_ms_p50', 0):.0f} | "
+            f"{lg.get('window_first_connection_round_trips', '–')} "
+            f"({lg.get('window_connections', '–')}) | "
+            f"{fmt_kb(lg.get('window_bytes_down', 0))} | {_cell_ms(lg)} | "
             f"{lg.get('listening_ms_p50', 0):.0f} | {conn.get('round_trips', '')}, "
             f"{conn.get('ms_p50', 0):.0f} ms | {plain_txt} |"
         )
@@ -377,19 +398,22 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         return []
     rows: list[dict[str, Any]] = []
     lg, conn = e.get("login", {}), e.get("connect", {})
-    if "ms_p50" in lg:
+    if "window_round_trips" in lg:
         per_conn = conn.get("round_trips", 0)
-        after = lg["round_trips"] - lg["connections"] * per_conn
+        window_rt = lg["window_first_connection_round_trips"]
+        statements = window_rt - per_conn
         rows.append(
             {
                 "target": "VPN 3 Mbit/s + 50 ms: login to main window ≤ 1.0 s in ≤ 4 round trips",
                 "figure": (
-                    f"{lg['ms_p50'] / 1000:.2f} s; {lg['round_trips']} round trips on "
-                    f"{lg['connections']} connections ({per_conn} each to set up: TLS, "
-                    f"SCRAM), {after} for the statements"
+                    f"window open at {lg['window_ms_p50'] / 1000:.2f} s after {window_rt} "
+                    f"round trips on the login's connection: {per_conn} to connect (TLS, "
+                    f"SCRAM; see *Findings*), {statements} for the statements; first loads "
+                    "done at "
+                    f"{lg['ms_p50'] / 1000:.2f} s"
                 ),
-                "met": lg["ms_p50"] <= TARGETS["vpn_login_s"] * 1000
-                and after <= TARGETS["vpn_login_round_trips"],
+                "met": lg["window_ms_p50"] <= TARGETS["vpn_login_s"] * 1000
+                and statements <= TARGETS["vpn_login_round_trips"],
             }
         )
     for op, key, label in (
