@@ -166,6 +166,7 @@ def render(results: dict[str, Any], *, command: str, notes: Sequence[str] = ()) 
     for section in SECTION_LIST:
         if section.key in results:
             findings += section.finding(results)
+    findings += PAST_FINDINGS
     out += [*findings, "", *environment.render(results)]
     for section in SECTION_LIST:
         if section.key in results:
@@ -190,6 +191,13 @@ def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 HOW_TO_RUN = (Path(__file__).with_name("how_to_run.md")).read_text()
+#: Changes measured on their own, before and after (``past_findings.md``: one bullet
+#: a line, after an HTML comment).
+PAST_FINDINGS = [
+    line
+    for line in (Path(__file__).with_name("past_findings.md")).read_text().splitlines()
+    if line.startswith("- ")
+]
 
 
 # ------------------------------------------------------------------ driver
