@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import generate, run
+from benchmarks import generate, run, server
 from phms_client.services import chart
 from tests.harness import PgDatabase
 
@@ -20,7 +20,7 @@ BIG_RECORDS = 120
 @pytest.mark.slow
 def test_chart_section(fresh_database: PgDatabase, tmp_path: Path) -> None:
     url = fresh_database.admin_url
-    run.server.prepare_database(url)
+    server.prepare_database(url)
     load = generate.load(url, patients=120, big_chart_records=BIG_RECORDS, progress=lambda _m: None)
     target = run.Target(
         port=fresh_database.server.port,
