@@ -10,7 +10,8 @@ baseline in the same run (``--sections`` chooses some; the figures of the others
 kept from the last report's JSON):
 
 - ``search``: search as you type (:mod:`benchmarks.search_section`);
-- ``chart``: opening a chart through the latency proxy (:mod:`benchmarks.chart_section`);
+- ``chart``: the chart window's loads (first screen, a page of older records, the
+  course) and the whole chart through the latency proxy (:mod:`benchmarks.chart_section`);
 - ``error_check``: the Error Check over the whole database
   (:mod:`benchmarks.error_check_section`);
 - ``startup``, ``memory``: the client process (:mod:`benchmarks.client_section`);
