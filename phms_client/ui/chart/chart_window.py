@@ -4,7 +4,8 @@ Opening the chart loads the patient and writes the chart-access audit record in 
 short session (``services.patients.open_chart``). For clinicians one statement
 loads the demographics and the clinical chart's first screen
 (``services.chart.load_chart_with_details``, which also writes the access record):
-two round trips, whatever the number of records. Live changes to this patient
+one round trip, whatever the number of records (two when the pooled connection
+was idle, ``db.database.PING_AFTER_IDLE``). Live changes to this patient
 reload the demographics (without another access record: it is the same viewing);
 the clinical part (:class:`~phms_client.ui.chart.chart_clinical.ClinicalChartView`)
 reloads itself when this patient's records change. Record forms open from the chart through
@@ -276,7 +277,7 @@ class ChartWindow(QWidget):
 
     def _load_with_chart(self) -> tuple[PatientDetails, Chart]:
         """Demographics and the clinical chart's first screen from one statement (which
-        also logs the access): two round trips on any network, instead of five."""
+        also logs the access): one round trip on any network, instead of five."""
         with self.ctx.db.session() as s:
             return chart_service.load_chart_with_details(
                 s, self.patient_id, newest=chart_service.FIRST_SCREEN_RECORDS
