@@ -72,7 +72,12 @@ class Probe:
     # ----------------------------------------------------------------- commands
 
     def login(self, user: str, password: str) -> dict[str, Any]:
+        from phms_client.app import _after_shown
+
         dialog = self.shell.start()
+        # What the client does while the person types (``phms_client.app``): the
+        # modules of the login and the main windows, imported before "Log in".
+        _after_shown(self.app)
         opened: list[Any] = []
         self.shell.main_window_opened.connect(opened.append)
         self.app.processEvents()

@@ -460,7 +460,7 @@ def finding(results: dict[str, Any]) -> list[str]:
         why = ""
         if op != "login" and "statements" in s:
             why = (
-                f" ({s['round_trips']} round trips: {s['statements']} statements of which "
+                f" ({s['round_trips']} round trip(s): {s['statements']} statement(s) of which "
                 f"{s.get('pings', '?')} liveness ping, {s['transaction_control']} BEGIN/"
                 f"COMMIT; {fmt_kb(s['bytes_down'])} down)"
             )
@@ -484,5 +484,9 @@ def finding(results: dict[str, Any]) -> list[str]:
         "its first statement: the SSLRequest, the TLS handshake twice (PostgreSQL up to 17 "
         "takes only P-256 for the key exchange, libpq offers X25519 first, so the server "
         "asks again; PostgreSQL 18's `ssl_groups` accepts X25519 and saves that round "
-        "trip), three SCRAM messages." + tls_cost
+        "trip), three SCRAM messages. A server of PostgreSQL 17 or later also takes TLS "
+        "at once (libpq's `sslnegotiation=direct`), without the SSLRequest's round trip; "
+        "the client does not ask for it yet, because the installer's default server "
+        "(the distribution's PostgreSQL 15 on Debian 12) does not take it and libpq "
+        "does not fall back." + tls_cost
     ]

@@ -62,7 +62,9 @@ def _after_shown(app: Any) -> None:
     logging.getLogger(__name__).info("PHMS %s starting", version)
     import phms_client.db.login
     import phms_client.ui.audit.window
-    import phms_client.ui.shell.main_window  # noqa: F401
+    import phms_client.ui.shell.main_window
+    import phms_client.ui.shell.site_settings
+    import phms_client.ui.shell.updates  # noqa: F401  (the release check: 0.2 s)
 
 
 def run(server: str | None) -> int:

@@ -202,3 +202,26 @@ def statement_alone(session: Session) -> Iterator[None]:
         yield
     finally:
         raw.autocommit = False
+
+
+@contextmanager
+def prepare_threshold(session: Session, threshold: int | None) -> Iterator[None]:
+    """Run the next statements with psycopg's ``prepare_threshold`` set to ``threshold``.
+
+    psycopg prepares a statement on its sixth use on a connection, and outside a
+    pipeline the preparing is a round trip of its own (100 ms on a link with 50 ms
+    each way). ``0``: prepared from the first use, for long statements whose text
+    costs more to send than that round trip (the chart's); ``None``: never, for
+    short ones the server plans in a fraction of a millisecond (the ID and birth
+    date searches).
+    """
+    raw = session.connection().connection.dbapi_connection
+    if not isinstance(raw, psycopg.Connection):
+        yield
+        return
+    before = raw.prepare_threshold
+    raw.prepare_threshold = threshold
+    try:
+        yield
+    finally:
+        raw.prepare_threshold = before

@@ -15,16 +15,13 @@ chart's size (two after a pause, when the pool pings the connection first:
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any, Final
 
-import psycopg
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from phms_client.db.database import statement_alone
+from phms_client.db.database import prepare_threshold, statement_alone
 from phms_client.services import chart_columns as cols
 from phms_client.services.chart_assembly import (
     _KIND_ORDER,
@@ -156,31 +153,12 @@ _COURSE_SQL: Final = sa.text(
 # ------------------------------------------------------------------ loading
 
 
-@contextlib.contextmanager
-def _prepared_from_first_use(session: Session) -> Iterator[None]:
-    """Have the next statement prepared on the connection from its first use.
-
-    The chart's statements are long (10 kB of SQL: on a 3 Mbit/s uplink 27 ms each
-    time it is sent). psycopg prepares a statement on its sixth use on a connection;
-    these are prepared on their first (one round trip more, once per pooled
-    connection), and from then on only their name and parameters travel.
-    """
-    raw = session.connection().connection.dbapi_connection
-    if not isinstance(raw, psycopg.Connection) or raw.prepare_threshold is None:
-        yield
-        return
-    threshold = raw.prepare_threshold
-    raw.prepare_threshold = 0
-    try:
-        yield
-    finally:
-        raw.prepare_threshold = threshold
-
-
 def _run(session: Session, statement: sa.TextClause, params: Row) -> Any:
     """The statement alone (no BEGIN/COMMIT when it is the unit of work's first:
     ``db.database.statement_alone``), prepared from its first use."""
-    with statement_alone(session), _prepared_from_first_use(session):
+    # 6 to 10 kB of SQL: prepared from its first use on a connection (one round trip
+    # more, once), then only its name and parameters travel.
+    with statement_alone(session), prepare_threshold(session, 0):
         return session.execute(statement, params).one()
 
 

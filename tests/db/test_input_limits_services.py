@@ -152,7 +152,9 @@ def test_a_megabyte_search_reads_only_its_start(clerk: sa.Engine, patient_id: in
         assert patients.search(s, "Nowak" + "x" * 1_000_000) == []
         assert patients.search(s, "\x00\u200f" * 1000) == []
         found = patients.search(s, "Nowak" + " " * 2_000_000)
-    assert found and all(p.family_name == "Nowak" for p in found)
+    # Names that start with it (other tests may have made a 'Nowak…' too).
+    assert any(p.family_name == "Nowak" for p in found)
+    assert all(p.family_name.startswith("Nowak") for p in found)
     assert len(input_rules.cap_search("x" * 1_000_000)) == limits.MAX_SEARCH == 100
 
 

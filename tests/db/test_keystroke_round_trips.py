@@ -165,3 +165,25 @@ def test_saving_a_followup_is_one_round_trip(
         )
     with client.session() as s:
         assert chart.get_assessment(s, first.id).data.who_fc == 3
+
+
+def test_id_and_birth_date_searches_are_never_prepared(
+    proxied: tuple[Database, LatencyProxy],
+) -> None:
+    """psycopg prepares a statement on its sixth use, in a round trip of its own; the
+    short ID and birth-date statements are planned in a fraction of a millisecond
+    and never prepared, so no keystroke of theirs waits for that round trip."""
+    client, proxy = proxied
+    _backend_pid(client)
+    for text in [f"{n}{n}" for n in range(1, 9)] + [f"1950-01-0{n}" for n in range(1, 9)]:
+        proxy.counters.reset()
+        with client.session() as s:
+            patients.search(s, text)
+        assert proxy.counters.round_trips == 1, text
+    trips = []
+    for text in ("Sa", "Sm", "Ta", "Te", "Ti", "To", "Tu", "Ty"):  # the name statement
+        proxy.counters.reset()
+        with client.session() as s:
+            patients.search(s, text)
+        trips.append(proxy.counters.round_trips)
+    assert trips == [1, 1, 1, 1, 1, 2, 1, 1]  # prepared on its sixth use, once

@@ -57,3 +57,45 @@ def test_login_window_shows_without_the_database_packages(tmp_path: Path) -> Non
     assert lines, proc.stdout + proc.stderr
     result = json.loads(lines[-1].removeprefix("RESULT "))
     assert result == {"visible": True, "loaded": []}
+
+
+#: What opening a session and its windows import (``AppShell._open_session``, the
+#: main window, a chart): loaded while the person types, not after "Log in".
+AFTER_LOGIN = (
+    "phms_client.db.login",
+    "phms_client.ui.shared.connection",
+    "phms_client.ui.shared.context",
+    "phms_client.ui.shared.live",
+    "phms_client.ui.shell.site_settings",
+    "phms_client.ui.shell.updates",
+    "phms_client.ui.shell.main_window",
+    "phms_client.ui.chart.chart_window",
+    "sqlalchemy",
+    "psycopg",
+    "pyqtgraph",
+)
+
+_WHILE_TYPING = f"""
+import json, sys
+from PySide6.QtWidgets import QApplication
+from phms_client import app
+qt = QApplication([])
+app._after_shown(qt)
+print("RESULT " + json.dumps([m for m in {AFTER_LOGIN!r} if m not in sys.modules]))
+"""
+
+
+def test_what_the_login_needs_is_loaded_while_the_person_types(tmp_path: Path) -> None:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path)}
+    proc = subprocess.run(
+        [sys.executable, "-c", _WHILE_TYPING],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        check=False,
+    )
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    assert lines, proc.stdout + proc.stderr
+    assert json.loads(lines[-1].removeprefix("RESULT ")) == []

@@ -88,12 +88,27 @@ def test_a_new_patient_shows_empty_charts(qtbot: QtBot, charts: dict[str, object
     assert isinstance(chart, chart_service.Chart)
     widget.set_chart(chart)
     assert widget.series == TrendSeries()
-    for plot in widget.plots.values():
-        assert plot.getPlotItem().listDataItems() == []
     widget.resize(700, 500)
     widget.show()
     qtbot.waitExposed(widget)
+    assert len(widget.plots) == 6
+    for plot in widget.plots.values():
+        assert plot.getPlotItem().listDataItems() == []
     assert not widget.grab().toImage().isNull()
+
+
+def test_the_plots_are_made_when_first_shown(qtbot: QtBot, charts: dict[str, object]) -> None:
+    """Opening a chart window does not pay for the Trends tab until it is looked at."""
+    widget = TrendCharts()
+    qtbot.addWidget(widget)
+    chart = charts["story"]
+    assert isinstance(chart, chart_service.Chart)
+    widget.set_chart(chart)
+    assert widget.plots == {}  # kept the series only
+    widget.show()
+    qtbot.waitExposed(widget)
+    walk = widget.plots["walk"].getPlotItem().listDataItems()
+    assert len(walk) == 1 and list(walk[0].getData()[1]) == [290, 345, 410, 450, 472, 495]
 
 
 # --------------------------------------------------------------------------- axes

@@ -21,7 +21,7 @@ from typing import Final
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtGui import QColor, QFont, QShowEvent
 from PySide6.QtWidgets import QGridLayout, QWidget
 
 from phms_client.services.chart import Chart, course_of
@@ -167,15 +167,37 @@ def month_ticks(start: float, end: float) -> list[tuple[float, str]] | None:
 
 
 class TrendCharts(QWidget):
-    """Six small charts in a grid; call :meth:`set_chart` whenever the chart reloads."""
+    """Six small charts in a grid; call :meth:`set_chart` whenever the chart reloads.
+
+    The plots are made when the widget is first shown: six pyqtgraph plots took
+    250 ms, most of the time a chart window took to open, for a tab most openings
+    never look at. Until then :meth:`set_chart` only keeps the series.
+    """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.series = TrendSeries()
+        self._empty_text = "No values recorded"
         layout = QGridLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(6)
         self.plots: dict[str, pg.PlotWidget] = {}
+        self.setMinimumSize(560, 420)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        if not self.plots:
+            self._make_plots()
+            self._draw(self._empty_text)
+            # Shown and laid out with this widget, not a turn of the event loop later
+            # (children added now would be shown by their layout only then).
+            for plot in self.plots.values():
+                plot.show()
+            self.layout().activate()
+        super().showEvent(event)
+
+    def _make_plots(self) -> None:
+        layout = self.layout()
+        assert isinstance(layout, QGridLayout)
         specs = [
             ("walk", "6-minute walk distance", "m"),
             ("peptide", "NT-proBNP / BNP", "pg/mL"),
@@ -197,8 +219,6 @@ class TrendCharts(QWidget):
         self.plots["peptide"].getPlotItem().getAxis("left").setTicks(
             [[(math.log10(v), f"{v:,}".replace(",", " ")) for v in PEPTIDE_TICKS], []]
         )
-        self.setMinimumSize(560, 420)
-        self._draw()
 
     # ------------------------------------------------------------------ public
 
@@ -300,6 +320,9 @@ class TrendCharts(QWidget):
         plot.getPlotItem().getAxis("bottom").setStyle(showValues=False)
 
     def _draw(self, empty: str = "No values recorded") -> None:
+        self._empty_text = empty
+        if not self.plots:
+            return  # drawn when first shown
         s = self.series
         for plot in self.plots.values():
             plot.clear()
