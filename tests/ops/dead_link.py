@@ -3,7 +3,8 @@
 Run as root inside ``unshare -n`` (network namespace A, the workstation). It starts an
 embedded PostgreSQL in a second namespace (B, the server) joined to A by a veth pair.
 Setting B's end of the pair down makes the link drop everything without a word: A's
-end stays up, nothing is refused or reset, the packets just vanish. For each case it
+end stays up, nothing is refused or reset, the packets just vanish. The link is cut
+once and the cases wait in parallel, each on its own connection; for each case it
 prints one JSON line: how the waiting work ended, and after how many seconds.
 
 Cases, all with the client's own connection parameters (``ClientConfig``):
@@ -79,34 +80,54 @@ def _run(*args: str) -> None:
     subprocess.run(list(args), check=True, capture_output=True)
 
 
-def _timed(
-    work: Callable[[], object],
-    cut: Callable[[], None],
-    cut_after: float,
-    limit: float = LIMIT,
-) -> dict[str, object]:
-    """Start ``work`` on a thread, cut the link ``cut_after`` s later; how did it end?"""
-    outcome: dict[str, object] = {}
+#: A case started before the cut has this long to reach the server first.
+EARLY = 0.5
 
-    def run() -> None:
-        started = time.monotonic()
+
+def _all_cut_at_once(
+    cases: dict[str, tuple[Callable[[], object], bool, float]],
+    cut: Callable[[], None],
+) -> dict[str, dict[str, object]]:
+    """Run every case on its own thread and cut the link once: how did each end?
+
+    ``cases``: name -> (work, started before the cut, seconds it may wait). A case
+    started before the cut gets :data:`EARLY` seconds to reach the server; the others
+    start right after the cut. Seconds count from the cut; the cases wait in parallel,
+    so the whole takes as long as the longest.
+    """
+    outcomes: dict[str, dict[str, object]] = {name: {} for name in cases}
+    cut_at = [0.0]
+
+    def run(name: str, work: Callable[[], object]) -> None:
+        outcome = outcomes[name]
         try:
             work()
             outcome["kind"] = "answered"
         except Exception as exc:
             outcome["kind"] = classify(exc).kind.value
             outcome["detail"] = classify(exc).detail[:120]
-        outcome["seconds"] = round(time.monotonic() - started - cut_after, 1)
+        outcome["seconds"] = round(time.monotonic() - cut_at[0], 1)
 
-    worker = threading.Thread(target=run, daemon=True)
-    if cut_after == 0:
-        cut()
-    worker.start()
-    if cut_after:
-        time.sleep(cut_after)
-        cut()
-    worker.join(limit)
-    return dict(outcome) or {"kind": "waiting", "seconds": limit}
+    threads = {
+        name: threading.Thread(target=run, args=(name, work), daemon=True)
+        for name, (work, _early, _limit) in cases.items()
+    }
+    for name, (_work, early, _limit) in cases.items():
+        if early:
+            threads[name].start()
+    time.sleep(EARLY)
+    cut_at[0] = time.monotonic()
+    cut()
+    for name, (_work, early, _limit) in cases.items():
+        if not early:
+            threads[name].start()
+    for name, (_work, _early, limit) in cases.items():
+        threads[name].join(max(0.0, cut_at[0] + limit - time.monotonic()))
+    ended: dict[str, dict[str, object]] = {}
+    for name, (_work, _early, limit) in cases.items():
+        waiting = threads[name].is_alive()
+        ended[name] = {"kind": "waiting", "seconds": limit} if waiting else dict(outcomes[name])
+    return ended
 
 
 def main() -> None:
@@ -155,29 +176,28 @@ def main() -> None:
                     time.sleep(1)
             raise AssertionError("unreachable")
 
-        for case, sql, cut_after, phms, limit in (
-            ("sent", "SELECT 1", 0.0, True, LIMIT),
-            ("reply", "SELECT pg_sleep(2)", 0.5, True, LIMIT),
-            ("libpq-defaults", "SELECT 1", 0.0, False, CONTROL_LIMIT),
-        ):
-            conn = connection(phms)
-            outcome = _timed(partial(conn.execute, sql), lambda: link(False), cut_after, limit)
-            link(True)
-            print(json.dumps({"case": case, **outcome}), flush=True)
-
-        connection().close()  # the link is back
+        sent, reply, control = connection(), connection(), connection(phms_settings=False)
         database = Database(config, Credentials(LOGIN, password))
         try:
-            with database.session() as s:
+            with database.session() as s:  # a pooled connection, used moments ago
                 s.execute(sa.text("SELECT 1"))
 
             def unit_of_work() -> None:
                 with database.session() as s:
                     s.execute(sa.text("SELECT 1"))
 
-            outcome = _timed(unit_of_work, lambda: link(False), 0.0)
+            outcomes = _all_cut_at_once(
+                {
+                    "sent": (partial(sent.execute, "SELECT 1"), False, LIMIT),
+                    "reply": (partial(reply.execute, "SELECT pg_sleep(2)"), True, LIMIT),
+                    "session": (unit_of_work, False, LIMIT),
+                    "libpq-defaults": (partial(control.execute, "SELECT 1"), False, CONTROL_LIMIT),
+                },
+                lambda: link(False),
+            )
             link(True)
-            print(json.dumps({"case": "session", **outcome}), flush=True)
+            for case, outcome in outcomes.items():
+                print(json.dumps({"case": case, **outcome}), flush=True)
         finally:
             database.close()
     finally:
