@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 #: Loaded at the login, not at start-up.
 DEFERRED = ("sqlalchemy", "psycopg", "phms_schema", "keyring", "importlib.metadata")
@@ -34,29 +35,34 @@ print("RESULT " + json.dumps(shown))
 """
 
 
-def test_login_window_shows_without_the_database_packages(tmp_path: Path) -> None:
+def _result(script: str, folder: Path) -> Any:
+    """Run ``script`` in a fresh interpreter (offscreen, ``folder`` as home); what it
+    printed after ``RESULT``."""
     env = {
         **os.environ,
         "QT_QPA_PLATFORM": "offscreen",
         "PHMS_EXIT_WHEN_SHOWN": "1",
-        "PHMS_SITE_CONFIG": str(tmp_path / "site.toml"),
-        "PHMS_USER_CONFIG": str(tmp_path / "user.toml"),
-        "HOME": str(tmp_path),
-        "XDG_RUNTIME_DIR": str(tmp_path),
+        "PHMS_SITE_CONFIG": str(folder / "site.toml"),
+        "PHMS_USER_CONFIG": str(folder / "user.toml"),
+        "HOME": str(folder),
+        "XDG_RUNTIME_DIR": str(folder),
     }
     proc = subprocess.run(
-        [sys.executable, "-c", _SCRIPT],
+        [sys.executable, "-c", script],
         env=env,
         capture_output=True,
         text=True,
         timeout=120,
-        cwd=tmp_path,
+        cwd=folder,
         check=False,
     )
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     assert lines, proc.stdout + proc.stderr
-    result = json.loads(lines[-1].removeprefix("RESULT "))
-    assert result == {"visible": True, "loaded": []}
+    return json.loads(lines[-1].removeprefix("RESULT "))
+
+
+def test_login_window_shows_without_the_database_packages(tmp_path: Path) -> None:
+    assert _result(_SCRIPT, tmp_path) == {"visible": True, "loaded": []}
 
 
 #: What opening a session and its windows import (``AppShell._open_session``, the
@@ -86,16 +92,4 @@ print("RESULT " + json.dumps([m for m in {AFTER_LOGIN!r} if m not in sys.modules
 
 
 def test_what_the_login_needs_is_loaded_while_the_person_types(tmp_path: Path) -> None:
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path)}
-    proc = subprocess.run(
-        [sys.executable, "-c", _WHILE_TYPING],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-        check=False,
-    )
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-    assert lines, proc.stdout + proc.stderr
-    assert json.loads(lines[-1].removeprefix("RESULT ")) == []
+    assert _result(_WHILE_TYPING, tmp_path) == []

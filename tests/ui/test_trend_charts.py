@@ -63,12 +63,18 @@ def test_series_follow_the_chart(charts: dict[str, object]) -> None:
     assert days == sorted(days) and series.dates[0] == days[0]
 
 
-def test_charts_render(qtbot: QtBot, charts: dict[str, object]) -> None:
+def _charts_of(qtbot: QtBot, charts: dict[str, object], name: str) -> TrendCharts:
+    """A TrendCharts widget given the chart ``name`` of the fixture."""
     widget = TrendCharts()
     qtbot.addWidget(widget)
-    chart = charts["story"]
+    chart = charts[name]
     assert isinstance(chart, chart_service.Chart)
     widget.set_chart(chart)
+    return widget
+
+
+def test_charts_render(qtbot: QtBot, charts: dict[str, object]) -> None:
+    widget = _charts_of(qtbot, charts, "story")
     widget.resize(900, 640)
     widget.show()
     capture(qtbot, widget, "trend-charts")
@@ -82,11 +88,7 @@ def test_charts_render(qtbot: QtBot, charts: dict[str, object]) -> None:
 
 
 def test_a_new_patient_shows_empty_charts(qtbot: QtBot, charts: dict[str, object]) -> None:
-    widget = TrendCharts()
-    qtbot.addWidget(widget)
-    chart = charts["empty"]
-    assert isinstance(chart, chart_service.Chart)
-    widget.set_chart(chart)
+    widget = _charts_of(qtbot, charts, "empty")
     assert widget.series == TrendSeries()
     widget.resize(700, 500)
     widget.show()
@@ -99,11 +101,7 @@ def test_a_new_patient_shows_empty_charts(qtbot: QtBot, charts: dict[str, object
 
 def test_the_plots_are_made_when_first_shown(qtbot: QtBot, charts: dict[str, object]) -> None:
     """Opening a chart window does not pay for the Trends tab until it is looked at."""
-    widget = TrendCharts()
-    qtbot.addWidget(widget)
-    chart = charts["story"]
-    assert isinstance(chart, chart_service.Chart)
-    widget.set_chart(chart)
+    widget = _charts_of(qtbot, charts, "story")
     assert widget.plots == {}  # kept the series only
     widget.show()
     qtbot.waitExposed(widget)
@@ -177,11 +175,7 @@ def test_single_measurements_and_a_one_year_course(qtbot: QtBot) -> None:
 def test_no_chart_runs_into_the_right_edge(qtbot: QtBot, charts: dict[str, object]) -> None:
     """Each plot is framed on the right and leaves room there for the last date label
     (the right column's charts ran into the window's edge)."""
-    widget = TrendCharts()
-    qtbot.addWidget(widget)
-    chart = charts["story"]
-    assert isinstance(chart, chart_service.Chart)
-    widget.set_chart(chart)
+    widget = _charts_of(qtbot, charts, "story")
     widget.resize(760, 560)
     widget.show()
     qtbot.waitExposed(widget)
