@@ -4,7 +4,6 @@ reports) beside the naive ORM loader. Statements, round trips, bytes, time."""
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections.abc import Callable
 from typing import Any
@@ -13,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from benchmarks import naive
-from benchmarks.figures import TARGETS, Log, Plan, Target, fmt_kb, fmt_ratio
+from benchmarks.figures import TARGETS, Log, Plan, Target, fmt_kb, fmt_ratio, run_summary
 from benchmarks.latency_proxy import LatencyProxy, ProxyThread
 from phms_client.db.database import PING_AFTER_IDLE, Database
 from phms_client.services import chart
@@ -70,19 +69,14 @@ class _Meter:
 
 
 def summary(runs: list[dict[str, float]]) -> dict[str, Any]:
-    """Medians of the runs; the most round trips and bytes up of one (a statement's
-    first use on a connection prepares it: one round trip more, its SQL sent)."""
-    out: dict[str, Any] = {
-        "ms_p50": statistics.median(r["ms"] for r in runs),
-        "ms_max": max(r["ms"] for r in runs),
+    """Medians of the runs (:func:`~benchmarks.figures.run_summary`); and the most round
+    trips and bytes up of one (a statement's first use on a connection prepares it:
+    one round trip more, its SQL sent)."""
+    return {
+        **run_summary(runs),
         "round_trips_max": max(r["round_trips"] for r in runs),
         "bytes_up_max": max(r["bytes_up"] for r in runs),
-        "runs": len(runs),
     }
-    for key in runs[0]:
-        if key != "ms":
-            out[key] = statistics.median_low(r[key] for r in runs)
-    return out
 
 
 def _bench_patient(meter: _Meter, pid: int, plan: Plan) -> dict[str, Any]:

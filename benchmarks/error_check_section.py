@@ -1,5 +1,6 @@
 """The Error Check over the whole database: from the value tally, recounted from the
-records, and every value fetched to the client."""
+records, and every value fetched to the client. Each runs in a ``long_running`` unit
+of work, as the client's Error Check window runs it (longer timeout, parallel query)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def bench_error_check(target: Target, plan: Plan, log: Log) -> dict[str, Any]:
         out["tally_rows"] = _tally_rows(target)
         log("error check: design (from the value tally)")
         t0 = time.perf_counter()
-        with db.session(long_running=True) as s:  # as the client's window does
+        with db.session(long_running=True) as s:
             result = error_check.run_error_check(s)
         out["design"] = {
             "s": time.perf_counter() - t0,
@@ -39,7 +40,7 @@ def bench_error_check(target: Target, plan: Plan, log: Log) -> dict[str, Any]:
         recount = error_check.statement(ddl_tally.recount())
         for key, n_sd in (("recount", result.threshold_sd), ("recount_sensitive", Decimal(6))):
             t0 = time.perf_counter()
-            with db.session(long_running=True) as s:  # as the client's window does
+            with db.session(long_running=True) as s:
                 rows = s.execute(recount, {"n_sd": n_sd}).mappings().all()
             hits = sorted(
                 (r["source_table"], r["field"], r["record_id"]) for r in rows if r["field"]
@@ -54,7 +55,7 @@ def bench_error_check(target: Target, plan: Plan, log: Log) -> dict[str, Any]:
         if plan.naive_error_check:
             log("error check: naive (every value to the client)")
             t0 = time.perf_counter()
-            with db.session(long_running=True) as s:  # as the client's window does
+            with db.session(long_running=True) as s:
                 hits_n, fields_checked, values = _naive_error_check(
                     s, error_check, result.threshold_sd
                 )
@@ -72,7 +73,7 @@ def bench_error_check(target: Target, plan: Plan, log: Log) -> dict[str, Any]:
 
 def _error_check_at(db: Database, module: Any, n_sd: Decimal) -> dict[str, Any]:
     t0 = time.perf_counter()
-    with db.session(long_running=True) as s:  # as the client's window does
+    with db.session(long_running=True) as s:
         result = module.run_error_check(s, n_sd)
     return {
         "s": time.perf_counter() - t0,

@@ -197,3 +197,20 @@ def fmt_ratio(naive_v: float | None, design_v: float | None) -> str:
     return (
         f"{naive_v / design_v:.0f}×" if naive_v / design_v >= 10 else f"{naive_v / design_v:.1f}×"
     )
+
+
+def run_summary(runs: Sequence[dict[str, Any]], time_key: str = "ms") -> dict[str, Any]:
+    """Runs of one operation: how many (and failed: an ``error`` key), the median,
+    slowest and fastest ``time_key`` as ``ms_p50``/``ms_max``/``ms_min``, and the
+    median (low) of every other number the runs share (counters, bytes)."""
+    ok = [r for r in runs if "error" not in r]
+    out: dict[str, Any] = {"runs": len(runs), "failed": len(runs) - len(ok)}
+    if not ok:
+        out["errors"] = [r.get("error") for r in runs][:3]
+        return out
+    times = sorted(r[time_key] for r in ok)
+    out.update({"ms_p50": statistics.median(times), "ms_max": times[-1], "ms_min": times[0]})
+    for key in ok[0]:
+        if key != time_key and isinstance(ok[0][key], int | float) and key != "id":
+            out[key] = statistics.median_low(r[key] for r in ok if key in r)
+    return out

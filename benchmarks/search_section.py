@@ -11,7 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from benchmarks import naive
+from benchmarks import naive, server
 from benchmarks.figures import TARGETS, Log, Plan, Target, fmt_ms, fmt_ratio, patients_by_id, stats
 from phms_client.db.database import Database
 from phms_client.services import patients
@@ -124,34 +124,15 @@ def _typo_quality(
     }
 
 
-def prewarm(target: Target) -> dict[str, Any]:
-    """The patient table and its indexes into shared buffers (``pg_prewarm``), as on a
-    server that has answered searches all day; what this did is returned."""
-    engine = sa.create_engine(target.admin_url, poolclass=sa.pool.NullPool)
-    try:
-        with engine.begin() as conn:
-            conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS pg_prewarm"))
-            blocks = conn.execute(
-                sa.text(
-                    "SELECT sum(pg_prewarm(c.oid)) FROM pg_class c WHERE c.oid = 'phms.patient'"
-                    "::regclass OR c.oid IN (SELECT indexrelid FROM pg_index"
-                    " WHERE indrelid = 'phms.patient'::regclass)"
-                )
-            ).scalar()
-        return {"prewarmed_blocks": int(blocks or 0)}
-    except sa.exc.DBAPIError as exc:
-        return {"prewarmed_blocks": 0, "not_prewarmed": str(exc.orig)[:200]}
-    finally:
-        engine.dispose()
-
-
 def bench_search(target: Target, plan: Plan, seed: int, log: Log) -> dict[str, Any]:
     intended: dict[str, tuple[int, str]] = {}
     work = search_workload(target, plan, seed, intended)
     db = target.client()
     rng = random.Random(seed + 1)
     result: dict[str, Any] = {"queries": {k: len(v) for k, v in work.items()}, "categories": {}}
-    result["prewarm"] = prewarm(target)
+    # The patient table and its indexes, as on a server that has answered searches
+    # all day.
+    result["prewarm"] = server.prewarm(target.admin_url, "phms.patient")
     try:
         # Warm (connections, prepared statements, the indexes' upper pages) on other
         # keystrokes than those measured: a repeat would find its pages cached.

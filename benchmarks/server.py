@@ -140,20 +140,31 @@ def remove_assessments(admin_url: str, ids: list[int]) -> int:
         engine.dispose()
 
 
-def prewarm(admin_url: str) -> dict[str, Any]:
-    """Every table and index of the schema into shared buffers (``pg_prewarm``), as on
-    a server that has been answering a clinic for days; what this did is returned."""
+#: Which relations :func:`prewarm` reads: every table and index of the schema, or
+#: one table and its indexes.
+_EVERY_RELATION = (
+    "SELECT sum(pg_prewarm(c.oid)) FROM pg_class c"
+    " JOIN pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE n.nspname = 'phms' AND c.relkind IN ('r', 'i')"
+)
+_ONE_TABLE = (
+    "SELECT sum(pg_prewarm(c.oid)) FROM pg_class c WHERE c.oid = CAST(:t AS regclass)"
+    " OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = CAST(:t AS regclass))"
+)
+
+
+def prewarm(admin_url: str, table: str | None = None) -> dict[str, Any]:
+    """Every table and index of the schema (or only ``table`` and its indexes) into
+    shared buffers (``pg_prewarm``), as on a server that has been answering a clinic
+    for days; what this did is returned."""
     engine = sa.create_engine(admin_url, poolclass=sa.pool.NullPool)
     try:
         with engine.begin() as conn:
             conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS pg_prewarm"))
-            blocks = conn.execute(
-                sa.text(
-                    "SELECT sum(pg_prewarm(c.oid)) FROM pg_class c"
-                    " JOIN pg_namespace n ON n.oid = c.relnamespace"
-                    " WHERE n.nspname = 'phms' AND c.relkind IN ('r', 'i')"
-                )
-            ).scalar()
+            if table is None:
+                blocks = conn.execute(sa.text(_EVERY_RELATION)).scalar()
+            else:
+                blocks = conn.execute(sa.text(_ONE_TABLE), {"t": table}).scalar()
         return {"prewarmed_blocks": int(blocks or 0)}
     except sa.exc.DBAPIError as exc:
         return {"prewarmed_blocks": 0, "not_prewarmed": str(exc.orig)[:200]}

@@ -17,7 +17,6 @@ import random
 import statistics
 import tempfile
 import time
-from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ import sqlalchemy as sa
 
 from benchmarks import server, tls_check
 from benchmarks.chart_section import typical_patient
-from benchmarks.figures import TARGETS, Log, Plan, Target, fmt_kb
+from benchmarks.figures import TARGETS, Log, Plan, Target, fmt_kb, run_summary
 from benchmarks.latency_proxy import Link
 from benchmarks.search_section import search_workload
 from benchmarks.vpn_client import ClientProcess, Wire, site_file, wire
@@ -53,20 +52,6 @@ def _step(client: ClientProcess, w: Wire, command: str) -> dict[str, Any]:
 
     answer = client.ask(command, on_milestone=mark)
     return {**answer, **w.read(), **marks}
-
-
-def summary(runs: Sequence[dict[str, Any]], time_key: str = "ms") -> dict[str, Any]:
-    ok = [r for r in runs if "error" not in r]
-    out: dict[str, Any] = {"runs": len(runs), "failed": len(runs) - len(ok)}
-    if not ok:
-        out["errors"] = [r.get("error") for r in runs][:3]
-        return out
-    times = sorted(r[time_key] for r in ok)
-    out.update({"ms_p50": statistics.median(times), "ms_max": times[-1], "ms_min": times[0]})
-    for key in ok[0]:
-        if key != time_key and isinstance(ok[0][key], int | float) and key != "id":
-            out[key] = statistics.median_low(r[key] for r in ok if key in r)
-    return out
 
 
 def floor_ms(s: dict[str, Any], link: Link) -> float | None:
@@ -142,7 +127,7 @@ def measure_link(
     out: dict[str, Any] = {"link": asdict(link)}
     with wire(target, link, tls=True) as (w, rootcert):
         site = site_file(home, target, w.proxy.port, rootcert)
-        out["connect"] = summary([connect_cost(target, w, rootcert) for _ in range(3)])
+        out["connect"] = run_summary([connect_cost(target, w, rootcert) for _ in range(3)])
         logins: list[dict[str, Any]] = []
         client: ClientProcess | None = None
         for i in range(plan.vpn_logins):
@@ -154,7 +139,7 @@ def measure_link(
                 log(f"vpn: {link.name}: login {i + 1} failed: {logins[-1]['error']}")
         assert client is not None
         try:
-            out["login"] = summary(logins, "ready_ms")
+            out["login"] = run_summary(logins, "ready_ms")
             out["login"]["window_ms_p50"] = statistics.median(
                 r.get("window_ms", 0.0) for r in logins
             )
@@ -168,25 +153,26 @@ def measure_link(
             for cat, qs in keystrokes.items():
                 runs = [_step(client, w, f"search {q}") for q in qs]
                 every += runs
-                s = summary(runs)
+                s = run_summary(runs)
                 worst = max(
                     (r for r in runs if "error" not in r), key=lambda r: r["ms"], default={}
                 )
                 s["worst"] = {"query": qs[runs.index(worst)] if worst else None, **worst}
                 per_cat[cat] = s
-            out["search"] = {**summary(every), "categories": per_cat}
+            out["search"] = {**run_summary(every), "categories": per_cat}
             ms = sorted(r["ms"] for r in every if "error" not in r)
             if ms:
                 out["search"]["ms_p95"] = ms[max(0, round(0.95 * len(ms) + 0.5) - 1)]
-            out["day list"] = summary([_step(client, w, "daylist") for _ in range(plan.vpn_reps)])
+            days = [_step(client, w, "daylist") for _ in range(plan.vpn_reps)]
+            out["day list"] = run_summary(days)
             for label in ("typical", "big"):
                 runs = [_step(client, w, f"chart {patients[label]}") for _ in range(plan.vpn_reps)]
-                out[f"{label} chart"] = summary(runs)
+                out[f"{label} chart"] = run_summary(runs)
             runs = [
                 _step(client, w, f"followup {patients['followup']}") for _ in range(plan.vpn_reps)
             ]
             saved += [int(r["id"]) for r in runs if "id" in r]
-            out["followup"] = summary(runs)
+            out["followup"] = run_summary(runs)
         finally:
             client.close()
     return out
@@ -202,7 +188,8 @@ def login_without_tls(target: Target, plan: Plan, link: Link, home: Path) -> dic
                 runs.append(_step(client, w, f"login {server.BENCH_USER} {server.BENCH_PASSWORD}"))
             finally:
                 client.close()
-        return {**summary(runs, "ready_ms"), "connect": summary([connect_cost(target, w, None)])}
+        connect = run_summary([connect_cost(target, w, None)])
+        return {**run_summary(runs, "ready_ms"), "connect": connect}
 
 
 def bench_vpn(target: Target, plan: Plan, seed: int, log: Log) -> dict[str, Any]:
