@@ -166,6 +166,10 @@ def month_ticks(start: float, end: float) -> list[tuple[float, str]] | None:
     return ticks
 
 
+#: What an empty plot says.
+NO_VALUES: Final = "No values recorded"
+
+
 class TrendCharts(QWidget):
     """Six small charts in a grid; call :meth:`set_chart` whenever the chart reloads.
 
@@ -177,7 +181,7 @@ class TrendCharts(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.series = TrendSeries()
-        self._empty_text = "No values recorded"
+        self._empty_text = NO_VALUES
         layout = QGridLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(6)
@@ -312,14 +316,14 @@ class TrendCharts(QWidget):
         )
         plot.addItem(line, ignoreBounds=True)
 
-    def _empty(self, plot: pg.PlotWidget, text: str = "No values recorded") -> None:
+    def _empty(self, plot: pg.PlotWidget, text: str = NO_VALUES) -> None:
         label = pg.TextItem(text, color=QColor(GREY), anchor=(0.5, 0.5))
         plot.addItem(label)
         label.setPos(0.5, 0.5)
         plot.getPlotItem().getViewBox().setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
         plot.getPlotItem().getAxis("bottom").setStyle(showValues=False)
 
-    def _draw(self, empty: str = "No values recorded") -> None:
+    def _draw(self, empty: str = NO_VALUES) -> None:
         self._empty_text = empty
         if not self.plots:
             return  # drawn when first shown
